@@ -1,0 +1,23 @@
+"""The ``bench`` command line: one module per subcommand, all on one Typer app.
+
+``main`` turns every BenchError into one line on stderr and exit status 2, so bad input never
+produces a traceback wall.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from bench.cli.app import app, console_error
+from bench.errors import BenchError
+
+# Subcommand modules register themselves on ``app`` when imported.
+from bench.cli import info, plot, run  # noqa: E402,F401
+
+
+def main() -> None:
+    try:
+        app()
+    except BenchError as exc:
+        console_error(str(exc))
+        sys.exit(2)

@@ -1,0 +1,53 @@
+"""``bench codecs``, ``bench datasets`` and ``bench schema``: what this installation offers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from bench import datasets as dataset_registry
+from bench.cli.app import app, console
+from bench.codec import registered_codecs
+from bench.schema import markdown_table
+
+
+@app.command("codecs")
+def codecs_command() -> None:
+    """List registered codecs, their rate parameter and whether they can run here."""
+    table = Table("codec", "rate parameter", "default rates", "status")
+    for name, cls in sorted(registered_codecs().items()):
+        reason = cls.unavailable_reason()
+        rates = ", ".join(f"{r:g}" for r in cls.default_rates)
+        table.add_row(name, cls.rate_parameter, rates, f"[red]{reason}[/]" if reason else "[green]available[/]")
+    console.print(table)
+
+
+datasets_app = typer.Typer(help="List and fetch named datasets.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """Registered datasets and where their files are looked for."""
+    root = dataset_registry.default_data_dir()
+    for name, ds in sorted(dataset_registry.registered_datasets().items()):
+        console.print(f"[bold]{name}[/]: {ds.description} ({ds.root(root)})")
+
+
+@datasets_app.command("fetch")
+def datasets_fetch(
+    name: str,
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="target folder (default $BENCH_DATA_DIR or the user cache)"),
+) -> None:
+    """Download a named dataset's missing files, verifying every SHA-256."""
+    refs = dataset_registry.resolve(name, data_dir, download=True)
+    console.print(f"{len(refs)} files of {name!r} present under {refs[0].path.parent}")
+
+
+@app.command("schema")
+def schema_command() -> None:
+    """Print the row schema with the meaning of every column (Markdown)."""
+    console.print(markdown_table(), highlight=False, soft_wrap=True)

@@ -1,0 +1,83 @@
+"""``bench run``: plan every task, skip finished ones, execute the rest, store the rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from bench import config as config_module
+from bench import datasets
+from bench.cli.app import app, console, err_console
+from bench.config import Config
+from bench.execute import Settings, execute
+from bench.plan import pending, plan
+from bench.provenance import new_provenance
+from bench.store import Store
+
+
+def apply_overrides(config: Config, dataset: list[str] | None, codec: list[str] | None, jobs: int | None,
+                    results: Path | None, data_dir: Path | None, metric: list[str] | None) -> Config:
+    """Command-line flags win over bench.toml; codec labels are validated as in the file."""
+    if dataset:
+        config.datasets = dataset
+    if codec:
+        for label in codec:
+            config.spec(label)
+        config.codecs = codec
+    if jobs:
+        config.jobs = jobs
+    if results:
+        config.results = results
+    if data_dir:
+        config.data_dir = data_dir
+    if metric:
+        from bench import metrics
+
+        config.metrics = metrics.validate(metric)
+    return config
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
+    )
+
+
+@app.command("run")
+def run_command(
+    dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="registered dataset name or image folder (repeatable)"),
+    codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="codec label from bench.toml or a registered name (repeatable)"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="worker processes"),
+    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
+    results: Optional[Path] = typer.Option(None, "--results", help="results store folder"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric to compute (repeatable)"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
+) -> None:
+    """Encode, decode and measure every image × codec × rate; rows already stored are skipped."""
+    config = apply_overrides(config_module.load(config_path), dataset, codec, jobs, results, data_dir, metric)
+    store = Store(config.results)
+    images = []
+    for name in config.datasets:
+        found = datasets.resolve(name, config.data_dir)
+        images.extend(found[:limit] if limit else found)
+    tasks = plan(images, config.selected_specs())
+    todo = pending(tasks, store.finished_keys())
+    console.print(
+        f"{len(images)} images × {len(config.codecs)} codecs: {len(tasks)} tasks, "
+        f"{len(tasks) - len(todo)} already stored, {len(todo)} to run with {config.jobs} job(s) → {store.root}"
+    )
+    settings = Settings(metrics=tuple(config.metrics), check_determinism=config.check_determinism, device=config.device)
+    with progress_bar() as progress:
+        bar = progress.add_task("encoding", total=len(todo))
+        summary = execute(todo, len(tasks) - len(todo), settings, store, new_provenance(), jobs=config.jobs,
+                          on_row=lambda row: progress.advance(bar))
+    console.print(f"wrote {summary.written} rows ({sum(summary.errors.values())} failed) to {store.root}")
+    for message, count in summary.errors.most_common(10):
+        err_console.print(f"  [red]{count}×[/] {message}", highlight=False, soft_wrap=True)
+    if summary.errors:
+        raise typer.Exit(1)

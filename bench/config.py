@@ -1,0 +1,182 @@
+"""``bench.toml``: read once, validated once, into typed settings.
+
+Every unknown key, wrong type or bad rate grid is a ConfigError that names the file and the
+key, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import metrics as metric_registry
+from bench.codec import codec_class
+from bench.errors import ConfigError
+
+DEFAULT_CONFIG = Path("bench.toml")
+RUN_KEYS = {"datasets", "codecs", "metrics", "jobs", "results", "data_dir", "check_determinism", "device"}
+CODEC_KEYS = {"impl", "params", "rates", "decoder_options"}
+TOP_LEVEL_KEYS = {"run", "codecs"}
+
+
+@dataclass(frozen=True)
+class CodecSpec:
+    """One configured codec: a label, its implementation, fixed params and the rate sweep."""
+
+    label: str
+    impl: str
+    params: dict[str, Any]
+    rates: tuple[float, ...]
+    decoder_options: tuple[dict[str, Any], ...] = ({},)
+
+
+@dataclass
+class Config:
+    datasets: list[str] = field(default_factory=lambda: ["sample"])
+    codecs: list[str] = field(default_factory=lambda: ["jpeg", "webp"])
+    metrics: list[str] = field(default_factory=lambda: ["psnr_rgb", "psnr_y", "ms_ssim", "lpips"])
+    jobs: int = 1
+    results: Path = Path("results/parts")
+    data_dir: Path | None = None
+    check_determinism: bool = True
+    device: str = "cpu"
+    codec_specs: dict[str, CodecSpec] = field(default_factory=dict)
+    source: str = "<defaults>"
+
+    def spec(self, label: str) -> CodecSpec:
+        """The spec for ``label``; a registered name without a section gets its defaults."""
+        if label in self.codec_specs:
+            return self.codec_specs[label]
+        cls = codec_class(label)
+        return CodecSpec(label, label, {}, tuple(cls.default_rates))
+
+    def selected_specs(self) -> list[CodecSpec]:
+        return [self.spec(label) for label in self.codecs]
+
+
+def load(path: Path | None = None) -> Config:
+    """Read and validate ``path`` (default ./bench.toml; defaults when it does not exist)."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    if not path.exists():
+        if path != DEFAULT_CONFIG:
+            raise ConfigError(f"{path}: config file not found")
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    return parse(raw, source=str(path))
+
+
+def parse(raw: dict[str, Any], source: str = "<dict>") -> Config:
+    """Validate a parsed TOML document; relative paths resolve against the file's folder."""
+    _reject_unknown(raw, TOP_LEVEL_KEYS, source, "")
+    run = raw.get("run", {})
+    _expect(run, dict, source, "run")
+    _reject_unknown(run, RUN_KEYS, source, "run.")
+    base = Path(source).parent if source.endswith(".toml") else Path(".")
+    config = Config(source=source)
+    if "datasets" in run:
+        config.datasets = _string_list(run["datasets"], source, "run.datasets")
+    if "codecs" in run:
+        config.codecs = _string_list(run["codecs"], source, "run.codecs")
+    if "metrics" in run:
+        config.metrics = metric_registry.validate(_string_list(run["metrics"], source, "run.metrics"))
+    if "jobs" in run:
+        _expect(run["jobs"], int, source, "run.jobs")
+        if run["jobs"] < 1:
+            raise ConfigError(f"{source}: run.jobs must be ≥ 1, got {run['jobs']}")
+        config.jobs = run["jobs"]
+    if "results" in run:
+        config.results = base / _expect(run["results"], str, source, "run.results")
+    if "data_dir" in run:
+        config.data_dir = base / _expect(run["data_dir"], str, source, "run.data_dir")
+    if "check_determinism" in run:
+        config.check_determinism = _expect(run["check_determinism"], bool, source, "run.check_determinism")
+    if "device" in run:
+        config.device = _expect(run["device"], str, source, "run.device")
+
+    sections = raw.get("codecs", {})
+    _expect(sections, dict, source, "codecs")
+    for label, body in sections.items():
+        config.codec_specs[label] = parse_codec(label, body, source)
+    for label in config.codecs:
+        config.spec(label)  # unknown labels fail here, at load time
+    return config
+
+
+def parse_codec(label: str, body: Any, source: str) -> CodecSpec:
+    where = f"codecs.{label}"
+    _expect(body, dict, source, where)
+    _reject_unknown(body, CODEC_KEYS, source, where + ".")
+    impl = _expect(body.get("impl", label), str, source, where + ".impl")
+    cls = codec_class(impl)
+    params = _expect(body.get("params", {}), dict, source, where + ".params")
+    unknown = sorted(set(params) - set(cls.param_defaults))
+    if unknown:
+        raise ConfigError(
+            f"{source}: {where}.params: unknown parameter(s) {unknown} for codec {impl!r}; "
+            f"allowed: {sorted(cls.param_defaults)}"
+        )
+    rates = rate_grid(body.get("rates", list(cls.default_rates)), cls, source, where + ".rates")
+    options = body.get("decoder_options", [{}])
+    if isinstance(options, dict):
+        options = [options]
+    _expect(options, list, source, where + ".decoder_options")
+    for option in options:
+        _expect(option, dict, source, where + ".decoder_options[]")
+        bad = sorted(set(option) - set(cls.decoder_option_defaults))
+        if bad:
+            raise ConfigError(
+                f"{source}: {where}.decoder_options: unknown option(s) {bad} for codec {impl!r}; "
+                f"allowed: {sorted(cls.decoder_option_defaults)}"
+            )
+    return CodecSpec(label, impl, dict(params), rates, tuple(dict(o) for o in options))
+
+
+def rate_grid(value: Any, cls: type, source: str, where: str) -> tuple[float, ...]:
+    """A list of rates, or ``{start, stop, count}`` for an evenly spaced continuous sweep."""
+    if isinstance(value, dict):
+        _reject_unknown(value, {"start", "stop", "count"}, source, where + ".")
+        try:
+            start, stop, count = float(value["start"]), float(value["stop"]), int(value["count"])
+        except (KeyError, TypeError, ValueError):
+            raise ConfigError(f"{source}: {where} needs numeric start, stop and an integer count") from None
+        if count < 1:
+            raise ConfigError(f"{source}: {where}.count must be ≥ 1")
+        step = 0.0 if count == 1 else (stop - start) / (count - 1)
+        value = [round(start + i * step, 10) for i in range(count)]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{source}: {where} must be a non-empty list of numbers or {{start, stop, count}}")
+    low, high = cls.rate_range
+    for rate in value:
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or math.isnan(rate):
+            raise ConfigError(f"{source}: {where}: {rate!r} is not a number")
+        if cls.integer_rates and float(rate) != int(rate):
+            raise ConfigError(f"{source}: {where}: {cls.name} takes integer {cls.rate_parameter} values, got {rate}")
+        if not low <= rate <= high:
+            raise ConfigError(f"{source}: {where}: {rate} outside {cls.name}'s {cls.rate_parameter} range [{low}, {high}]")
+    if len(set(value)) != len(value):
+        raise ConfigError(f"{source}: {where} has duplicate values")
+    return tuple(sorted(float(r) for r in value))
+
+
+def _reject_unknown(section: dict, allowed: set[str], source: str, prefix: str) -> None:
+    unknown = sorted(set(section) - allowed)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join(prefix + k for k in unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _expect(value: Any, kind: type, source: str, where: str) -> Any:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{source}: {where} must be {kind.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _string_list(value: Any, source: str, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{source}: {where} must be a list of strings")
+    return list(value)

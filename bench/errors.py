@@ -1,0 +1,25 @@
+"""Error types whose message is the whole story: one line naming the input and the fix.
+
+The CLI prints ``str(error)`` for these and exits non-zero without a traceback, because a
+researcher needs to know what to change, not where in the harness the check lives.
+"""
+
+
+class BenchError(Exception):
+    """A user-facing problem (bad config, bad image, missing tool) with a one-line message."""
+
+
+class ConfigError(BenchError):
+    """``bench.toml`` or a command-line flag is malformed."""
+
+
+class ImageError(BenchError):
+    """An input image cannot be measured faithfully (corrupt, not 8-bit RGB, too small)."""
+
+
+class CodecUnavailable(BenchError):
+    """A codec cannot run on this machine (missing binary, library, or weights)."""
+
+
+class CodecFailure(BenchError):
+    """A codec ran but failed on one input (crash, timeout, bad output)."""

@@ -1,0 +1,174 @@
+"""Execution: run planned tasks (in process or on a joblib pool) and stream rows to the store.
+
+Workers keep one instance per configured codec and a few decoded images, so a learned model is
+loaded once per worker, not once per image. A failing task becomes a row carrying its one-line
+error; the run goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from bench import metrics as metric_functions
+from bench.codec import Codec, canonical_json, make_codec
+from bench.errors import BenchError, CodecFailure
+from bench.images import MS_SSIM_MIN_SIDE, load_rgb8
+from bench.plan import Task
+from bench.provenance import Provenance, utc_now
+from bench.schema import SCHEMA_VERSION
+from bench.store import BufferedWriter, Store
+
+_CODECS: dict[tuple[str, str], Codec] = {}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every task needs besides its own identity."""
+
+    metrics: tuple[str, ...]
+    check_determinism: bool = True
+    device: str = "cpu"
+
+    @property
+    def min_side(self) -> int:
+        return MS_SSIM_MIN_SIDE if "ms_ssim" in self.metrics else 8
+
+
+@dataclass
+class Measurement:
+    """The result of one encode → decode → measure pass."""
+
+    data: bytes
+    decoded: np.ndarray
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def codec_for(impl: str, params: dict[str, Any]) -> Codec:
+    """One codec instance per (implementation, parameters) per process."""
+    key = (impl, canonical_json(params))
+    if key not in _CODECS:
+        _CODECS[key] = make_codec(impl, params)
+    return _CODECS[key]
+
+
+@lru_cache(maxsize=8)
+def cached_image(path: Path, min_side: int) -> np.ndarray:
+    image = load_rgb8(path, min_side=min_side)
+    image.setflags(write=False)
+    return image
+
+
+def encode_decode_measure(
+    codec: Codec, source: np.ndarray, reference: np.ndarray, rate: float,
+    decoder_options: dict[str, Any], settings: Settings,
+) -> Measurement:
+    """Encode ``source``, decode, and measure the decoded image against ``reference``."""
+    start = time.perf_counter()
+    data = codec.encode(source, rate)
+    encoded = time.perf_counter()
+    decoded = codec.decode(data, **decoder_options)
+    decode_s = time.perf_counter() - encoded
+    if not isinstance(data, (bytes, bytearray)) or len(data) == 0:
+        raise CodecFailure(f"{codec.name}: encode returned no bytes")
+    if decoded.shape != source.shape or decoded.dtype != np.uint8:
+        raise CodecFailure(
+            f"{codec.name}: decoded {decoded.shape} {decoded.dtype}, expected {source.shape} uint8"
+        )
+    deterministic = None
+    if settings.check_determinism:
+        deterministic = bool(np.array_equal(decoded, codec.decode(data, **decoder_options)))
+    height, width = source.shape[:2]
+    values: dict[str, Any] = {
+        "bytes": len(data),
+        "bpp": len(data) * 8.0 / (width * height),
+        "encode_s": encoded - start,
+        "decode_s": decode_s,
+        "deterministic_decode": deterministic,
+        "command": codec.describe(rate),
+        "device": codec.device,
+    }
+    values.update(metric_functions.measure(reference, decoded, list(settings.metrics), device=settings.device))
+    return Measurement(bytes(data), decoded, values)
+
+
+def base_row(task: Task, provenance: Provenance) -> dict[str, Any]:
+    """The identity and provenance columns of a task's row."""
+    return {
+        "key": task.key, "dataset": task.dataset, "image": task.image,
+        "image_sha256": task.image_sha256, "codec": task.codec, "codec_impl": task.codec_impl,
+        "codec_version": task.codec_version, "params": canonical_json(task.params),
+        "rate_parameter": task.rate_parameter, "rate": float(task.rate),
+        "decoder_options": canonical_json(task.decoder_options), "generation": task.generation,
+        "chain": task.chain, "reference": task.reference, "schema_version": SCHEMA_VERSION,
+        **provenance.fields(),
+    }
+
+
+def one_line(exc: BaseException) -> str:
+    """A single-line error text: the message for BenchErrors, type and message otherwise."""
+    text = str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def run_task(task: Task, settings: Settings, provenance: Provenance) -> dict[str, Any]:
+    """Run one single-pass task in whatever process this is; never raises."""
+    row = base_row(task, provenance)
+    try:
+        image = cached_image(task.image_path, settings.min_side)
+        height, width = image.shape[:2]
+        row.update(width=width, height=height)
+        codec = codec_for(task.codec_impl, task.params)
+        row["command"] = codec.describe(task.rate)
+        row.update(encode_decode_measure(codec, image, image, task.rate, task.decoder_options, settings).values)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a row, the run goes on
+        row["error"] = one_line(exc)
+    row["created_utc"] = utc_now()
+    return row
+
+
+@dataclass
+class RunSummary:
+    planned: int
+    skipped: int
+    written: int = 0
+    errors: Counter = field(default_factory=Counter)
+
+
+def stream(tasks: list[Task], settings: Settings, provenance: Provenance, jobs: int,
+           worker: Callable[..., dict] = run_task) -> Iterator[dict]:
+    """Rows of ``tasks`` as they finish: in process for one job, else on a joblib pool."""
+    if jobs == 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield worker(task, settings, provenance)
+        return
+    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
+    yield from parallel(delayed(worker)(task, settings, provenance) for task in tasks)
+
+
+def execute(tasks: list[Task], skipped: int, settings: Settings, store: Store, provenance: Provenance,
+            jobs: int = 1, on_row: Callable[[dict], None] | None = None,
+            worker: Callable[..., dict] = run_task) -> RunSummary:
+    """Run ``tasks``, writing every row to ``store`` as it arrives (small atomic parts)."""
+    summary = RunSummary(planned=len(tasks) + skipped, skipped=skipped)
+    with BufferedWriter(store) as writer:
+        for row in stream(tasks, settings, provenance, jobs, worker):
+            writer.add(row)
+            if row.get("error"):
+                summary.errors[row["error"]] += 1
+            if on_row:
+                on_row(row)
+        writer.flush()
+        summary.written = writer.written
+    return summary
+
+
+def first_lines(errors: Iterable[tuple[str, int]], limit: int = 10) -> list[str]:
+    return [f"{count}× {message}" for message, count in list(errors)[:limit]]

@@ -1,0 +1,61 @@
+"""Rate–distortion plots: one figure per dataset and metric, one line per codec, PNG and SVG."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from bench.curves import mean_curves  # noqa: E402
+
+AXIS_LABELS = {
+    "psnr_rgb": "PSNR RGB [dB]",
+    "psnr_y": "PSNR Y (BT.601) [dB]",
+    "ms_ssim_db": "MS-SSIM [dB]",
+    "ms_ssim": "MS-SSIM",
+    "lpips": "LPIPS (AlexNet), lower is better",
+}
+DEFAULT_METRICS = ("psnr_rgb", "ms_ssim_db", "lpips")
+
+
+def safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "dataset"
+
+
+def curve_label(codec: str, decoder_options: str) -> str:
+    return codec if decoder_options in ("{}", "", None) else f"{codec} {decoder_options}"
+
+
+def plot_rd(rows: pd.DataFrame, out_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS,
+            formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
+    """Draw mean RD curves per dataset; returns the files written."""
+    curves = mean_curves(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for dataset, per_dataset in curves.groupby("dataset"):
+        for metric in metrics:
+            data = per_dataset.dropna(subset=[metric])
+            if data.empty:
+                continue
+            fig, ax = plt.subplots(figsize=(6.4, 4.8))
+            for (codec, options), curve in data.groupby(["codec", "decoder_options"]):
+                curve = curve.sort_values("bpp")
+                ax.plot(curve["bpp"], curve[metric], marker="o", markersize=3, label=curve_label(codec, options))
+            n_images = int(data["n_images"].max())
+            ax.set_xlabel("bits per pixel")
+            ax.set_ylabel(AXIS_LABELS.get(metric, metric))
+            ax.set_title(f"{dataset}: mean over {n_images} images per rate point", fontsize=10)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
+            fig.tight_layout()
+            for fmt in formats:
+                path = out_dir / f"{safe_name(str(dataset))}-{metric}.{fmt}"
+                fig.savefig(path, dpi=150)
+                written.append(path)
+            plt.close(fig)
+    return written

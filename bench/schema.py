@@ -1,0 +1,83 @@
+"""The one row schema of the results store, with a description of every column.
+
+The descriptions travel inside every parquet file (field metadata) and are rendered into the
+README, so a results file explains itself. Bump ``SCHEMA_VERSION`` when a column changes
+meaning; it is part of every row key, so old rows are never mistaken for new ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    description: str
+
+
+COLUMNS: tuple[Column, ...] = (
+    # identity
+    Column("key", pa.string(), "SHA-256 of the identity columns, codec version and schema version; rows with equal keys are the same measurement"),
+    Column("dataset", pa.string(), "dataset name (registry name or folder path)"),
+    Column("image", pa.string(), "image file name relative to the dataset root"),
+    Column("image_sha256", pa.string(), "SHA-256 of the image file bytes"),
+    Column("width", pa.int32(), "image width in pixels (original, unpadded)"),
+    Column("height", pa.int32(), "image height in pixels (original, unpadded)"),
+    Column("codec", pa.string(), "codec label as configured in bench.toml"),
+    Column("codec_impl", pa.string(), "registered codec implementation name"),
+    Column("codec_version", pa.string(), "library version, binary version or checkpoint hash of the codec"),
+    Column("params", pa.string(), "codec parameters, canonical JSON"),
+    Column("rate_parameter", pa.string(), "name of the swept parameter (quality, qp, level, ...)"),
+    Column("rate", pa.float64(), "value of the swept parameter"),
+    Column("decoder_options", pa.string(), "decoder-only options (e.g. sampling temperature, seed), canonical JSON"),
+    Column("generation", pa.int32(), "re-encoding generation; 1 is the ordinary single pass"),
+    Column("chain", pa.string(), "re-encoding schedule of a drift study, canonical JSON; empty for single-pass rows"),
+    Column("command", pa.string(), "exact encode call or command line"),
+    # result
+    Column("bytes", pa.int64(), "size of the complete bitstream in bytes (headers included)"),
+    Column("bpp", pa.float64(), "bytes × 8 / (width × height) of the original image"),
+    Column("psnr_rgb", pa.float64(), "PSNR in dB over R, G and B of 8-bit images, peak 255 (inf when identical)"),
+    Column("psnr_y", pa.float64(), "PSNR in dB of luma Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, full range, unrounded), peak 255"),
+    Column("ms_ssim", pa.float64(), "MS-SSIM on RGB (pytorch-msssim 1.0: 5 scales, Gaussian window 11, σ 1.5, data range 255), mean over channels"),
+    Column("ms_ssim_db", pa.float64(), "−10·log10(1 − MS-SSIM)"),
+    Column("lpips", pa.float64(), "LPIPS v0.1 with AlexNet features (lower is better), inputs scaled to [−1, 1]"),
+    Column("encode_s", pa.float64(), "wall seconds of encode (codec work only)"),
+    Column("decode_s", pa.float64(), "wall seconds of decode (codec work only)"),
+    Column("deterministic_decode", pa.bool_(), "whether a second decode of the same bytes gave the identical image; null when not checked"),
+    Column("reference", pa.string(), "what the metrics compare against: 'original' RGB, or a documented alternative such as 'ycbcr709-8bit-roundtrip'"),
+    Column("error", pa.string(), "one-line error when the task failed (metrics are then null)"),
+    # provenance
+    Column("run_id", pa.string(), "identifier of the bench invocation that wrote the row"),
+    Column("harness_version", pa.string(), "version of the bench package"),
+    Column("git_commit", pa.string(), "git commit of the harness ('+dirty' when uncommitted changes were present)"),
+    Column("host", pa.string(), "host name of the machine that ran the task"),
+    Column("device", pa.string(), "device the codec computed on (cpu, cuda:0, ...)"),
+    Column("created_utc", pa.timestamp("us", tz="UTC"), "UTC time the row was produced"),
+    Column("schema_version", pa.int32(), "row schema version"),
+)
+
+METRIC_COLUMNS = ("psnr_rgb", "psnr_y", "ms_ssim", "ms_ssim_db", "lpips")
+COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+IDENTITY_COLUMNS = (
+    "dataset", "image_sha256", "codec", "codec_impl", "codec_version", "params",
+    "rate", "decoder_options", "generation", "chain", "reference",
+)
+
+
+def arrow_schema() -> pa.Schema:
+    """The pyarrow schema with column descriptions and the schema version as metadata."""
+    fields = [pa.field(c.name, c.type, metadata={"description": c.description}) for c in COLUMNS]
+    return pa.schema(fields, metadata={"bench.schema_version": str(SCHEMA_VERSION)})
+
+
+def markdown_table() -> str:
+    """The schema as a Markdown table, for the README."""
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.type} | {c.description} |" for c in COLUMNS]
+    return "\n".join(lines)

@@ -1,0 +1,6 @@
+"""Built-in codecs (installed as ``bench_codecs``; the folder is named ``codecs/``).
+
+``codecs`` is a standard-library module, so this folder installs under ``bench_codecs``.
+Each codec class registers in the ``bench.codecs`` entry-point group in pyproject.toml; the
+harness core never imports this package.
+"""

@@ -1,0 +1,35 @@
+"""Shared fixtures: where the local dataset copies are, and small synthetic images."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("BENCH_SHARED", REPO.parent / "shared"))
+DATA_DIR = SHARED / "datasets"
+
+
+@pytest.fixture(autouse=True)
+def _local_data(monkeypatch, tmp_path_factory):
+    """Named datasets resolve to the local copies; caches stay inside the test session."""
+    monkeypatch.setenv("BENCH_DATA_DIR", str(DATA_DIR))
+
+
+@pytest.fixture
+def kodak_dir() -> Path:
+    folder = DATA_DIR / "kodak"
+    if not (folder / "kodim01.png").is_file():
+        pytest.skip(f"Kodak copies not found under {folder} (set BENCH_SHARED)")
+    return folder
+
+
+@pytest.fixture
+def photo() -> np.ndarray:
+    """A natural RGB photo (scikit-image's astronaut, 512×512) that needs no download."""
+    from skimage import data
+
+    return np.ascontiguousarray(data.astronaut())
