@@ -73,6 +73,15 @@ def load(path: Path | None = None) -> Config:
 
 def parse(raw: dict[str, Any], source: str = "<dict>") -> Config:
     """Validate a parsed TOML document; relative paths resolve against the file's folder."""
+    try:
+        return _parse(raw, source)
+    except ConfigError as exc:
+        if str(exc).startswith(source):
+            raise
+        raise ConfigError(f"{source}: {exc}") from None
+
+
+def _parse(raw: dict[str, Any], source: str) -> Config:
     _reject_unknown(raw, TOP_LEVEL_KEYS, source, "")
     run = raw.get("run", {})
     _expect(run, dict, source, "run")

@@ -102,7 +102,7 @@ class Store:
 class BufferedWriter:
     """Collects rows and writes a part every ``max_rows`` rows or ``max_seconds`` seconds."""
 
-    def __init__(self, store: Store, max_rows: int = 64, max_seconds: float = 5.0) -> None:
+    def __init__(self, store: Store, max_rows: int = 16, max_seconds: float = 2.0) -> None:
         self.store = store
         self.max_rows = max_rows
         self.max_seconds = max_seconds

@@ -1,0 +1,121 @@
+"""`bench run` end to end: bad inputs become error rows, resume skips finished work, and a
+``kill -9`` in the middle of a run loses nothing already written."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from bench.cli.app import app
+from bench.store import Store
+
+import bench.cli  # noqa: F401  (registers the subcommands)
+
+runner = CliRunner()
+
+
+def config(tmp_path: Path, codecs: str = '["jpeg"]', rates: str = "[30, 60, 90]", metrics: str = '["psnr_rgb", "psnr_y", "ms_ssim"]') -> Path:
+    path = tmp_path / "bench.toml"
+    path.write_text(
+        f'[run]\ncodecs = {codecs}\nmetrics = {metrics}\njobs = 1\nresults = "store"\n'
+        f"[codecs.jpeg]\nrates = {rates}\n[codecs.avif]\nrates = [20, 30, 40, 50, 60, 70, 80]\n"
+    )
+    return path
+
+
+@pytest.fixture
+def messy_folder(tmp_path, photo) -> Path:
+    """Two good images (one with spaces in its path) beside every kind of bad input."""
+    folder = tmp_path / "my images"
+    (folder / "sub dir").mkdir(parents=True)
+    Image.fromarray(photo[:240, :320]).save(folder / "good.png")
+    Image.fromarray(photo[100:340, 50:371]).save(folder / "sub dir" / "also good.png")
+    data = (folder / "good.png").read_bytes()
+    (folder / "truncated.png").write_bytes(data[: len(data) // 3])
+    Image.fromarray(photo[:240, :320, 0]).save(folder / "grey.png")
+    Image.fromarray(photo[:240, :320, 0].astype(np.uint16) * 257).save(folder / "deep.png")
+    Image.fromarray(np.zeros((1, 1, 3), np.uint8)).save(folder / "dot.png")
+    (folder / "text.png").write_text("hello")
+    return folder
+
+
+def test_bad_inputs_become_error_rows_and_the_run_completes(tmp_path, messy_folder):
+    result = runner.invoke(app, ["run", "--config", str(config(tmp_path)), "--dataset", str(messy_folder)])
+    assert result.exit_code == 1, result.output
+    rows = Store(tmp_path / "store").read()
+    good = rows[rows["error"].isna()]
+    assert sorted(set(good["image"])) == ["good.png", "sub dir/also good.png"]
+    assert len(good) == 6 and good[["bpp", "psnr_rgb", "psnr_y", "ms_ssim", "ms_ssim_db"]].notna().all().all()
+    errors = rows[rows["error"].notna()].groupby("image")["error"].first()
+    assert "corrupt or truncated" in errors["truncated.png"]
+    assert "greyscale" in errors["grey.png"]
+    assert "16-bit PNG" in errors["deep.png"]
+    assert "1×1" in errors["dot.png"]
+    assert "not an image" in errors["text.png"]
+    assert all("\n" not in e for e in errors)
+
+
+def test_rows_carry_provenance_and_resume_skips_finished_work(tmp_path, photo):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(photo[:200, :200]).save(folder / "a.png")
+    cfg = config(tmp_path)
+    first = runner.invoke(app, ["run", "--config", str(cfg), "--dataset", str(folder)])
+    assert first.exit_code == 0, first.output
+    rows = Store(tmp_path / "store").read()
+    assert len(rows) == 3
+    row = rows.iloc[0]
+    assert row["codec_version"].startswith("Pillow") and row["harness_version"] and row["host"]
+    assert row["image_sha256"] and row["width"] == 200 and row["device"] == "cpu"
+    assert "quality=30" in rows.sort_values("rate").iloc[0]["command"]
+    assert rows["deterministic_decode"].all()
+    assert np.allclose(rows["bpp"], rows["bytes"] * 8 / (200 * 200))
+    second = runner.invoke(app, ["run", "--config", str(cfg), "--dataset", str(folder)])
+    assert "3 already stored, 0 to run" in second.output
+    assert len(Store(tmp_path / "store").parts()) == 1
+
+
+def test_changing_a_parameter_invalidates_exactly_that_codec(tmp_path, photo):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(photo[:200, :200]).save(folder / "a.png")
+    runner.invoke(app, ["run", "--config", str(config(tmp_path)), "--dataset", str(folder)])
+    cfg = config(tmp_path, rates="[30, 60, 90, 95]")
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--dataset", str(folder)])
+    assert "3 already stored, 1 to run" in result.output
+
+
+def test_kill_minus_nine_loses_nothing_written(tmp_path, photo):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.ascontiguousarray(np.rot90(photo, i))).save(folder / f"{i}.png")
+    cfg = config(tmp_path, codecs='["avif"]', metrics='["psnr_rgb"]')
+    command = [sys.executable, "-c", "from bench.cli import main; main()", "run", "--config", str(cfg), "--dataset", str(folder)]
+    store = Store(tmp_path / "store")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not store.parts() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be interrupted; make it longer"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    survived = store.read()
+    assert 0 < len(survived) < 28 and survived["error"].isna().all()
+
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--dataset", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert f"{len(survived)} already stored, {28 - len(survived)} to run" in result.output
+    final = store.read()
+    assert len(final) == 28 and final["key"].is_unique
+    before = survived.set_index("key")["created_utc"]
+    assert (final.set_index("key").loc[before.index, "created_utc"] == before).all()

@@ -1,0 +1,74 @@
+"""The parquet store: atomic parts, one row per key on read, safe against interruption."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pyarrow.parquet as pq
+import pytest
+
+from bench.schema import COLUMN_NAMES, SCHEMA_VERSION
+from bench.store import BufferedWriter, Store
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def row(key: str, psnr: float | None = 30.0, error: str | None = None, minutes: int = 0) -> dict:
+    return {"key": key, "dataset": "d", "image": "i.png", "codec": "jpeg", "rate": 50.0, "generation": 1,
+            "chain": "", "psnr_rgb": psnr, "error": error, "created_utc": T0 + timedelta(minutes=minutes),
+            "schema_version": SCHEMA_VERSION}
+
+
+def test_round_trip_keeps_schema_and_descriptions(tmp_path):
+    store = Store(tmp_path)
+    part = store.write([row("a"), row("b", 31.0)])
+    frame = store.read()
+    assert list(frame.columns) == list(COLUMN_NAMES)
+    assert sorted(frame["key"]) == ["a", "b"]
+    field = pq.read_schema(part).field("bpp")
+    assert b"bytes" in field.metadata[b"description"]
+
+
+def test_success_wins_over_error_then_newest_wins(tmp_path):
+    store = Store(tmp_path)
+    store.write([row("a", None, "boom", minutes=5), row("b", 30.0, minutes=0)])
+    store.write([row("a", 29.0, minutes=1), row("b", 32.0, minutes=2)])
+    frame = store.read().set_index("key")
+    assert frame.loc["a", "psnr_rgb"] == 29.0 and frame.loc["b", "psnr_rgb"] == 32.0
+    assert store.finished_keys() == {"a", "b"}
+
+
+def test_error_rows_are_not_finished(tmp_path):
+    store = Store(tmp_path)
+    store.write([row("a", None, "boom")])
+    assert store.finished_keys() == set()
+    assert store.read(include_errors=False).empty
+
+
+def test_leftover_temporary_files_are_ignored_and_compacted_away(tmp_path):
+    store = Store(tmp_path)
+    store.write([row("a")])
+    (tmp_path / ".tmp-part-x.parquet").write_bytes(b"half a file")
+    store.write([row("a", 33.0, minutes=3), row("b")])
+    assert len(store.read()) == 2
+    assert store.compact() == 2
+    assert len(store.parts()) == 1 and not list(tmp_path.glob(".tmp-*"))
+    assert store.read().set_index("key").loc["a", "psnr_rgb"] == 33.0
+
+
+def test_buffered_writer_flushes_by_count(tmp_path):
+    store = Store(tmp_path)
+    with BufferedWriter(store, max_rows=2, max_seconds=1e9) as writer:
+        for key in "abcde":
+            writer.add(row(key))
+        assert len(store.parts()) == 2
+    assert len(store.parts()) == 3 and writer.written == 5
+
+
+def test_parts_of_another_schema_version_are_refused(tmp_path):
+    import pyarrow as pa
+
+    table = pa.table({"key": ["a"]}).replace_schema_metadata({"bench.schema_version": "0"})
+    pq.write_table(table, tmp_path / "part-old.parquet")
+    with pytest.raises(ValueError, match="schema version 0"):
+        Store(tmp_path).read()
