@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import metrics as metric_registry
+from bench.backends import BACKENDS
 from bench.codec import codec_class
 from bench.errors import ConfigError
 
 DEFAULT_CONFIG = Path("bench.toml")
-RUN_KEYS = {"datasets", "codecs", "metrics", "jobs", "results", "data_dir", "check_determinism", "device"}
+RUN_KEYS = {"datasets", "codecs", "metrics", "jobs", "results", "data_dir", "check_determinism", "device",
+            "backend", "scheduler"}
 CODEC_KEYS = {"impl", "params", "rates", "decoder_options"}
 TOP_LEVEL_KEYS = {"run", "codecs"}
 
@@ -43,6 +45,8 @@ class Config:
     data_dir: Path | None = None
     check_determinism: bool = True
     device: str = "cpu"
+    backend: str = "loky"
+    scheduler: str | None = None
     codec_specs: dict[str, CodecSpec] = field(default_factory=dict)
     source: str = "<defaults>"
 
@@ -107,6 +111,12 @@ def _parse(raw: dict[str, Any], source: str) -> Config:
         config.check_determinism = _expect(run["check_determinism"], bool, source, "run.check_determinism")
     if "device" in run:
         config.device = _expect(run["device"], str, source, "run.device")
+    if "backend" in run:
+        config.backend = _expect(run["backend"], str, source, "run.backend")
+        if config.backend not in BACKENDS:
+            raise ConfigError(f"{source}: run.backend must be one of {', '.join(BACKENDS)}, got {config.backend!r}")
+    if "scheduler" in run:
+        config.scheduler = _expect(run["scheduler"], str, source, "run.scheduler")
 
     sections = raw.get("codecs", {})
     _expect(sections, dict, source, "codecs")

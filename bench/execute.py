@@ -12,12 +12,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable
 
 import numpy as np
-from joblib import Parallel, delayed
 
 from bench import metrics as metric_functions
+from bench.backends import stream_results
 from bench.codec import Codec, canonical_json, make_codec
 from bench.errors import BenchError, CodecFailure
 from bench.images import MS_SSIM_MIN_SIDE, load_rgb8
@@ -142,24 +142,16 @@ class RunSummary:
     errors: Counter = field(default_factory=Counter)
 
 
-def stream(tasks: list[Task], settings: Settings, provenance: Provenance, jobs: int,
-           worker: Callable[..., dict] = run_task) -> Iterator[dict]:
-    """Rows of ``tasks`` as they finish: in process for one job, else on a joblib pool."""
-    if jobs == 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield worker(task, settings, provenance)
-        return
-    parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
-    yield from parallel(delayed(worker)(task, settings, provenance) for task in tasks)
-
-
 def execute(tasks: list[Task], skipped: int, settings: Settings, store: Store, provenance: Provenance,
             jobs: int = 1, on_row: Callable[[dict], None] | None = None,
-            worker: Callable[..., dict] = run_task) -> RunSummary:
+            worker: Callable[..., dict] = run_task, backend: str = "loky",
+            scheduler: str | None = None) -> RunSummary:
     """Run ``tasks``, writing every row to ``store`` as it arrives (small atomic parts)."""
     summary = RunSummary(planned=len(tasks) + skipped, skipped=skipped)
+    rows = stream_results(worker, tasks, {"settings": settings, "provenance": provenance},
+                          backend=backend, jobs=jobs, scheduler=scheduler)
     with BufferedWriter(store) as writer:
-        for row in stream(tasks, settings, provenance, jobs, worker):
+        for row in rows:
             writer.add(row)
             if row.get("error"):
                 summary.errors[row["error"]] += 1
@@ -169,6 +161,3 @@ def execute(tasks: list[Task], skipped: int, settings: Settings, store: Store, p
         summary.written = writer.written
     return summary
 
-
-def first_lines(errors: Iterable[tuple[str, int]], limit: int = 10) -> list[str]:
-    return [f"{count}× {message}" for message, count in list(errors)[:limit]]

@@ -57,9 +57,15 @@ def run_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric to compute (repeatable)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
+    backend: Optional[str] = typer.Option(None, "--backend", help="loky (local processes, default) or dask"),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster of --jobs workers)"),
 ) -> None:
     """Encode, decode and measure every image × codec × rate; rows already stored are skipped."""
     config = apply_overrides(config_module.load(config_path), dataset, codec, jobs, results, data_dir, metric)
+    if backend:
+        config.backend = config_module.parse({"run": {"backend": backend}}, source="--backend").backend
+    if scheduler:
+        config.scheduler = scheduler
     store = Store(config.results)
     images = []
     for name in config.datasets:
@@ -67,15 +73,16 @@ def run_command(
         images.extend(found[:limit] if limit else found)
     tasks = plan(images, config.selected_specs())
     todo = pending(tasks, store.finished_keys())
+    where = config.scheduler or f"{config.jobs} job(s)"
     console.print(
         f"{len(images)} images × {len(config.codecs)} codecs: {len(tasks)} tasks, "
-        f"{len(tasks) - len(todo)} already stored, {len(todo)} to run with {config.jobs} job(s) → {store.root}"
+        f"{len(tasks) - len(todo)} already stored, {len(todo)} to run on {config.backend} with {where} → {store.root}"
     )
     settings = Settings(metrics=tuple(config.metrics), check_determinism=config.check_determinism, device=config.device)
     with progress_bar() as progress:
         bar = progress.add_task("encoding", total=len(todo))
         summary = execute(todo, len(tasks) - len(todo), settings, store, new_provenance(), jobs=config.jobs,
-                          on_row=lambda row: progress.advance(bar))
+                          on_row=lambda row: progress.advance(bar), backend=config.backend, scheduler=config.scheduler)
     console.print(f"wrote {summary.written} rows ({sum(summary.errors.values())} failed) to {store.root}")
     for message, count in summary.errors.most_common(10):
         err_console.print(f"  [red]{count}×[/] {message}", highlight=False, soft_wrap=True)

@@ -1,0 +1,51 @@
+"""Backends give identical rows: in process, a loky pool, and a real local Dask cluster."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+import bench.cli  # noqa: F401  (registers the subcommands)
+from bench.backends import stream_results
+from bench.cli.app import app
+from bench.errors import ConfigError
+from bench.store import Store
+
+runner = CliRunner()
+RESULT_COLUMNS = ["key", "bytes", "bpp", "psnr_rgb", "psnr_y", "ms_ssim", "deterministic_decode", "codec_version", "error"]
+
+
+def _square(x: int, offset: int = 0) -> dict:
+    return {"value": x * x + offset}
+
+
+def test_unknown_backend_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown backend"):
+        list(stream_results(_square, [1], {}, backend="spark"))
+
+
+@pytest.mark.parametrize("backend,jobs", [("loky", 1), ("loky", 2)])
+def test_local_backends_return_every_result(backend, jobs):
+    values = sorted(r["value"] for r in stream_results(_square, range(6), {"offset": 1}, backend=backend, jobs=jobs))
+    assert values == [x * x + 1 for x in range(6)]
+
+
+def test_dask_cluster_rows_equal_local_rows(tmp_path, kodak_dir):
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import LocalCluster
+
+    def run(results, *extra):
+        args = ["run", "--config", str(tmp_path / "none.toml"), "--dataset", "kodak", "--limit", "2",
+                "--codec", "jpeg", "--codec", "webp", "--metric", "psnr_rgb", "--metric", "psnr_y",
+                "--metric", "ms_ssim", "--results", str(results), *extra]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        return Store(results).read()[RESULT_COLUMNS].sort_values("key").reset_index(drop=True)
+
+    (tmp_path / "none.toml").write_text("[run]\n")
+    local = run(tmp_path / "local", "--jobs", "1")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster:
+        remote = run(tmp_path / "dask", "--backend", "dask", "--scheduler", cluster.scheduler_address)
+    assert len(local) == 40
+    assert local.equals(remote)
