@@ -49,3 +49,28 @@ def test_dask_cluster_rows_equal_local_rows(tmp_path, kodak_dir):
         remote = run(tmp_path / "dask", "--backend", "dask", "--scheduler", cluster.scheduler_address)
     assert len(local) == 40
     assert local.equals(remote)
+
+
+def test_device_flag_is_validated():
+    from bench.cli.run import resolve_device
+    from bench.errors import BenchError
+
+    import torch
+
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(BenchError, match="expected cpu, cuda"):
+        resolve_device("tpu")
+
+
+def test_torch_metrics_agree_on_cuda_and_cpu(photo):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device: the GPU metric path is checked on machines that have one")
+    from bench.metrics import measure
+
+    decoded = (photo.astype(int) + 3).clip(0, 255).astype("uint8")
+    cpu = measure(photo, decoded, ["ms_ssim", "lpips"], device="cpu")
+    gpu = measure(photo, decoded, ["ms_ssim", "lpips"], device="cuda")
+    assert gpu["ms_ssim"] == pytest.approx(cpu["ms_ssim"], abs=1e-5)
+    assert gpu["lpips"] == pytest.approx(cpu["lpips"], abs=1e-4)

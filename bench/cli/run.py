@@ -12,6 +12,7 @@ from bench import config as config_module
 from bench import datasets
 from bench.cli.app import app, console, err_console
 from bench.config import Config
+from bench.errors import BenchError
 from bench.execute import Settings, execute
 from bench.plan import pending, plan
 from bench.provenance import new_provenance
@@ -40,6 +41,19 @@ def apply_overrides(config: Config, dataset: list[str] | None, codec: list[str] 
     return config
 
 
+def resolve_device(name: str) -> str:
+    """``auto`` means the first CUDA device when torch sees one, else the CPU."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchError(f"--device {name}: torch sees no CUDA device here; use --device cpu or auto")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise BenchError(f"--device {name!r}: expected cpu, cuda, cuda:N or auto")
+    return name
+
+
 def progress_bar() -> Progress:
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -57,6 +71,7 @@ def run_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric to compute (repeatable)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
+    device: Optional[str] = typer.Option(None, "--device", help="device for the torch metrics: cpu, cuda, cuda:N or auto"),
     backend: Optional[str] = typer.Option(None, "--backend", help="loky (local processes, default) or dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster of --jobs workers)"),
 ) -> None:
@@ -66,6 +81,7 @@ def run_command(
         config.backend = config_module.parse({"run": {"backend": backend}}, source="--backend").backend
     if scheduler:
         config.scheduler = scheduler
+    config.device = resolve_device(device or config.device)
     store = Store(config.results)
     images = []
     for name in config.datasets:

@@ -15,14 +15,11 @@ from bench.errors import ConfigError
 from bench.metrics.msssim import ms_ssim
 from bench.metrics.psnr import psnr_rgb, psnr_y
 
-#: Metric names accepted in bench.toml, mapped to functions of (original, decoded).
-METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "psnr_rgb": psnr_rgb,
-    "psnr_y": psnr_y,
-    "ms_ssim": ms_ssim,
-}
-OPTIONAL_METRICS = ("lpips",)
-ALL_METRICS = tuple(METRICS) + OPTIONAL_METRICS
+#: Metrics computed in numpy, as functions of (original, decoded).
+NUMPY_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"psnr_rgb": psnr_rgb, "psnr_y": psnr_y}
+#: Metrics computed in torch, which also take the device to run on.
+TORCH_METRICS = ("ms_ssim", "lpips")
+ALL_METRICS = tuple(NUMPY_METRICS) + TORCH_METRICS
 
 
 def validate(names: list[str]) -> list[str]:
@@ -42,11 +39,13 @@ def measure(original: np.ndarray, decoded: np.ndarray, names: list[str], device:
     values: dict[str, float] = {}
     for name in names:
         if name == "lpips":
-            from bench.metrics.lpips_alex import lpips_distance
+            from bench.metrics.lpips_alex import lpips_distance  # loads a model: only when asked
 
             values["lpips"] = lpips_distance(original, decoded, device=device)
+        elif name == "ms_ssim":
+            values["ms_ssim"] = ms_ssim(original, decoded, device=device)
         else:
-            values[name] = METRICS[name](original, decoded)
+            values[name] = NUMPY_METRICS[name](original, decoded)
     if "ms_ssim" in values:
         values["ms_ssim_db"] = ms_ssim_db(values["ms_ssim"])
     return values
