@@ -7,6 +7,7 @@ error; the run goes on.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ class Settings:
     metrics: tuple[str, ...]
     check_determinism: bool = True
     device: str = "cpu"
+    #: When set, every bitstream is kept as ``<bitstream_dir>/<row key>.bin`` for later re-measuring.
+    bitstream_dir: Path | None = None
 
     @property
     def min_side(self) -> int:
@@ -99,6 +102,16 @@ def encode_decode_measure(
     return Measurement(bytes(data), decoded, values)
 
 
+def keep_bitstream(folder: Path, key: str, data: bytes) -> Path:
+    """Write ``data`` as ``folder/<key>.bin`` atomically (temporary name, then rename)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{key}.bin"
+    tmp = folder / f".tmp-{key}-{os.getpid()}"
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
+
+
 def base_row(task: Task, provenance: Provenance) -> dict[str, Any]:
     """The identity and provenance columns of a task's row."""
     return {
@@ -127,7 +140,10 @@ def run_task(task: Task, settings: Settings, provenance: Provenance) -> dict[str
         row.update(width=width, height=height)
         codec = codec_for(task.codec_impl, task.params)
         row["command"] = codec.describe(task.rate)
-        row.update(encode_decode_measure(codec, image, image, task.rate, task.decoder_options, settings).values)
+        measurement = encode_decode_measure(codec, image, image, task.rate, task.decoder_options, settings)
+        row.update(measurement.values)
+        if settings.bitstream_dir is not None:
+            keep_bitstream(settings.bitstream_dir, task.key, measurement.data)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a row, the run goes on
         row["error"] = one_line(exc)
     row["created_utc"] = utc_now()

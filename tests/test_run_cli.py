@@ -119,3 +119,15 @@ def test_kill_minus_nine_loses_nothing_written(tmp_path, photo):
     assert len(final) == 28 and final["key"].is_unique
     before = survived.set_index("key")["created_utc"]
     assert (final.set_index("key").loc[before.index, "created_utc"] == before).all()
+
+
+def test_keep_bitstreams_stores_the_exact_bytes(tmp_path, photo):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(photo[:200, :200]).save(folder / "a.png")
+    result = runner.invoke(app, ["run", "--config", str(config(tmp_path)), "--dataset", str(folder), "--keep-bitstreams"])
+    assert result.exit_code == 0, result.output
+    rows = Store(tmp_path / "store").read()
+    for key, size in zip(rows["key"], rows["bytes"]):
+        data = (tmp_path / "store" / "bitstreams" / f"{key}.bin").read_bytes()
+        assert len(data) == size and data[:2] == b"\xff\xd8"

@@ -71,6 +71,7 @@ def run_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric to compute (repeatable)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
+    keep_bitstreams: bool = typer.Option(False, "--keep-bitstreams", help="keep every bitstream as <results>/bitstreams/<key>.bin"),
     device: Optional[str] = typer.Option(None, "--device", help="device for the torch metrics: cpu, cuda, cuda:N or auto"),
     backend: Optional[str] = typer.Option(None, "--backend", help="loky (local processes, default) or dask"),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster of --jobs workers)"),
@@ -94,7 +95,8 @@ def run_command(
         f"{len(images)} images × {len(config.codecs)} codecs: {len(tasks)} tasks, "
         f"{len(tasks) - len(todo)} already stored, {len(todo)} to run on {config.backend} with {where} → {store.root}"
     )
-    settings = Settings(metrics=tuple(config.metrics), check_determinism=config.check_determinism, device=config.device)
+    settings = Settings(metrics=tuple(config.metrics), check_determinism=config.check_determinism, device=config.device,
+                        bitstream_dir=store.root / "bitstreams" if keep_bitstreams else None)
     with progress_bar() as progress:
         bar = progress.add_task("encoding", total=len(todo))
         summary = execute(todo, len(tasks) - len(todo), settings, store, new_provenance(), jobs=config.jobs,
