@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.schema import COLUMN_NAMES, SCHEMA_VERSION, arrow_schema
+from bench.schema import SCHEMA_VERSION, arrow_schema
 
 PART_GLOB = "part-*.parquet"
 TMP_PREFIX = ".tmp-"
@@ -131,8 +131,14 @@ class BufferedWriter:
 def rows_to_table(rows: Iterable[dict]) -> pa.Table:
     """Rows (dicts) as a table of exactly the store schema; missing columns become null."""
     rows = list(rows)
-    columns = {name: [row.get(name) for row in rows] for name in COLUMN_NAMES}
-    return pa.Table.from_pydict(columns, schema=arrow_schema())
+    schema = arrow_schema()
+    columns = {}
+    for field in schema:
+        values = [row.get(field.name) for row in rows]
+        if not pa.types.is_floating(field.type):  # rows read back through pandas carry NaN for null
+            values = [None if isinstance(v, float) and v != v else v for v in values]
+        columns[field.name] = values
+    return pa.Table.from_pydict(columns, schema=schema)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -131,3 +131,25 @@ def test_keep_bitstreams_stores_the_exact_bytes(tmp_path, photo):
     for key, size in zip(rows["key"], rows["bytes"]):
         data = (tmp_path / "store" / "bitstreams" / f"{key}.bin").read_bytes()
         assert len(data) == size and data[:2] == b"\xff\xd8"
+
+
+def test_measure_adds_a_metric_from_kept_bitstreams_without_re_encoding(tmp_path, photo):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(photo[:200, :200]).save(folder / "a.png")
+    cfg = config(tmp_path, metrics='["psnr_rgb"]')
+    runner.invoke(app, ["run", "--config", str(cfg), "--dataset", str(folder), "--keep-bitstreams"])
+    before = Store(tmp_path / "store").read().set_index("key")
+    assert before["psnr_y"].isna().all()
+    result = runner.invoke(app, ["measure", "--config", str(cfg), "--dataset", str(folder), "--metric", "psnr_y"])
+    assert result.exit_code == 0, result.output
+    after = Store(tmp_path / "store").read().set_index("key")
+    assert after["psnr_y"].notna().all() and len(after) == len(before)
+    assert (after["encode_s"] == before["encode_s"]).all() and (after["psnr_rgb"] == before["psnr_rgb"]).all()
+    # the same as measuring in the run itself
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    cfg2 = config(fresh, metrics='["psnr_rgb", "psnr_y"]')
+    runner.invoke(app, ["run", "--config", str(cfg2), "--dataset", str(folder)])
+    direct = Store(fresh / "store").read().set_index("rate")["psnr_y"]
+    assert (after.set_index("rate")["psnr_y"] == direct).all()
