@@ -1,0 +1,37 @@
+"""The one-way flow: the core never imports a codec, and the docs show the real schema."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from bench.schema import markdown_table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_core_never_imports_a_codec():
+    for path in (REPO / "bench").rglob("*.py"):
+        offending = {m for m in imported_modules(path) if m.split(".")[0] in ("bench_codecs", "codecs")}
+        assert not offending, f"{path.relative_to(REPO)} imports {offending}"
+
+
+def test_readme_shows_the_current_schema():
+    assert markdown_table() in (REPO / "README.md").read_text()
+
+
+def test_readme_test_command_is_what_ci_runs():
+    readme = (REPO / "README.md").read_text()
+    assert "make test" in readme.split("\n## ")[0]
+    assert (REPO / ".ci" / "run").read_text().strip().splitlines()[-1] == "make test"
