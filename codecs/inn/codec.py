@@ -1,0 +1,119 @@
+"""InvCompress and IAT as harness codecs: real range-coded bitstreams, 8-bit reconstructions.
+
+Models load lazily, once per process, on the configured device (``cpu``, ``cuda``, ``auto``);
+decode on the device that encoded, since the context model's entropy parameters come out of
+floating-point convolutions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from bench.codec import Codec
+from bench.errors import CodecFailure
+from bench_codecs.inn.coding import Bitstream, build_model, file_sha256, resolve_device, to_padded_tensor, to_uint8
+from bench_codecs.inn.iat import InvCompressIAT, uniform_level
+from bench_codecs.inn.invcompress import InvCompress
+
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+DEMO_INVCOMPRESS = (str(WEIGHTS / "invcompress-demo-q1.pt"),)
+DEMO_IAT = str(WEIGHTS / "iat-demo.pt")
+
+
+class _LearnedCodec(Codec):
+    integer_rates = True
+    model_class: ClassVar[type]
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._models: dict[str, torch.nn.Module] = {}
+
+    @property
+    def device(self) -> str:
+        return resolve_device(str(self.params["device"]))
+
+    def _checkpoint(self, rate: float) -> Path:
+        raise NotImplementedError
+
+    def _model(self, path: Path) -> torch.nn.Module:
+        key = str(path)
+        if key not in self._models:
+            self._models[key] = build_model(self.model_class, path).to(self.device)
+        return self._models[key]
+
+    def describe(self, rate: float) -> str:
+        return f"{self.name}: checkpoint {self._checkpoint(rate)}, {self.rate_parameter}={rate:g}, device {self.device}"
+
+
+class InvCompressCodec(_LearnedCodec):
+    """InvCompress (Xie et al. 2021): one checkpoint per rate point; the rate is its 1-based index."""
+
+    name = "invcompress"
+    rate_parameter = "model_index"
+    default_rates = tuple(range(1, len(DEMO_INVCOMPRESS) + 1))
+    rate_range = (1, 64)
+    param_defaults = {"checkpoints": list(DEMO_INVCOMPRESS), "device": "cpu"}
+    model_class = InvCompress
+
+    def _checkpoint(self, rate: float) -> Path:
+        paths = self.params["checkpoints"]
+        index = int(rate)
+        if not 1 <= index <= len(paths):
+            raise CodecFailure(f"invcompress: model_index {index} outside 1..{len(paths)} (configured checkpoints)")
+        return Path(paths[index - 1])
+
+    def version(self) -> str:
+        digests = ",".join(file_sha256(Path(p))[:12] for p in self.params["checkpoints"])
+        return f"InvCompress; checkpoints sha256 {digests}"
+
+    def encode(self, image: np.ndarray, rate: float) -> bytes:
+        model = self._model(self._checkpoint(rate))
+        with torch.no_grad():
+            out = model.compress(to_padded_tensor(image, self.device))
+        return Bitstream(image.shape[0], image.shape[1], tuple(out["shape"]), float(rate),
+                         out["strings"][0][0], out["strings"][1][0]).pack()
+
+    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        stream = Bitstream.unpack(data)
+        model = self._model(self._checkpoint(stream.rate))
+        with torch.no_grad():
+            x_hat = model.decompress([[stream.y_string], [stream.z_string]], torch.Size(stream.z_shape))["x_hat"]
+        return to_uint8(x_hat, stream.height, stream.width)
+
+
+class IatCodec(_LearnedCodec):
+    """IAT (Cai et al. 2022): one checkpoint, a continuous quality level L ∈ [0, 1] as the rate."""
+
+    name = "iat"
+    rate_parameter = "level"
+    integer_rates = False
+    default_rates = tuple(round(i / 20, 4) for i in range(21))
+    rate_range = (0.0, 1.0)
+    param_defaults = {"checkpoint": DEMO_IAT, "device": "cpu"}
+    model_class = InvCompressIAT
+
+    def _checkpoint(self, rate: float) -> Path:
+        return Path(self.params["checkpoint"])
+
+    def version(self) -> str:
+        return f"IAT; checkpoint sha256 {file_sha256(self._checkpoint(0))[:12]}"
+
+    def encode(self, image: np.ndarray, rate: float) -> bytes:
+        level = float(np.float32(rate))  # the header stores float32: both sides must use that value
+        model = self._model(self._checkpoint(rate))
+        with torch.no_grad():
+            out = model.compress(to_padded_tensor(image, self.device), uniform_level(level).to(self.device))
+        return Bitstream(image.shape[0], image.shape[1], tuple(out["shape"]), level,
+                         out["strings"][0][0], out["strings"][1][0]).pack()
+
+    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        stream = Bitstream.unpack(data)
+        model = self._model(self._checkpoint(stream.rate))
+        level = uniform_level(stream.rate).to(self.device)
+        with torch.no_grad():
+            x_hat = model.decompress([[stream.y_string], [stream.z_string]], torch.Size(stream.z_shape), level)["x_hat"]
+        return to_uint8(x_hat, stream.height, stream.width)
