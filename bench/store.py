@@ -69,25 +69,7 @@ class Store:
 
     def read(self, include_errors: bool = True) -> pd.DataFrame:
         """All rows, one per key; error rows only where no successful row exists."""
-        tables = []
-        for part in self.parts():
-            table = pq.read_table(part)
-            version = (table.schema.metadata or {}).get(b"bench.schema_version", b"?").decode()
-            if version != str(SCHEMA_VERSION):
-                raise ValueError(
-                    f"{part}: schema version {version}, this harness reads {SCHEMA_VERSION}; "
-                    "use a matching bench version or move the old results aside"
-                )
-            tables.append(table)
-        if not tables:
-            return rows_to_table([]).to_pandas()
-        frame = pa.concat_tables(tables).to_pandas()
-        frame["_ok"] = frame["error"].isna()
-        frame = frame.sort_values(["_ok", "created_utc"]).drop_duplicates("key", keep="last")
-        frame = frame.drop(columns="_ok").sort_values(["dataset", "codec", "image", "rate", "generation"])
-        if not include_errors:
-            frame = frame[frame["error"].isna()]
-        return frame.reset_index(drop=True)
+        return deduplicate([read_part(part) for part in self.parts()], include_errors)
 
     def finished_keys(self) -> set[str]:
         """Keys of rows that succeeded; these tasks are skipped when a run resumes."""
@@ -97,6 +79,41 @@ class Store:
             ok = table.filter(pa.compute.is_null(table["error"]))
             keys.update(ok["key"].to_pylist())
         return keys
+
+
+def read_part(path: Path) -> pa.Table:
+    """One parquet file of the store schema; refuses other schema versions in one line."""
+    table = pq.read_table(path)
+    version = (table.schema.metadata or {}).get(b"bench.schema_version", b"?").decode()
+    if version != str(SCHEMA_VERSION):
+        raise ValueError(
+            f"{path}: schema version {version}, this harness reads {SCHEMA_VERSION}; "
+            "use a matching bench version or move the old results aside"
+        )
+    return table
+
+
+def read_rows(path: Path | str) -> pd.DataFrame:
+    """Rows of a store folder or of a single parquet file, one per key."""
+    path = Path(path)
+    if path.is_dir():
+        return Store(path).read()
+    if path.is_file():
+        return deduplicate([read_part(path)])
+    raise FileNotFoundError(f"{path}: neither a results folder nor a parquet file")
+
+
+def deduplicate(tables: list[pa.Table], include_errors: bool = True) -> pd.DataFrame:
+    """Concatenate tables and keep one row per key (success over error, then newest)."""
+    if not tables:
+        return rows_to_table([]).to_pandas()
+    frame = pa.concat_tables(tables).to_pandas()
+    frame["_ok"] = frame["error"].isna()
+    frame = frame.sort_values(["_ok", "created_utc"]).drop_duplicates("key", keep="last")
+    frame = frame.drop(columns="_ok").sort_values(["dataset", "codec", "image", "rate", "generation"])
+    if not include_errors:
+        frame = frame[frame["error"].isna()]
+    return frame.reset_index(drop=True)
 
 
 class BufferedWriter:

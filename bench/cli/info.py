@@ -51,3 +51,11 @@ def datasets_fetch(
 def schema_command() -> None:
     """Print the row schema with the meaning of every column (Markdown)."""
     console.print(markdown_table(), highlight=False, soft_wrap=True)
+
+
+@app.command("compact")
+def compact_command(results: Path = typer.Argument(..., help="results store folder")) -> None:
+    """Merge a store's parts into one deduplicated part (safe to interrupt: rows are deduplicated on read)."""
+    from bench.store import Store
+
+    console.print(f"{Store(results).compact()} rows kept in {results}")

@@ -1,0 +1,1 @@
+"""Rendering of analysis results: paper tables (Markdown, LaTeX, CSV) and the HTML report."""
