@@ -12,7 +12,7 @@ from bench.cli.app import app, console_error
 from bench.errors import BenchError
 
 # Subcommand modules register themselves on ``app`` when imported.
-from bench.cli import compare, info, measure, plot, run, table, train  # noqa: E402,F401
+from bench.cli import compare, info, measure, plot, report, run, table, train  # noqa: E402,F401
 
 
 def main() -> None:
