@@ -7,6 +7,7 @@ error; the run goes on.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections import Counter
@@ -91,6 +92,7 @@ def encode_decode_measure(
     height, width = source.shape[:2]
     values: dict[str, Any] = {
         "bytes": len(data),
+        "bitstream_sha256": hashlib.sha256(data).hexdigest(),
         "bpp": len(data) * 8.0 / (width * height),
         "encode_s": encoded - start,
         "decode_s": decode_s,
