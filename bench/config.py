@@ -21,7 +21,8 @@ DEFAULT_CONFIG = Path("bench.toml")
 RUN_KEYS = {"datasets", "codecs", "metrics", "jobs", "results", "data_dir", "check_determinism", "device",
             "backend", "scheduler"}
 CODEC_KEYS = {"impl", "params", "rates", "decoder_options"}
-TOP_LEVEL_KEYS = {"run", "codecs"}
+#: ``drift`` is validated by ``bench drift`` (bench/cli/drift.py), which alone reads it.
+TOP_LEVEL_KEYS = {"run", "codecs", "drift"}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,122 @@
+"""``bench drift run`` (N-fold re-encoding studies) and ``bench drift report`` (plots, tables)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bench import config as config_module
+from bench import datasets
+from bench.backends import stream_results
+from bench.cli.app import app, console, err_console, fail
+from bench.cli.run import apply_overrides, progress_bar, resolve_device
+from bench.drift import chain_keys, first_missing, plan_chains, run_chain
+from bench.drift_summary import plot_drift, summary_table
+from bench.errors import ConfigError
+from bench.execute import Settings, codec_for
+from bench.provenance import new_provenance
+from bench.render.tables import write_all
+from bench.store import Store
+
+drift_app = typer.Typer(help="Generation-loss (re-encoding) studies.", no_args_is_help=True)
+app.add_typer(drift_app, name="drift")
+DRIFT_KEYS = {"generations", "schedules", "carry", "threshold_db"}
+
+
+def drift_section(path: Path | None) -> dict:
+    """The validated ``[drift]`` section of bench.toml (empty when absent)."""
+    path = path or config_module.DEFAULT_CONFIG
+    if not path.exists():
+        return {}
+    section = tomllib.loads(path.read_text()).get("drift", {})
+    unknown = sorted(set(section) - DRIFT_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join('drift.' + k for k in unknown)}; allowed: {', '.join(sorted(DRIFT_KEYS))}")
+    if "generations" in section and (not isinstance(section["generations"], int) or section["generations"] < 1):
+        raise ConfigError(f"{path}: drift.generations must be a positive integer")
+    if "schedules" in section and not (isinstance(section["schedules"], list) and all(isinstance(s, str) for s in section["schedules"])):
+        raise ConfigError(f"{path}: drift.schedules must be a list of strings like 'jpeg:75'")
+    return section
+
+
+@drift_app.command("run")
+def drift_run(
+    schedule: Optional[list[str]] = typer.Option(None, "--schedule", "-s", help="label:rate, label:a..b:n or a comma-separated chain (repeatable)"),
+    generations: Optional[int] = typer.Option(None, "--generations", "-n", min=1),
+    dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1),
+    results: Optional[Path] = typer.Option(None, "--results"),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", "-m"),
+    limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
+    carry: Optional[str] = typer.Option(None, "--carry", help="what the next generation encodes: uint8 (decoded 8-bit image)"),
+    device: Optional[str] = typer.Option(None, "--device"),
+    config_path: Optional[Path] = typer.Option(None, "--config"),
+) -> None:
+    """Re-encode every image N times per schedule; resumes from the last stored generation of each chain."""
+    section = drift_section(config_path)
+    config = apply_overrides(config_module.load(config_path), dataset, None, jobs, results, None, metric)
+    config.device = resolve_device(device or config.device)
+    schedules = schedule or section.get("schedules")
+    if not schedules:
+        fail("no drift schedule: pass --schedule jpeg:75 or set drift.schedules in bench.toml")
+    n = generations or section.get("generations", 10)
+    images = []
+    for name in config.datasets:
+        found = datasets.resolve(name, config.data_dir)
+        images += found[:limit] if limit else found
+    chains = plan_chains(images, schedules, carry or section.get("carry", "uint8"), config)
+    labels = {step.codec for chain in chains for step in chain.steps}
+    specs = {label: config.spec(label) for label in labels}
+    codecs = {label: codec_for(spec.impl, spec.params) for label, spec in specs.items()}
+    store = Store(config.results)
+    finished = store.finished_keys()
+    starts = [first_missing(chain_keys(chain, n, specs, codecs), finished) for chain in chains]
+    todo = [(chain, start) for chain, start in zip(chains, starts) if start <= n]
+    remaining = sum(n - start + 1 for _, start in todo)
+    console.print(f"{len(chains)} chains × {n} generations; {len(chains) * n - remaining} rows stored, {remaining} to run → {store.root}")
+    settings = Settings(metrics=tuple(config.metrics), check_determinism=config.check_determinism, device=config.device)
+    kwargs = {"generations": n, "specs": specs, "settings": settings, "provenance": new_provenance(), "store_root": store.root}
+    with progress_bar() as progress:
+        bar = progress.add_task("chains", total=len(todo))
+        written = 0
+        for summary in stream_results(_run, todo, kwargs, backend=config.backend, jobs=config.jobs, scheduler=config.scheduler):
+            written += summary["written"]
+            progress.advance(bar)
+    console.print(f"wrote {written} generation rows to {store.root}")
+    errors = store.read()
+    errors = errors[errors["error"].notna() & (errors["chain"].fillna("") != "")]
+    for message, count in errors["error"].value_counts().head(10).items():
+        err_console.print(f"  [red]{count}×[/] {message}", highlight=False, soft_wrap=True)
+    if len(errors):
+        raise typer.Exit(1)
+
+
+def _run(item, **kwargs):
+    chain, start = item
+    return run_chain(chain, start=start, **kwargs)
+
+
+@drift_app.command("report")
+def drift_report(
+    results: Optional[Path] = typer.Option(None, "--results"),
+    metric: str = typer.Option("psnr_rgb", "--metric", "-m"),
+    threshold: Optional[float] = typer.Option(None, "--threshold", help="drop (metric units) whose first crossing is reported"),
+    out: Path = typer.Option(Path("results/drift"), "--out", "-o"),
+    config_path: Optional[Path] = typer.Option(None, "--config"),
+) -> None:
+    """Plot metric vs generation and write the drift table (Markdown, LaTeX, CSV)."""
+    config = config_module.load(config_path)
+    rows = Store(results or config.results).read()
+    threshold = threshold if threshold is not None else drift_section(config_path).get("threshold_db", 1.0)
+    table = summary_table(rows, metric, threshold)
+    if table.empty:
+        fail("no drift rows stored; run `bench drift run` first")
+    for path in plot_drift(rows, out, metric):
+        console.print(str(path))
+    caption = (f"Generation loss in {metric} against the original: means over images; first crossing = first generation at least "
+               f"{threshold:g} below generation 1; fixed point = identical bitstreams in consecutive generations")
+    for path in write_all(table, out / f"drift-{metric}", caption, best={"mean drop": "min"}):
+        console.print(str(path))

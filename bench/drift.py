@@ -1,0 +1,184 @@
+"""Generation loss: decode → re-encode N times, one row per generation, resumable per chain.
+
+A chain is one image under one schedule. A schedule is a list of (codec label, rate) steps
+cycled over the generations: ``jpeg:75`` (fixed rate), ``jpeg:90..50:5`` (a ramp of 5 rates,
+varying every generation, as in the IAT paper's Fig. 6), ``iat:0.6,jpeg:75,webp:75`` (a chain of
+different codecs). Rows carry the schedule in ``chain`` and the generation number; metrics are
+against the original image, ``*_prev`` against the previous generation's decoded image.
+
+Every generation encodes the previous generation's decoded 8-bit image (``carry = uint8``, also
+for learned codecs), as a re-saved file would be.
+
+Workers write their rows to the store themselves, in small atomic parts, and keep the bitstream
+of the last written generation of each chain, so an interrupted study resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.codec import Codec, canonical_json
+from bench.config import CodecSpec, Config
+from bench.datasets import ImageRef
+from bench.errors import ConfigError
+from bench.execute import Settings, base_row, cached_image, codec_for, encode_decode_measure, one_line
+from bench.images import file_sha256
+from bench.metrics.msssim import ms_ssim
+from bench.metrics.psnr import psnr_rgb
+from bench.plan import Task
+from bench.provenance import Provenance, utc_now
+from bench.store import BufferedWriter, Store
+
+#: What the next generation encodes: the decoded 8-bit image, as a file on disk would hold it.
+#: (Carrying float reconstructions of learned codecs is not implemented yet.)
+CARRY = ("uint8",)
+STATE_DIR = "drift-state"
+
+
+@dataclass(frozen=True)
+class Step:
+    codec: str
+    rate: float
+
+
+def parse_schedule(text: str) -> tuple[Step, ...]:
+    """``label:rate[,label:rate…]``; a step ``label:a..b:n`` expands to n rates from a to b."""
+    steps: list[Step] = []
+    for item in text.split(","):
+        parts = item.strip().split(":")
+        try:
+            if len(parts) == 2 and ".." not in parts[1]:
+                steps.append(Step(parts[0], float(parts[1])))
+            elif len(parts) == 3 and ".." in parts[1]:
+                start, stop = (float(v) for v in parts[1].split(".."))
+                count = int(parts[2])
+                if count < 2:
+                    raise ValueError
+                steps += [Step(parts[0], round(start + (stop - start) * i / (count - 1), 6)) for i in range(count)]
+            else:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"bad drift schedule step {item!r}: use label:rate or label:start..stop:count") from None
+    return tuple(steps)
+
+
+@dataclass(frozen=True)
+class Chain:
+    """One image under one schedule."""
+
+    image: ImageRef
+    image_sha256: str
+    schedule: str
+    steps: tuple[Step, ...]
+    carry: str = "uint8"
+
+    def step(self, generation: int) -> Step:
+        return self.steps[(generation - 1) % len(self.steps)]
+
+    @property
+    def description(self) -> str:
+        """The ``chain`` column: independent of the number of generations, so studies extend."""
+        return canonical_json({"schedule": self.schedule, "steps": [[s.codec, s.rate] for s in self.steps], "carry": self.carry})
+
+    @property
+    def state_name(self) -> str:
+        return hashlib.sha256(f"{self.image.dataset}|{self.image_sha256}|{self.description}".encode()).hexdigest()[:20]
+
+
+def plan_chains(images: list[ImageRef], schedules: list[str], carry: str, config: Config) -> list[Chain]:
+    if carry not in CARRY:
+        raise ConfigError(f"drift carry must be one of {', '.join(CARRY)}, got {carry!r}")
+    chains = []
+    parsed = {text: parse_schedule(text) for text in schedules}
+    for steps in parsed.values():
+        for step in steps:
+            config.spec(step.codec)  # unknown labels fail before any work
+    for ref in images:
+        digest = file_sha256(ref.path)
+        chains += [Chain(ref, digest, text, steps, carry) for text, steps in parsed.items()]
+    return chains
+
+
+def generation_task(chain: Chain, generation: int, spec: CodecSpec, codec: Codec) -> Task:
+    step = chain.step(generation)
+    return Task(
+        dataset=chain.image.dataset, image=chain.image.name, image_path=chain.image.path,
+        image_sha256=chain.image_sha256, codec=spec.label, codec_impl=spec.impl, codec_version=codec.version(),
+        params=codec.params, rate_parameter=codec.rate_parameter, rate=step.rate,
+        decoder_options=codec.check_decoder_options(spec.decoder_options[0]), generation=generation,
+        chain=chain.description,
+    )
+
+
+def chain_keys(chain: Chain, generations: int, specs: dict[str, CodecSpec], codecs: dict[str, Codec]) -> list[str]:
+    return [generation_task(chain, g, specs[chain.step(g).codec], codecs[chain.step(g).codec]).key
+            for g in range(1, generations + 1)]
+
+
+def first_missing(keys: list[str], finished: set[str]) -> int:
+    """1-based generation to start from: the first whose row is not stored."""
+    for index, key in enumerate(keys):
+        if key not in finished:
+            return index + 1
+    return len(keys) + 1
+
+
+def _state_file(root: Path, chain: Chain, generation: int) -> Path:
+    return root / STATE_DIR / chain.state_name / f"gen-{generation:04d}.bin"
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def run_chain(chain: Chain, generations: int, start: int, specs: dict[str, CodecSpec], settings: Settings,
+              provenance: Provenance, store_root: Path) -> dict[str, Any]:
+    """Run generations ``start..generations`` of one chain, writing rows as they complete."""
+    original = cached_image(chain.image.path, settings.min_side)
+    store = Store(store_root)
+    current: np.ndarray = original
+    if start > 1:
+        previous = _state_file(store_root, chain, start - 1)
+        spec = specs[chain.step(start - 1).codec]
+        if previous.is_file():
+            codec = codec_for(spec.impl, spec.params)
+            current = codec.decode(previous.read_bytes(), **codec.check_decoder_options(spec.decoder_options[0]))
+        else:  # rows exist but their bitstream does not: recompute deterministically from the start
+            start = 1
+    written = 0
+    with BufferedWriter(store, max_rows=8, max_seconds=5.0) as writer:
+        for generation in range(start, generations + 1):
+            spec = specs[chain.step(generation).codec]
+            codec = codec_for(spec.impl, spec.params)
+            task = generation_task(chain, generation, spec, codec)
+            row = base_row(task, provenance)
+            row.update(width=original.shape[1], height=original.shape[0])
+            try:
+                measurement = encode_decode_measure(codec, current, original, task.rate, task.decoder_options, settings)
+                row.update(measurement.values)
+                row["psnr_rgb_prev"] = psnr_rgb(current, measurement.decoded)
+                if "ms_ssim" in settings.metrics:
+                    row["ms_ssim_prev"] = ms_ssim(current, measurement.decoded, settings.device)
+                _atomic_write(_state_file(store_root, chain, generation), measurement.data)
+                current = measurement.decoded
+            except Exception as exc:  # noqa: BLE001 - the failure is a row; the chain stops here
+                row["error"] = one_line(exc)
+                row["created_utc"] = utc_now()
+                writer.add(row)
+                break
+            row["created_utc"] = utc_now()
+            writer.add(row)
+            written += 1
+            stale = _state_file(store_root, chain, generation - 2)  # keep the last two: resume needs one
+            if stale.exists():
+                stale.unlink()
+    return {"chain": chain.state_name, "written": written}
