@@ -36,7 +36,8 @@ def table_command(
         bd = bd.rename(columns={"bd_rate": "BD-rate %", "bd_quality": f"BD-{name}"})
         caption = (f"BD-rate and BD-{name} vs {anchor} ({method}; {'BD of the dataset-mean curves' if mode == 'mean-curve' else 'mean of per-image BDs'}; "
                    f"{MEAN_NOTE}); negative BD-rate = fewer bits")
-        for path in write_all(bd, out / f"bd-{name}", caption, best={"BD-rate %": "min"}):
+        digits = 4 if name == "lpips" else 2
+        for path in write_all(bd, out / f"bd-{name}", caption, best={"BD-rate %": "min"}, digits=digits):
             console.print(str(path))
         auc = auc_table(rows, name)
         lower = name == "lpips"

@@ -10,7 +10,7 @@ import pandas as pd
 
 def _fmt(value: object, digits: int) -> str:
     if isinstance(value, float):
-        return "–" if math.isnan(value) else f"{value:.{digits}f}"
+        return "–" if math.isnan(value) else f"{round(value, digits) + 0.0:.{digits}f}"  # no "-0.00"
     return str(value)
 
 
