@@ -142,7 +142,10 @@ def run_task(task: Task, settings: Settings, provenance: Provenance) -> dict[str
         row.update(width=width, height=height)
         codec = codec_for(task.codec_impl, task.params)
         row["command"] = codec.describe(task.rate)
-        measurement = encode_decode_measure(codec, image, image, task.rate, task.decoder_options, settings)
+        # optional codec hook: PSNR against e.g. the Y'CbCr round-tripped input (row['reference'])
+        reference_image = getattr(codec, "reference_image", None)
+        reference = reference_image(image) if reference_image else image
+        measurement = encode_decode_measure(codec, image, reference, task.rate, task.decoder_options, settings)
         row.update(measurement.values)
         if settings.bitstream_dir is not None:
             keep_bitstream(settings.bitstream_dir, task.key, measurement.data)

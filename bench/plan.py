@@ -75,6 +75,7 @@ def plan(images: Iterable[ImageRef], specs: list[CodecSpec], codecs: dict[str, C
                         codec=spec.label, codec_impl=spec.impl, codec_version=version,
                         params=codec.params, rate_parameter=codec.rate_parameter, rate=float(rate),
                         decoder_options=codec.check_decoder_options(options),
+                        reference=getattr(codec, "reference_name", lambda: "original")(),
                     ))
     return tasks
 

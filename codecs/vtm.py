@@ -1,0 +1,171 @@
+"""VVC reference software VTM (``EncoderApp``/``DecoderApp``), all-intra, one frame.
+
+The papers compare with VTM-12.1 intra at 4:4:4. The image is converted to planar Y'CbCr 4:4:4
+with :mod:`bench_codecs.yuv` (BT.709, full range, 10-bit by default: exact for 8-bit RGB), coded
+with a configuration file this module writes (all-intra, one frame), decoded, and converted back;
+bpp counts the bitstream file. Sizes that are not a multiple of the minimum CU size (8) are padded
+by the encoder (``--ConformanceWindowMode=1``) and cropped by the conformance window.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.codec import Codec
+from bench.errors import CodecFailure, CodecUnavailable, ConfigError
+from bench_codecs import subprocess_runner as sp
+from bench_codecs import yuv
+
+#: The all-intra configuration (one frame). Coding-tool switches follow the JVET common test
+#: conditions for all-intra; anything not listed keeps the encoder's default.
+INTRA_CFG = """\
+# written by bench (bench_codecs.vtm): all-intra, one frame
+FramesToBeEncoded : 1
+FrameRate : 1
+IntraPeriod : 1
+DecodingRefreshType : 1
+GOPSize : 1
+CTUSize : 128
+MinQTLumaISlice : 8
+MinQTChromaISliceInChromaSamples : 4
+MaxMTTHierarchyDepthISliceL : 3
+MaxMTTHierarchyDepthISliceC : 3
+DualITree : 1
+RDOQ : 1
+RDOQTS : 1
+DepQuant : 1
+SAO : 1
+ALF : 1
+LMCSEnable : 1
+LMCSSignalType : 0
+LMCSUpdateCtrl : 1
+LMCSOffset : 2
+TransformSkip : 1
+TransformSkipFast : 1
+TransformSkipLog2MaxSize : 5
+MTS : 1
+MTSIntraMaxCand : 4
+LFNST : 1
+ISP : 1
+MRL : 1
+MIP : 1
+LMChroma : 1
+JointCbCr : 1
+ChromaTS : 1
+SameCQPTablesForAllChroma : 1
+QpInValCb : 17 27 32 44
+QpOutValCb : 17 29 34 41
+SEIDecodedPictureHash : 0
+"""
+
+#: Minimum CU size: the picture must be a multiple of it; the encoder pads and signals cropping.
+MIN_CU = 8
+
+
+class VtmCodec(yuv.RoundTripReference, Codec):
+    name = "vtm"
+    rate_parameter = "qp"
+    default_rates = (22, 27, 32, 37, 42, 47)
+    rate_range = (-12, 63)
+    param_defaults = {
+        "encoder_app": "EncoderApp", "decoder_app": "DecoderApp", "chroma": "444",
+        "bit_depth": 10, "matrix": "bt709", "range": "full", "timeout_s": 3600,
+        "psnr_reference": "original",
+    }
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        p = self.params
+        yuv.check_format(p["matrix"], p["range"], int(p["bit_depth"]), str(p["chroma"]))
+        self._check_reference()
+
+    @classmethod
+    def unavailable_reason(cls) -> str | None:
+        missing = [n for n in ("EncoderApp", "DecoderApp")
+                   if sp.find_binary(None, f"BENCH_VTM_{n.upper()}", n, folder_env="BENCH_VTM_DIR") is None]
+        if missing:
+            return (f"VTM {' and '.join(missing)} not found: build VTM-12.1 and set BENCH_VTM_DIR to its bin folder "
+                    "or put the apps on PATH (docs/reference-codecs.md)")
+        return None
+
+    def _binary(self, key: str, name: str) -> str:
+        configured = self.params[key]
+        found = sp.find_binary(configured if os.sep in configured else None, f"BENCH_VTM_{name.upper()}", name,
+                               folder_env="BENCH_VTM_DIR") or sp.find_binary(configured, None, name)
+        if found is None:
+            raise CodecUnavailable(f"codec {self.name}: {name} not found (set BENCH_VTM_DIR, params.{key} or PATH)")
+        return found
+
+    def reference_format(self) -> tuple[str, str, int, str]:
+        # CompressAI's published VTM points: BT.709, full range, 8-bit round trip.
+        return self.params["matrix"], self.params["range"], 8, "444"
+
+    def version(self) -> str:
+        return sp.probe_version(self._binary("encoder_app", "EncoderApp"), ("--help",), "VTM")
+
+    @staticmethod
+    def padded(height: int, width: int) -> tuple[int, int]:
+        """The coded size: each side rounded up to the minimum CU size."""
+        return -(-height // MIN_CU) * MIN_CU, -(-width // MIN_CU) * MIN_CU
+
+    def encode_args(self, cfg: str, source: str, target: str, width: int, height: int, rate: float) -> list[str]:
+        p = self.params
+        depth = str(int(p["bit_depth"]))
+        return [self._binary("encoder_app", "EncoderApp"), "-c", cfg, "-i", source, "-b", target, "-o", "",
+                f"--SourceWidth={width}", f"--SourceHeight={height}", f"--InputBitDepth={depth}",
+                f"--OutputBitDepth={depth}", f"--InternalBitDepth={depth}",
+                f"--InputChromaFormat={p['chroma']}", f"--ChromaFormatIDC={p['chroma']}",
+                "--ConformanceWindowMode=1", f"--QP={int(rate)}", "--FramesToBeEncoded=1"]
+
+    def describe(self, rate: float) -> str:
+        return sp.command_text(self.encode_args("intra.cfg", "input.yuv", "out.bin", 0, 0, rate)).replace(
+            "--SourceWidth=0 --SourceHeight=0", "--SourceWidth=W --SourceHeight=H")
+
+    def encode(self, image: np.ndarray, rate: float) -> bytes:
+        p = self.params
+        height, width = image.shape[:2]
+        planes = yuv.rgb_to_ycbcr(image, p["matrix"], p["range"], int(p["bit_depth"]), str(p["chroma"]))
+        with sp.task_dir("vtm-enc") as folder:
+            cfg, source, target = folder / "intra.cfg", folder / "input frame.yuv", folder / "out.bin"
+            cfg.write_text(INTRA_CFG)
+            yuv.write_yuv(source, planes, int(p["bit_depth"]))
+            sp.run(self.encode_args(str(cfg), str(source), str(target), width, height, rate),
+                   float(p["timeout_s"]), f"codec {self.name}", cwd=folder)
+            return target.read_bytes()
+
+    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        p = self.params
+        depth = int(p["bit_depth"])
+        with sp.task_dir("vtm-dec") as folder:
+            source, target = folder / "in.bin", folder / "decoded frame.yuv"
+            source.write_bytes(data)
+            done = sp.run([self._binary("decoder_app", "DecoderApp"), "-b", str(source), "-o", str(target), "-d", str(depth)],
+                          float(p["timeout_s"]), f"codec {self.name}", cwd=folder)
+            del done
+            width, height = picture_size(source)
+            planes = yuv.read_yuv(target, width, height, depth, str(p["chroma"]))
+        return yuv.ycbcr_to_rgb(planes, p["matrix"], p["range"], depth, str(p["chroma"]))
+
+
+def picture_size(bitstream: Path, timeout_s: float = 60.0) -> tuple[int, int]:
+    """Cropped picture size of a VVC bitstream, read by the FFmpeg of ``imageio-ffmpeg``.
+
+    ``decode`` receives the bitstream alone and DecoderApp does not print the size; FFmpeg's VVC
+    parser reads it from the SPS (conformance window applied) without adding bytes to the stream.
+    """
+    import re
+
+    import imageio_ffmpeg
+
+    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-f", "vvc", "-i", str(bitstream)],
+                          capture_output=True, timeout=timeout_s, check=False)
+    match = re.search(r"Video: vvc.*?, (\d+)x(\d+)", done.stderr.decode(errors="replace"))
+    if not match:
+        raise CodecFailure(f"{bitstream.name}: FFmpeg could not read the VVC picture size: "
+                           f"{sp.one_line(done.stderr.decode(errors='replace'))}")
+    return int(match.group(1)), int(match.group(2))
