@@ -1,0 +1,140 @@
+"""The subprocess runner and the command lines of BPG / VTM / VVenC, without the real binaries."""
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.codec import make_codec
+from bench.errors import CodecFailure, CodecUnavailable, ConfigError
+from bench_codecs import subprocess_runner as sp
+from bench_codecs.bpg import BpgCodec
+from bench_codecs.vtm import VtmCodec
+
+
+def fake_tool(folder: Path, name: str, body: str) -> Path:
+    path = folder / name
+    path.write_text(f"#!{sys.executable}\nimport sys\n{body}\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_run_failure_is_one_line_with_stderr_tail(tmp_path):
+    tool = fake_tool(tmp_path, "tool", "sys.stderr.write('x' * 2000 + '\\nbad input\\nline two\\n'); sys.exit(3)")
+    with pytest.raises(CodecFailure) as info:
+        sp.run([tool, "a b"], 10, "codec t")
+    text = str(info.value)
+    assert "\n" not in text and "exited with 3" in text and text.endswith("bad input line two")
+    assert len(text) < sp.STDERR_LIMIT + 100
+
+
+def test_run_timeout_and_missing_binary(tmp_path):
+    tool = fake_tool(tmp_path, "slow", "import time; time.sleep(5)")
+    with pytest.raises(CodecFailure, match="timed out after 0.3 s"):
+        sp.run([tool], 0.3, "codec t")
+    with pytest.raises(CodecUnavailable, match="not found"):
+        sp.run([tmp_path / "nope"], 1, "codec t")
+
+
+def test_arguments_with_spaces_reach_the_tool_unsplit(tmp_path):
+    tool = fake_tool(tmp_path, "echo args", "print(repr(sys.argv[1:]))")
+    done = sp.run([tool, "a b", "$HOME;rm"], 10, "t")
+    assert done.stdout.decode().strip() == repr(["a b", "$HOME;rm"])
+
+
+def test_task_dir_removed_even_on_error():
+    with pytest.raises(RuntimeError):
+        with sp.task_dir("t") as folder:
+            (folder / "f").write_bytes(b"1")
+            raise RuntimeError
+    assert not folder.exists()
+
+
+def test_probe_version_cached(tmp_path):
+    counter = tmp_path / "n"
+    tool = fake_tool(tmp_path, "v", f"open({str(counter)!r}, 'a').write('x'); print('banner'); print('Tool version 1.2')")
+    assert sp.probe_version(str(tool), ("-h",), "version") == "Tool version 1.2"
+    assert sp.probe_version(str(tool), ("-h",), "version") == "Tool version 1.2"
+    assert counter.read_text() == "x"
+
+
+def test_missing_binaries_give_one_clear_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    for var in ("BENCH_BPGENC", "BENCH_BPGDEC", "BENCH_VTM_DIR", "BENCH_VTM_ENCODERAPP", "BENCH_VTM_DECODERAPP"):
+        monkeypatch.delenv(var, raising=False)
+    for cls, needle in ((BpgCodec, "BENCH_BPGENC"), (VtmCodec, "BENCH_VTM_DIR")):
+        reason = cls.unavailable_reason()
+        assert reason and "\n" not in reason and needle in reason and "docs/reference-codecs.md" in reason
+    with pytest.raises(CodecUnavailable, match="unavailable: bpgenc and bpgdec not found"):
+        make_codec("bpg", {})
+
+
+def test_env_vars_make_binaries_found(monkeypatch, tmp_path):
+    enc, dec = fake_tool(tmp_path, "my bpgenc", ""), fake_tool(tmp_path, "my bpgdec", "")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("BENCH_BPGENC", str(enc))
+    monkeypatch.setenv("BENCH_BPGDEC", str(dec))
+    assert BpgCodec.unavailable_reason() is None
+    (tmp_path / "vtm bin").mkdir()
+    for n in ("EncoderApp", "DecoderApp"):
+        fake_tool(tmp_path / "vtm bin", n, "")
+    monkeypatch.setenv("BENCH_VTM_DIR", str(tmp_path / "vtm bin"))
+    assert VtmCodec.unavailable_reason() is None
+    assert VtmCodec()._binary("encoder_app", "EncoderApp") == str(tmp_path / "vtm bin" / "EncoderApp")
+
+
+def test_bpg_command_line(monkeypatch, tmp_path):
+    enc = fake_tool(tmp_path, "bpgenc", "")
+    monkeypatch.setenv("BENCH_BPGENC", str(enc))
+    args = BpgCodec(encoder="jctvc", speed=3).encode_args("in.png", "o.bpg", 32)
+    assert args == [str(enc), "-q", "32", "-f", "444", "-e", "jctvc", "-c", "ycbcr", "-b", "8", "-m", "3", "-o", "o.bpg", "in.png"]
+    assert "-f 444 -e x265 -c ycbcr -b 8 -m 8" in BpgCodec().describe(27)
+    for bad in ({"encoder": "x264"}, {"chroma": "400"}, {"speed": 0}, {"psnr_reference": "y"}, {"color_space": "rgb2"}):
+        with pytest.raises(ConfigError):
+            BpgCodec(**bad)
+
+
+def test_bpg_runs_fake_binaries_and_removes_temp_files(monkeypatch, tmp_path):
+    # A fake encoder that copies the PNG and a fake decoder that copies it back: checks the
+    # plumbing (files, paths with spaces, temp dir cleanup), not BPG.
+    enc = fake_tool(tmp_path, "bpgenc", "import shutil; a = sys.argv; shutil.copy(a[-1], a[a.index('-o') + 1])")
+    dec = fake_tool(tmp_path, "bpgdec", "import shutil; a = sys.argv; shutil.copy(a[-1], a[a.index('-o') + 1])")
+    monkeypatch.setenv("BENCH_BPGENC", str(enc))
+    monkeypatch.setenv("BENCH_BPGDEC", str(dec))
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    img = np.random.default_rng(0).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    codec = BpgCodec()
+    data = codec.encode(img, 30)
+    assert data[:4] == b"\x89PNG" and np.array_equal(codec.decode(data), img)
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_vtm_command_line_and_padding(monkeypatch, tmp_path):
+    fake_tool(tmp_path, "EncoderApp", "")
+    monkeypatch.setenv("BENCH_VTM_DIR", str(tmp_path))
+    args = VtmCodec().encode_args("c.cfg", "in.yuv", "o.bin", 771, 513, 27)
+    for flag in ("--InputChromaFormat=444", "--ChromaFormatIDC=444", "--InternalBitDepth=10", "--InputBitDepth=10",
+                 "--ConformanceWindowMode=1", "--QP=27", "--SourceWidth=771", "--SourceHeight=513"):
+        assert flag in args
+    assert args[args.index("-c") + 1] == "c.cfg"
+    assert VtmCodec(bit_depth=8).encode_args("c", "i", "o", 8, 8, 22).count("--InternalBitDepth=8") == 1
+    assert VtmCodec.padded(513, 771) == (520, 776) and VtmCodec.padded(512, 768) == (512, 768)
+    from bench_codecs.vtm import INTRA_CFG
+    assert "IntraPeriod : 1" in INTRA_CFG and "FramesToBeEncoded : 1" in INTRA_CFG
+    with pytest.raises(ConfigError):
+        VtmCodec(matrix="bt2020")
+
+
+def test_round_trip_reference_hook():
+    codec = VtmCodec(psnr_reference="ycbcr-roundtrip")
+    img = np.random.default_rng(3).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    assert codec.reference_name() == "ycbcr709-8bit-roundtrip"
+    ref = codec.reference_image(img)
+    assert ref.shape == img.shape and not np.array_equal(ref, img) and np.abs(ref.astype(int) - img).max() <= 1
+    assert VtmCodec().reference_name() == "original" and VtmCodec().reference_image(img) is img
+    assert BpgCodec(psnr_reference="ycbcr-roundtrip").reference_name() == "ycbcr601-8bit-roundtrip"
