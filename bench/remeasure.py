@@ -35,7 +35,9 @@ def remeasure_row(row: dict[str, Any], image_path: Path, bitstream: Path, metric
     decoded = codec.decode(bitstream.read_bytes(), **json.loads(row["decoder_options"]))
     updated = dict(row)
     updated["decode_s"] = time.perf_counter() - start
-    updated.update(metric_functions.measure(original, decoded, metrics, device=device))
+    reference_image = getattr(codec, "reference_image", None)  # same reference as run_task
+    reference = reference_image(original) if reference_image else original
+    updated.update(metric_functions.measure(reference, decoded, metrics, device=device))
     updated.update(provenance.fields(), created_utc=utc_now())
     return updated
 
