@@ -138,3 +138,45 @@ def test_round_trip_reference_hook():
     assert ref.shape == img.shape and not np.array_equal(ref, img) and np.abs(ref.astype(int) - img).max() <= 1
     assert VtmCodec().reference_name() == "original" and VtmCodec().reference_image(img) is img
     assert BpgCodec(psnr_reference="ycbcr-roundtrip").reference_name() == "ycbcr601-8bit-roundtrip"
+
+
+def test_plan_and_run_task_use_the_codec_reference(monkeypatch, tmp_path):
+    """The core asks the codec for its PSNR reference (row 'reference' + the measured image)."""
+    from PIL import Image
+
+    from bench import execute
+    from bench.codec import Codec
+    from bench.config import CodecSpec
+    from bench.datasets import ImageRef
+    from bench.plan import plan
+    from bench.provenance import new_provenance
+    from bench_codecs.yuv import RoundTripReference
+
+    class Identity(RoundTripReference, Codec):  # lossless: PSNR then measures reference vs original
+        name = "identity"
+        param_defaults = {"psnr_reference": "original"}
+
+        def version(self):
+            return "1"
+
+        def encode(self, image, rate):
+            return np.ascontiguousarray(image).tobytes()
+
+        def decode(self, data, **options):
+            return np.frombuffer(data, np.uint8).reshape(self.shape)
+
+    img = np.random.default_rng(4).integers(0, 256, (16, 24, 3), dtype=np.uint8)
+    Image.fromarray(img).save(tmp_path / "a.png")
+    for setting, label in (("original", "original"), ("ycbcr-roundtrip", "ycbcr709-8bit-roundtrip")):
+        codec = Identity(psnr_reference=setting)
+        codec.shape = img.shape
+        # plan() builds make_codec(impl, params) eagerly even when given the instance: use a registered impl
+        spec = CodecSpec(label="id", impl="jpeg", params={}, rates=(1,))
+        (task,) = plan([ImageRef("t", "a.png", tmp_path / "a.png")], [spec], {"id": codec})
+        assert task.reference == label
+        monkeypatch.setattr(execute, "codec_for", lambda impl, params, c=codec: c)
+        row = execute.run_task(task, execute.Settings(metrics=("psnr_rgb",), check_determinism=False), new_provenance())
+        assert not row.get("error") and row["reference"] == label
+        mse = np.mean((codec.reference_image(img).astype(float) - img) ** 2)
+        expected = float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
+        assert row["psnr_rgb"] == pytest.approx(expected)
