@@ -100,27 +100,33 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
-@lru_cache(maxsize=None)
+def registered_names() -> list[str]:
+    """Names in the ``bench.codecs`` entry-point group, without importing any codec."""
+    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+
+
 def registered_codecs() -> dict[str, type[Codec]]:
     """All codec classes registered under the ``bench.codecs`` entry-point group, by name."""
-    found: dict[str, type[Codec]] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        cls = ep.load()
-        if not (isinstance(cls, type) and issubclass(cls, Codec)):
-            raise TypeError(f"entry point {ep.value!r} in {ENTRY_POINT_GROUP} is not a Codec")
-        found[ep.name] = cls
-    return found
+    return {name: codec_class(name) for name in registered_names()}
 
 
+@lru_cache(maxsize=None)
 def codec_class(name: str) -> type[Codec]:
-    """The registered class for ``name``, or a ConfigError listing the known names."""
-    codecs = registered_codecs()
-    if name not in codecs:
+    """The registered class for ``name``, or a ConfigError listing the known names.
+
+    Only the named entry point is imported: a run of JPEG alone never pays for importing the
+    learned codecs' torch stack in every worker.
+    """
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found:
         raise ConfigError(
-            f"unknown codec {name!r}; registered codecs: {', '.join(sorted(codecs))} "
+            f"unknown codec {name!r}; registered codecs: {', '.join(registered_names())} "
             f"(a new codec registers in the {ENTRY_POINT_GROUP!r} entry-point group)"
         )
-    return codecs[name]
+    cls = found[0].load()
+    if not (isinstance(cls, type) and issubclass(cls, Codec)):
+        raise TypeError(f"entry point {found[0].value!r} in {ENTRY_POINT_GROUP} is not a Codec")
+    return cls
 
 
 def make_codec(name: str, params: dict[str, Any] | None = None) -> Codec:

@@ -35,3 +35,14 @@ def test_readme_test_command_is_what_ci_runs():
     readme = (REPO / "README.md").read_text()
     assert "make test" in readme.split("\n## ")[0]
     assert (REPO / ".ci" / "run").read_text().strip().splitlines()[-1] == "make test"
+
+
+def test_looking_up_one_codec_imports_only_that_codec():
+    """Workers of a JPEG-only run must not pay for importing the learned codecs (torch, CompressAI)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from bench.codec import codec_class; codec_class('jpeg'); "
+            "print(sorted(m for m in sys.modules if m.startswith('bench_codecs')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['bench_codecs', 'bench_codecs.pillow_codecs']"
