@@ -84,6 +84,17 @@ class Codec(abc.ABC):
     def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
         """Reconstruct an ``H×W×3`` uint8 RGB image from ``data`` alone (plus fixed weights)."""
 
+    #: Whether ``decode_float`` exists and ``encode`` accepts its output: drift studies may then
+    #: carry unrounded reconstructions between generations (learned codecs only).
+    supports_float_carry: ClassVar[bool] = False
+
+    def decode_float(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        """The reconstruction before rounding to 8 bits: ``H×W×3`` float32 in [0, 255].
+
+        ``decode`` must equal this rounded to nearest; ``encode`` then also accepts such an array.
+        """
+        raise NotImplementedError(f"codec {self.name!r} has no float reconstruction")
+
     def check_decoder_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Merge decoder options with their defaults, rejecting unknown names."""
         unknown = sorted(set(options) - set(self.decoder_option_defaults))

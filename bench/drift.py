@@ -6,8 +6,11 @@ varying every generation, as in the IAT paper's Fig. 6), ``iat:0.6,jpeg:75,webp:
 different codecs). Rows carry the schedule in ``chain`` and the generation number; metrics are
 against the original image, ``*_prev`` against the previous generation's decoded image.
 
-Every generation encodes the previous generation's decoded 8-bit image (``carry = uint8``, also
-for learned codecs), as a re-saved file would be.
+By default every generation encodes the previous generation's decoded 8-bit image
+(``carry = uint8``, also for learned codecs), as a re-saved file would be. ``carry = float`` hands
+a learned codec's unrounded reconstruction to the next generation instead (for analysis: how much
+of the loss is the 8-bit rounding); metrics are still taken on the rounded image, and the carry
+is part of the ``chain`` column, so the two kinds of rows never mix.
 
 Workers write their rows to the store themselves, in small atomic parts, and keep the bitstream
 of the last written generation of each chain, so an interrupted study resumes where it stopped.
@@ -27,7 +30,7 @@ from bench.codec import Codec, canonical_json
 from bench.config import CodecSpec, Config
 from bench.datasets import ImageRef
 from bench.errors import ConfigError
-from bench.execute import Settings, base_row, cached_image, codec_for, encode_decode_measure, one_line
+from bench.execute import Settings, base_row, cached_image, codec_for, encode_decode_measure, one_line, rounded
 from bench.images import file_sha256
 from bench.metrics.msssim import ms_ssim
 from bench.metrics.psnr import psnr_rgb
@@ -35,9 +38,9 @@ from bench.plan import Task
 from bench.provenance import Provenance, utc_now
 from bench.store import BufferedWriter, Store
 
-#: What the next generation encodes: the decoded 8-bit image, as a file on disk would hold it.
-#: (Carrying float reconstructions of learned codecs is not implemented yet.)
-CARRY = ("uint8",)
+#: What the next generation encodes: the decoded 8-bit image, as a file on disk would hold it,
+#: or (codecs with ``supports_float_carry``) the float reconstruction before rounding.
+CARRY = ("uint8", "float")
 STATE_DIR = "drift-state"
 
 
@@ -140,18 +143,31 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def check_float_carry(chain: Chain, specs: dict[str, CodecSpec]) -> None:
+    """A float chain needs every codec in it to have a float reconstruction."""
+    if chain.carry != "float":
+        return
+    for step in chain.steps:
+        spec = specs[step.codec]
+        if not codec_for(spec.impl, spec.params).supports_float_carry:
+            raise ConfigError(f"drift carry 'float': codec {step.codec!r} has no float reconstruction "
+                              "(only learned codecs do); use carry 'uint8' for this schedule")
+
+
 def run_chain(chain: Chain, generations: int, start: int, specs: dict[str, CodecSpec], settings: Settings,
               provenance: Provenance, store_root: Path) -> dict[str, Any]:
     """Run generations ``start..generations`` of one chain, writing rows as they complete."""
     original = cached_image(chain.image.path, settings.min_side)
     store = Store(store_root)
-    current: np.ndarray = original
+    carry_float = chain.carry == "float"
+    current: np.ndarray = original  # what the next generation encodes (float32 when carrying floats)
     if start > 1:
         previous = _state_file(store_root, chain, start - 1)
         spec = specs[chain.step(start - 1).codec]
         if previous.is_file():
             codec = codec_for(spec.impl, spec.params)
-            current = codec.decode(previous.read_bytes(), **codec.check_decoder_options(spec.decoder_options[0]))
+            decode = codec.decode_float if carry_float else codec.decode
+            current = decode(previous.read_bytes(), **codec.check_decoder_options(spec.decoder_options[0]))
         else:  # rows exist but their bitstream does not: recompute deterministically from the start
             start = 1
     written = 0
@@ -163,13 +179,15 @@ def run_chain(chain: Chain, generations: int, start: int, specs: dict[str, Codec
             row = base_row(task, provenance)
             row.update(width=original.shape[1], height=original.shape[0])
             try:
-                measurement = encode_decode_measure(codec, current, original, task.rate, task.decoder_options, settings)
+                measurement = encode_decode_measure(codec, current, original, task.rate, task.decoder_options,
+                                                    settings, keep_float=carry_float)
                 row.update(measurement.values)
-                row["psnr_rgb_prev"] = psnr_rgb(current, measurement.decoded)
+                previous_8bit = rounded(current)
+                row["psnr_rgb_prev"] = psnr_rgb(previous_8bit, measurement.decoded)
                 if "ms_ssim" in settings.metrics:
-                    row["ms_ssim_prev"] = ms_ssim(current, measurement.decoded, settings.device)
+                    row["ms_ssim_prev"] = ms_ssim(previous_8bit, measurement.decoded, settings.device)
                 _atomic_write(_state_file(store_root, chain, generation), measurement.data)
-                current = measurement.decoded
+                current = measurement.decoded_float if carry_float else measurement.decoded
             except Exception as exc:  # noqa: BLE001 - the failure is a row; the chain stops here
                 row["error"] = one_line(exc)
                 row["created_utc"] = utc_now()

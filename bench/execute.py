@@ -53,6 +53,15 @@ class Measurement:
     data: bytes
     decoded: np.ndarray
     values: dict[str, Any] = field(default_factory=dict)
+    #: The unrounded reconstruction (float32, [0, 255]) when it was asked for.
+    decoded_float: np.ndarray | None = None
+
+
+def rounded(image: np.ndarray) -> np.ndarray:
+    """An image as an 8-bit file holds it: float reconstructions rounded to nearest and clipped."""
+    if image.dtype == np.uint8:
+        return image
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def codec_for(impl: str, params: dict[str, Any]) -> Codec:
@@ -72,23 +81,30 @@ def cached_image(path: Path, min_side: int) -> np.ndarray:
 
 def encode_decode_measure(
     codec: Codec, source: np.ndarray, reference: np.ndarray, rate: float,
-    decoder_options: dict[str, Any], settings: Settings,
+    decoder_options: dict[str, Any], settings: Settings, keep_float: bool = False,
 ) -> Measurement:
-    """Encode ``source``, decode, and measure the decoded image against ``reference``."""
+    """Encode ``source``, decode, and measure the decoded image against ``reference``.
+
+    ``keep_float`` decodes with ``codec.decode_float`` and measures its rounding (which equals
+    ``decode``), keeping the float image for a drift study that carries it.
+    """
+    decode = codec.decode_float if keep_float else codec.decode
     start = time.perf_counter()
     data = codec.encode(source, rate)
     encoded = time.perf_counter()
-    decoded = codec.decode(data, **decoder_options)
+    decoded_float = decode(data, **decoder_options)
     decode_s = time.perf_counter() - encoded
+    decoded = rounded(decoded_float)
     if not isinstance(data, (bytes, bytearray)) or len(data) == 0:
         raise CodecFailure(f"{codec.name}: encode returned no bytes")
-    if decoded.shape != source.shape or decoded.dtype != np.uint8:
+    expected_dtype = np.float32 if keep_float else np.uint8
+    if decoded_float.shape != source.shape or decoded_float.dtype != expected_dtype:
         raise CodecFailure(
-            f"{codec.name}: decoded {decoded.shape} {decoded.dtype}, expected {source.shape} uint8"
+            f"{codec.name}: decoded {decoded_float.shape} {decoded_float.dtype}, expected {source.shape} {np.dtype(expected_dtype)}"
         )
     deterministic = None
     if settings.check_determinism:
-        deterministic = bool(np.array_equal(decoded, codec.decode(data, **decoder_options)))
+        deterministic = bool(np.array_equal(decoded_float, decode(data, **decoder_options)))
     height, width = source.shape[:2]
     values: dict[str, Any] = {
         "bytes": len(data),
@@ -101,7 +117,7 @@ def encode_decode_measure(
         "device": codec.device,
     }
     values.update(metric_functions.measure(reference, decoded, list(settings.metrics), device=settings.device))
-    return Measurement(bytes(data), decoded, values)
+    return Measurement(bytes(data), decoded, values, decoded_float if keep_float else None)
 
 
 def keep_bitstream(folder: Path, key: str, data: bytes) -> Path:

@@ -96,3 +96,39 @@ def test_summary_table_and_report(tmp_path, kodak_dir):
     assert result.exit_code == 0, result.output
     tex = (tmp_path / "out" / "drift-psnr_rgb.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 1 and (tmp_path / "out" / "drift-kodak-psnr_rgb.png").exists()
+
+
+def test_float_carry_encodes_the_unrounded_reconstruction(tmp_path, photo):
+    """carry=float: generation 2 encodes decode_float(generation 1); carry=uint8 its rounding."""
+    import hashlib
+
+    from PIL import Image
+
+    from bench_codecs.inn.codec import InvCompressCodec
+
+    images = tmp_path / "images"
+    images.mkdir()
+    image = photo[:64, :96]
+    Image.fromarray(image).save(images / "crop.png")
+    (tmp_path / "bench.toml").write_text('[run]\nmetrics = ["psnr_rgb"]\njobs = 1\n')
+    codec = InvCompressCodec()  # the shipped demo weights: real latents, so sub-LSB changes matter
+    first = codec.encode(image, 1)
+    expected = {"float": codec.encode(codec.decode_float(first), 1), "uint8": codec.encode(codec.decode(first), 1)}
+    assert expected["float"] != expected["uint8"]
+    for carry, second in expected.items():
+        result = runner.invoke(app, ["drift", "run", "--config", str(tmp_path / "bench.toml"), "--dataset", str(images),
+                                     "--results", str(tmp_path / carry), "--schedule", "invcompress:1",
+                                     "--generations", "2", "--carry", carry])
+        assert result.exit_code == 0, result.output
+        rows = Store(tmp_path / carry).read().sort_values("generation")
+        assert list(rows["bitstream_sha256"]) == [hashlib.sha256(first).hexdigest(), hashlib.sha256(second).hexdigest()]
+        assert f'"carry":"{carry}"' in rows["chain"].iloc[0]
+        assert rows["deterministic_decode"].all()
+
+
+def test_float_carry_is_refused_for_a_classical_codec(tmp_path, kodak_dir):
+    (tmp_path / "bench.toml").write_text('[run]\nmetrics = ["psnr_rgb"]\njobs = 1\n')
+    result = runner.invoke(app, ["drift", "run", "--config", str(tmp_path / "bench.toml"), "--dataset", "kodak",
+                                 "--limit", "1", "--results", str(tmp_path / "d"), "--schedule", "jpeg:75", "--carry", "float"])
+    assert isinstance(result.exception, ConfigError)
+    assert "has no float reconstruction" in str(result.exception)

@@ -175,3 +175,14 @@ def test_training_smoke_loss_falls(tmp_path, name):
     resumed = []
     train(config, log=resumed.append)
     assert resumed[0] == "resumed at step 10" and len(resumed) == 2
+
+
+def test_float_reconstruction_rounds_to_the_decoded_image(invcompress_codec, photo):
+    codec, _ = invcompress_codec
+    data = codec.encode(photo[:64, :96], 1)
+    floats = codec.decode_float(data)
+    assert floats.dtype == np.float32 and floats.shape == (64, 96, 3)
+    assert 0 <= floats.min() and floats.max() <= 255
+    assert np.array_equal(np.clip(np.rint(floats), 0, 255).astype(np.uint8), codec.decode(data))
+    assert not np.array_equal(floats, np.rint(floats))  # genuinely unrounded
+    assert len(codec.encode(floats, 1)) > 0  # a carried float image encodes like any other

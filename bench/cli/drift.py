@@ -13,7 +13,7 @@ from bench import datasets
 from bench.backends import stream_results
 from bench.cli.app import app, console, err_console, fail
 from bench.cli.run import apply_overrides, progress_bar, resolve_device
-from bench.drift import chain_keys, first_missing, plan_chains, run_chain
+from bench.drift import chain_keys, check_float_carry, first_missing, plan_chains, run_chain
 from bench.drift_summary import plot_drift, summary_table
 from bench.errors import ConfigError
 from bench.execute import Settings, codec_for
@@ -51,7 +51,7 @@ def drift_run(
     results: Optional[Path] = typer.Option(None, "--results"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
-    carry: Optional[str] = typer.Option(None, "--carry", help="what the next generation encodes: uint8 (decoded 8-bit image)"),
+    carry: Optional[str] = typer.Option(None, "--carry", help="what the next generation encodes: uint8 (the decoded 8-bit image, default) or float (a learned codec's unrounded reconstruction)"),
     device: Optional[str] = typer.Option(None, "--device"),
     config_path: Optional[Path] = typer.Option(None, "--config"),
 ) -> None:
@@ -71,6 +71,8 @@ def drift_run(
     labels = {step.codec for chain in chains for step in chain.steps}
     specs = {label: config.spec(label) for label in labels}
     codecs = {label: codec_for(spec.impl, spec.params) for label, spec in specs.items()}
+    for chain in chains:
+        check_float_carry(chain, specs)
     store = Store(config.results)
     finished = store.finished_keys()
     starts = [first_missing(chain_keys(chain, n, specs, codecs), finished) for chain in chains]

@@ -15,7 +15,8 @@ import torch
 
 from bench.codec import Codec
 from bench.errors import CodecFailure
-from bench_codecs.inn.coding import Bitstream, build_model, file_sha256, resolve_device, to_padded_tensor, to_uint8
+from bench_codecs.inn.coding import (Bitstream, build_model, file_sha256, resolve_device, to_float255,
+                                     to_padded_tensor, to_uint8)
 from bench_codecs.inn.iat import InvCompressIAT, uniform_level
 from bench_codecs.inn.invcompress import InvCompress
 
@@ -26,6 +27,7 @@ DEMO_IAT = str(WEIGHTS / "iat-demo.pt")
 
 class _LearnedCodec(Codec):
     integer_rates = True
+    supports_float_carry = True
     model_class: ClassVar[type]
 
     def __init__(self, **params: Any) -> None:
@@ -44,6 +46,18 @@ class _LearnedCodec(Codec):
         if key not in self._models:
             self._models[key] = build_model(self.model_class, path).to(self.device)
         return self._models[key]
+
+    def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
+        """The model's float reconstruction of ``data`` (padded) and the original size."""
+        raise NotImplementedError
+
+    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        x_hat, height, width = self._reconstruct(data)
+        return to_uint8(x_hat, height, width)
+
+    def decode_float(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        x_hat, height, width = self._reconstruct(data)
+        return to_float255(x_hat, height, width)
 
     def describe(self, rate: float) -> str:
         return f"{self.name}: checkpoint {self._checkpoint(rate)}, {self.rate_parameter}={rate:g}, device {self.device}"
@@ -77,12 +91,12 @@ class InvCompressCodec(_LearnedCodec):
         return Bitstream(image.shape[0], image.shape[1], tuple(out["shape"]), float(rate),
                          out["strings"][0][0], out["strings"][1][0]).pack()
 
-    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+    def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         stream = Bitstream.unpack(data)
         model = self._model(self._checkpoint(stream.rate))
         with torch.no_grad():
             x_hat = model.decompress([[stream.y_string], [stream.z_string]], torch.Size(stream.z_shape))["x_hat"]
-        return to_uint8(x_hat, stream.height, stream.width)
+        return x_hat, stream.height, stream.width
 
 
 class IatCodec(_LearnedCodec):
@@ -110,10 +124,10 @@ class IatCodec(_LearnedCodec):
         return Bitstream(image.shape[0], image.shape[1], tuple(out["shape"]), level,
                          out["strings"][0][0], out["strings"][1][0]).pack()
 
-    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+    def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         stream = Bitstream.unpack(data)
         model = self._model(self._checkpoint(stream.rate))
         level = uniform_level(stream.rate).to(self.device)
         with torch.no_grad():
             x_hat = model.decompress([[stream.y_string], [stream.z_string]], torch.Size(stream.z_shape), level)["x_hat"]
-        return to_uint8(x_hat, stream.height, stream.width)
+        return x_hat, stream.height, stream.width

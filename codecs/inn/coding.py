@@ -98,7 +98,8 @@ def build_model(model_class: type, path: Path) -> torch.nn.Module:
 
 
 def to_padded_tensor(image: np.ndarray, device: str) -> torch.Tensor:
-    """uint8 H×W×3 → 1×3×H'×W' in [0, 1], padded to a multiple of 64 by edge replication.
+    """uint8 H×W×3 (or float32 in [0, 255], a carried reconstruction) → 1×3×H'×W' in [0, 1],
+    padded to a multiple of 64 by edge replication.
 
     Replication (not zeros) keeps the padded border smooth, so it costs few bits; the decoder
     crops it off, and bpp is computed on the original size.
@@ -113,6 +114,12 @@ def to_uint8(x_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
     """Crop the padding and round to 8 bits, as a decoded file would be."""
     x_hat = x_hat[0, :, :height, :width].clamp(0, 1)
     return x_hat.mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def to_float255(x_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
+    """Crop the padding and clip, without rounding: float32 in [0, 255] (``to_uint8`` rounds this)."""
+    x_hat = x_hat[0, :, :height, :width].clamp(0, 1)
+    return x_hat.mul(255).permute(1, 2, 0).contiguous().cpu().numpy().astype(np.float32)
 
 
 def resolve_device(name: str) -> str:
