@@ -67,6 +67,18 @@ def test_iat_modulation_starts_as_identity():
     assert torch.equal(layer(x, torch.ones(1, 1, 1, 1)), x)
 
 
+def test_iat_modulation_has_the_authors_layout():
+    shapes = {k: tuple(v.shape) for k, v in IATModulation(12).state_dict().items()}
+    assert shapes == {
+        "mlp_shared.0.weight": (24, 1, 3, 3), "mlp_shared.0.bias": (24,),
+        "mlp_shared.2.weight": (24, 24, 1, 1), "mlp_shared.2.bias": (24,),
+        "mlp_gamma.0.weight": (12, 24, 3, 3), "mlp_gamma.0.bias": (12,),
+        "mlp_gamma.2.weight": (12, 12, 1, 1), "mlp_gamma.2.bias": (12,),
+        "mlp_beta.0.weight": (12, 24, 3, 3), "mlp_beta.0.bias": (12,),
+        "mlp_beta.2.weight": (12, 12, 1, 1), "mlp_beta.2.bias": (12,),
+    }
+
+
 def test_haar_closed_form():
     x = torch.arange(16.0).view(1, 1, 4, 4)
     out = HaarDownsampling(1)(x)

@@ -1,4 +1,4 @@
-"""InvCompress and IAT: the authors' layout and sizes, safe loading, and real bitstreams that
+"""InvCompress and IAT: the authors' layouts and sizes, safe loading, and real bitstreams that
 decode to exactly the encoder's own quantised reconstruction."""
 
 from __future__ import annotations
@@ -132,12 +132,134 @@ def test_bitstream_is_everything_that_is_counted(invcompress_codec, photo):
     assert (stream.height, stream.width) == (64, 128)
 
 
+def authors_iat_layout(N: int = 192, enh: int = 64, hidden: int | None = None, iat: int | None = None) -> dict:
+    """Parameter names and shapes of the authors' VRIC_IAT(N, M=N) (HiFi-VRIC models/models.py,
+    our_utils.py, layers.py), written out independently of the model code; ``enh``, ``hidden``
+    (coupling subnetworks) and ``iat`` (modulation hidden width, None = 2 × channels) generalise
+    the authors' fixed 64 / output width / 2 × channels for small test models."""
+    shapes: dict[str, tuple] = {}
+
+    def conv(name, cin, cout, k):
+        shapes[f"{name}.weight"], shapes[f"{name}.bias"] = (cout, cin, k, k), (cout,)
+
+    def dense(name, cin, cout):
+        for i in range(4):
+            conv(f"{name}.conv{i + 1}", cin + 32 * i, 32, 3)
+        conv(f"{name}.conv5", cin + 128, cout, 3)
+
+    for side in ("forw_enh", "back_enh"):
+        dense(f"enh.{side}.layers.0", 3, enh)
+        conv(f"enh.{side}.layers.1", enh, enh, 1)
+        conv(f"enh.{side}.layers.2", enh, enh, 3)
+        conv(f"enh.{side}.layers.3", enh, enh, 1)
+        dense(f"enh.{side}.layers.4", enh, 3)
+    c = 3
+    for level, k in enumerate((5, 5, 3, 3), start=1):
+        c *= 4
+        shapes[f"inv.operations{level}.1.weight"] = (c, c)
+        s1, s2 = c // 4, 3 * c // 4
+        for j in (2, 3, 4):
+            for net, (cin, cout) in {"G1": (s1, s2), "G2": (s2, s1), "H1": (s1, s2), "H2": (s2, s1)}.items():
+                h = hidden or cout
+                conv(f"inv.operations{level}.{j}.{net}.conv1", cin, h, k)
+                conv(f"inv.operations{level}.{j}.{net}.conv2", h, h, 1)
+                conv(f"inv.operations{level}.{j}.{net}.conv3", h, cout, k)
+        x = c if level < 4 else N  # SFTlevel_4: in_nc // 4 = 192 = M in the authors' model
+        h = iat or 2 * x
+        conv(f"inv.SFTlevel_{level}.mlp_shared.0", 1, h, 3)
+        conv(f"inv.SFTlevel_{level}.mlp_shared.2", h, h, 1)
+        for branch in ("mlp_gamma", "mlp_beta"):
+            conv(f"inv.SFTlevel_{level}.{branch}.0", h, x, 3)
+            conv(f"inv.SFTlevel_{level}.{branch}.2", x, x, 1)
+    for i in (0, 2, 4, 6, 8):
+        conv(f"h_a.{i}", N, N, 3)
+    conv("h_s.0", N, N, 3)
+    conv("h_s.2.0", N, 4 * N, 3)
+    conv("h_s.4", N, N, 3)
+    conv("h_s.6.0", N, 4 * N, 3)
+    conv("h_s.8", N, 2 * N, 3)
+    conv("context_prediction", N, 2 * N, 5)
+    conv("entropy_parameters.0", 4 * N, 10 * N // 3, 1)
+    conv("entropy_parameters.2", 10 * N // 3, 8 * N // 3, 1)
+    conv("entropy_parameters.4", 8 * N // 3, 2 * N, 1)
+    shapes["entropy_bottleneck.quantiles"] = (N, 1, 3)
+    for i, (cin, cout) in enumerate([(1, 3), (3, 3), (3, 3), (3, 3), (3, 1)]):
+        shapes[f"entropy_bottleneck.matrices.{i}"] = (N, cout, cin)
+        shapes[f"entropy_bottleneck.biases.{i}"] = (N, cout, 1)
+        if i < 4:
+            shapes[f"entropy_bottleneck.factors.{i}"] = (N, cout, 1)
+    return shapes
+
+
+@pytest.fixture(scope="module")
+def iat192():
+    return InvCompressIAT(N=192)
+
+
+def test_iat_parameter_count_matches_the_authors_model(iat192):
+    # By hand, N = M = 192, enhancement 64, coupling hidden = output width, modulation hidden 2c:
+    #   enh: 2 × (dense 3→64: 134 400 + 1×1, 3×3, 1×1 at 64: 45 248 + dense 64→3: 134 339) =    627 974
+    #   INN levels (1×1 conv + 3 couplings of G1, G2, H1, H2):
+    #     12 ch k5: 144 + 3·2·(2 808 + 918) = 22 500;  48 ch k5: 2 304 + 3·2·(44 604 + 14 580) = 357 408
+    #     192 ch k3: 36 864 + 3·2·(270 000 + 85 392) = 2 169 216
+    #     768 ch k3: 589 824 + 3·2·(4 314 816 + 1 364 544) = 34 665 984                  = 37 215 108
+    #   modulations (h²+11h shared, 2·(9hc + c² + 2c) γ/β, h = 2c): c=12: 6 360,
+    #     c=48: 98 016, c=192 (SFTlevel_3 and _4): 2 × 1 553 280                        =  3 210 936
+    #   h_a 5 × 331 968 = 1 659 840; h_s 2 × 331 968 + 2 × 1 327 872 + 663 936 = 3 983 616;
+    #   context 1 843 584; entropy parameters 492 160 + 328 192 + 196 992 = 1 017 344;
+    #   entropy bottleneck 11 712                                                          =  8 516 096
+    #   total 49 570 114; without the entropy bottleneck (the authors' parameters()) 49 558 402 ≈ 49.56 M.
+    assert count(iat192) == pytest.approx(49.570114, abs=0.01)
+    assert count(iat192) - count(iat192.entropy_bottleneck) == pytest.approx(49.56, abs=0.01)
+    assert sum(math.prod(s) for s in authors_iat_layout().values()) == 49_570_114
+
+
+def test_iat_state_dict_is_the_authors_layout(iat192):
+    params = {k: tuple(v.shape) for k, v in iat192.named_parameters()}
+    assert params == authors_iat_layout()
+    keys = iat192.state_dict()
+    for key in ("inv.operations1.1.weight", "inv.operations2.4.H2.conv3.weight", "inv.operations3.2.G1.conv2.bias",
+                "inv.SFTlevel_1.mlp_shared.0.weight", "inv.SFTlevel_3.mlp_beta.0.weight",
+                "inv.SFTlevel_4.mlp_gamma.2.weight", "enh.back_enh.layers.4.conv5.weight",
+                "h_s.6.0.weight", "context_prediction.mask", "gaussian_conditional.scale_table"):
+        assert key in keys, key
+    assert not any(k.startswith(("attention.", "iat.", "g_a.", "g_s.", "inv.operations.")) for k in keys)
+    assert tuple(keys["inv.SFTlevel_4.mlp_gamma.2.weight"].shape) == (192, 192, 1, 1)
+    assert tuple(keys["inv.operations4.1.weight"].shape) == (768, 768)
+
+
+def test_iat_checkpoint_in_the_authors_layout_loads_strictly(tmp_path):
+    torch.manual_seed(0)
+    layout = authors_iat_layout(N=16, enh=8, hidden=8)
+    reference = InvCompressIAT(N=16, enh_channels=8, coupling_hidden=8)
+    reference.update(force=True)
+    buffers = {k: v for k, v in reference.state_dict().items() if k not in layout}
+    state = {**{k: torch.randn(shape) * 0.01 for k, shape in layout.items()}, **buffers}
+    for k in range(1, 5):  # keep every 1 + γ away from 0
+        state[f"inv.SFTlevel_{k}.mlp_gamma.2.bias"].zero_()
+    path = tmp_path / "vric_iat.pth.tar"
+    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, path)
+    assert InvCompressIAT.config_from_state_dict(state) == {"N": 16, "enh_channels": 8, "coupling_hidden": 8,
+                                                             "iat_hidden": None}
+    loaded = build_model(InvCompressIAT, path)
+    assert loaded.state_dict().keys() == state.keys()
+    for key, value in state.items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_iat_demo_widths_are_read_off_the_weights():
+    model = InvCompressIAT(N=16, enh_channels=8, coupling_hidden=8, iat_hidden=6)
+    config = InvCompressIAT.config_from_state_dict(model.state_dict())
+    assert config == {"N": 16, "enh_channels": 8, "coupling_hidden": 8, "iat_hidden": 6}
+
+
 def test_iat_level_changes_the_rate_and_decodes_exactly(tmp_path, photo):
     model = tiny(InvCompressIAT, iat_hidden=4)
     with torch.no_grad():
-        for m in model.iat:
-            m.gamma[2].weight.normal_(0, 0.5)
-            m.beta[2].weight.normal_(0, 0.5)
+        for k in range(1, 5):  # a modulation that visibly depends on the level, with 1 + γ kept near 1
+            for net, std in (("mlp_shared", 0.5), ("mlp_beta", 0.5), ("mlp_gamma", 0.05)):
+                for conv in getattr(model.inv.modulation(k), net)[::2]:
+                    conv.weight.normal_(0, std)
     model.update(force=True)
     torch.save(model.state_dict(), tmp_path / "iat.pt")
     codec = IatCodec(checkpoint=str(tmp_path / "iat.pt"))
@@ -145,10 +267,25 @@ def test_iat_level_changes_the_rate_and_decodes_exactly(tmp_path, photo):
     sizes = {}
     for level in (0.05, 0.95):
         data = codec.encode(image, level)
-        assert np.array_equal(codec.decode(data), codec.decode(data))
+        decoded = codec.decode(data)
+        if level == 0.95:  # the decoder's output is the encoder's own quantised reconstruction
+            from bench_codecs.inn.coding import to_padded_tensor, to_uint8
+
+            with torch.no_grad():
+                map_ = uniform_level(float(np.float32(level)))
+                y_hat = model.compress(to_padded_tensor(image, "cpu"), map_)["y_hat"]
+                assert np.array_equal(decoded, to_uint8(model.synthesis(y_hat, map_), 64, 64))
         sizes[level] = len(data)
     assert sizes[0.05] != sizes[0.95]
     assert codec.version().startswith("IAT; checkpoint sha256")
+
+
+def test_iat_inn_inverts_up_to_the_channel_squeeze():
+    model = tiny(InvCompressIAT, iat_hidden=4).double()
+    level = uniform_level(0.7).double()
+    y = torch.randn(1, 16, 4, 4, dtype=torch.float64)
+    with torch.no_grad():  # y → INN⁻¹ → INN is the identity (the squeeze is a left inverse of its repeat)
+        assert float((model.inv(model.inv(y, level, rev=True), level) - y).abs().max()) < 1e-8
 
 
 def test_iat_lagrangian_and_level_bounds():

@@ -38,7 +38,7 @@ class InvComp(nn.Module):
         if self.in_nc % M:
             raise ValueError(f"M={M} must divide the INN's {self.in_nc} output channels")
 
-    #: Index in ``operations`` after which each level ends (used by IAT to insert modulations).
+    #: Index in ``operations`` after which each level ends.
     @property
     def level_ends(self) -> list[int]:
         per_level = 2 + COUPLINGS_PER_LEVEL

@@ -205,25 +205,46 @@ def channel_unsqueeze(x: torch.Tensor, in_channels: int) -> torch.Tensor:
 
 
 class IATModulation(nn.Module):
-    """IAT: e = s·(1+γ(L)) + β(L), inverse s = (e − β(L)) / (1+γ(L)).
+    """IAT (Cai et al. 2022): e = s·(1+γ(L)) + β(L), inverse s = (e − β(L)) / (1+γ(L)).
 
-    γ and β are element-wise maps computed from the quality map L ∈ [0, 1] (resized to the
-    feature size) by small conv nets; γ is bounded to (−0.5, 0.5) by a tanh so 1+γ > 0 and the
-    transform is invertible for every L.
+    Layout of the authors' public code (their class ``IAT(x_nc, prior_nc=1, ks=3, nhidden)``):
+    the quality map L (``prior_channels`` channels) is resized to the feature size by adaptive
+    average pooling, ``mlp_shared`` (k×k conv → LeakyReLU 0.2 → 1×1 conv → LeakyReLU 0.2) maps
+    it to ``hidden`` channels (default 2 × ``channels``, as the authors), and ``mlp_gamma`` /
+    ``mlp_beta`` (each k×k conv → LeakyReLU 0.2 → 1×1 conv) give γ and β. γ is unbounded, as
+    in the authors' code: the transform is invertible wherever 1+γ ≠ 0.
+
+    ``identity_init`` zeroes the last conv of ``mlp_gamma`` and ``mlp_beta`` so the module
+    starts as the identity (the authors keep PyTorch's default initialisation).
     """
 
-    def __init__(self, channels: int, hidden: int = 64) -> None:
+    def __init__(self, channels: int, hidden: int | None = None, prior_channels: int = 1, kernel_size: int = 3,
+                 identity_init: bool = True) -> None:
         super().__init__()
-        self.gamma = nn.Sequential(nn.Conv2d(1, hidden, 3, 1, 1), nn.LeakyReLU(0.2), nn.Conv2d(hidden, channels, 3, 1, 1))
-        self.beta = nn.Sequential(nn.Conv2d(1, hidden, 3, 1, 1), nn.LeakyReLU(0.2), nn.Conv2d(hidden, channels, 3, 1, 1))
-        for net in (self.gamma, self.beta):
-            nn.init.zeros_(net[2].weight)
-            nn.init.zeros_(net[2].bias)
+        hidden = hidden or 2 * channels
+        padding = kernel_size // 2
+        self.mlp_shared = nn.Sequential(
+            nn.Conv2d(prior_channels, hidden, kernel_size, padding=padding), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(hidden, hidden, 1), nn.LeakyReLU(0.2, inplace=True),
+        )
+        self.mlp_gamma = nn.Sequential(
+            nn.Conv2d(hidden, channels, kernel_size, padding=padding), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(channels, channels, 1),
+        )
+        self.mlp_beta = nn.Sequential(
+            nn.Conv2d(hidden, channels, kernel_size, padding=padding), nn.LeakyReLU(0.2, inplace=True),
+            nn.Conv2d(channels, channels, 1),
+        )
+        if identity_init:
+            for net in (self.mlp_gamma, self.mlp_beta):
+                nn.init.zeros_(net[2].weight)
+                nn.init.zeros_(net[2].bias)
 
     def parameters_for(self, level: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        level = F.interpolate(level, size=size, mode="bilinear", align_corners=False) if level.shape[-2:] != size else level
-        return 0.5 * torch.tanh(self.gamma(level)), self.beta(level)
+        """(γ, β) for a quality map ``level`` (B×P×h×w, any h×w) at feature size ``size``."""
+        shared = self.mlp_shared(F.adaptive_avg_pool2d(level, size))
+        return self.mlp_gamma(shared), self.mlp_beta(shared)
 
     def forward(self, x: torch.Tensor, level: torch.Tensor, rev: bool = False) -> torch.Tensor:
-        gamma, beta = self.parameters_for(level.to(x.dtype), x.shape[-2:])
+        gamma, beta = self.parameters_for(level.to(x.dtype), tuple(x.shape[-2:]))
         return (x - beta) / (1 + gamma) if rev else x * (1 + gamma) + beta
