@@ -288,6 +288,22 @@ def test_iat_inn_inverts_up_to_the_channel_squeeze():
         assert float((model.inv(model.inv(y, level, rev=True), level) - y).abs().max()) < 1e-8
 
 
+def test_training_can_start_from_given_weights(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    from PIL import Image
+
+    Image.fromarray(np.full((80, 80, 3), 128, np.uint8)).save(folder / "a.png")
+    model = InvCompressIAT(N=16, enh_channels=8, coupling_hidden=8, iat_hidden=4)
+    torch.save(model.state_dict(), tmp_path / "init.pt")
+    config = TrainConfig(model="iat", data=[str(folder)], out=str(tmp_path / "run"), N=16, enh_channels=8,
+                         coupling_hidden=8, iat_hidden=4, crop=64, batch=1, steps=1, threads=1,
+                         init=str(tmp_path / "init.pt"))
+    lines = []
+    train(config, log=lines.append)
+    assert lines[0] == f"initialised from {tmp_path / 'init.pt'}"
+
+
 def test_iat_lagrangian_and_level_bounds():
     assert float(lagrangian(torch.tensor(0.0))) == pytest.approx(0.0012)
     assert float(lagrangian(torch.tensor(1.0))) == pytest.approx(0.0012 * math.exp(4.382))

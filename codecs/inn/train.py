@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench_codecs.inn.coding import load_state_dict
 from bench_codecs.inn.iat import THETA_PAPER, TAU, InvCompressIAT, lagrangian
 from bench_codecs.inn.invcompress import InvCompress
 
@@ -38,7 +39,7 @@ class TrainConfig:
     N: int = 64
     enh_channels: int = 16
     coupling_hidden: int | None = 32
-    iat_hidden: int = 16
+    iat_hidden: int | None = 64  # None: 2 × the modulated channels (the authors' width)
     quality: int = 3  # InvCompress: index into COMPRESSAI_LAMBDAS
     theta: float = THETA_PAPER
     tau: float = TAU
@@ -52,6 +53,7 @@ class TrainConfig:
     threads: int = 0
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
+    init: str | None = None  # weights to start from (a state dict in the model's layout) when no checkpoint exists
 
 
 class RandomCrops:
@@ -132,6 +134,9 @@ def train(config: TrainConfig, log=print) -> Path:
         aux_optimizer.load_state_dict(state["aux_optimizer"])
         step = int(state["step"])
         log(f"resumed at step {step}")
+    elif config.init:
+        model.load_state_dict(load_state_dict(Path(config.init)))
+        log(f"initialised from {config.init}")
     crops = RandomCrops(config.data, config.crop, config.seed + step)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
     while step < config.steps:
@@ -167,8 +172,9 @@ def export(checkpoint: Path, target: Path, model_name: str) -> Path:
     half = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
     model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in half.items()})
     model.update(force=True)
-    half = {k: (v.half() if v.is_floating_point() and not k.endswith(("_quantized_cdf", "_offset", "_cdf_length")) else v)
-            for k, v in model.state_dict().items()}
+    # The entropy models' bounds stay float32: float16 would round the 1e-9 likelihood bound to 0.
+    keep = ("_quantized_cdf", "_offset", "_cdf_length", "bound")
+    half = {k: (v.half() if v.is_floating_point() and not k.endswith(keep) else v) for k, v in model.state_dict().items()}
     _atomic_save(half, target)
     return target
 
