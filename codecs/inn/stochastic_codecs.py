@@ -1,0 +1,187 @@
+"""ILC and probabilistic decoding as harness codecs: one bitstream, a decoder that draws.
+
+Both codecs take one checkpoint per rate point (the rate is its 1-based ``model_index``) and
+expose the decoder's randomness as decoder options, recorded in every row:
+
+* ``ilc``: ``z`` = ``"mode"`` (default, z = 0 as the paper evaluates) or ``"sample"``
+  (z ~ N(0, temperature²·I)), ``temperature``, ``seed``.
+* ``probdec``: ``scale`` (the variance scale s: ỹ = μ + s·σ·ε; 0 = the mode, default) and
+  ``seed``.
+
+Noise comes from a CPU ``torch.Generator`` seeded with ``seed``, so a given bitstream, option
+set and device always decode to the same image; another seed gives another image of the same
+bitstream. Images are padded by edge replication to a multiple of the model's stride (16);
+the decoder crops it off and bpp counts every byte of the bitstream.
+
+Bitstreams: ``ilc`` uses ``coding.Bitstream`` (the y string; no z string). ``probdec``: the
+same 14-byte header layout (format version, number of strings, height, width, LL_K height and
+width, rate as float32), then each string but the last prefixed by its uint32 length.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from bench.errors import CodecFailure, ConfigError
+from bench_codecs.inn.codec import _LearnedCodec
+from bench_codecs.inn.coding import Bitstream, file_sha256, to_float255, to_uint8
+from bench_codecs.inn.ilc import ILC, STRIDE
+from bench_codecs.inn.probdec import ProbDec
+
+WEIGHTS = Path(__file__).resolve().parent / "weights"
+DEMO_ILC = str(WEIGHTS / "ilc-demo.pt")
+DEMO_PROBDEC = str(WEIGHTS / "probdec-demo.pt")
+
+PROBDEC_VERSION = 1
+PROBDEC_HEADER = struct.Struct(">BBHHHHf")
+LENGTH = struct.Struct(">I")
+
+
+def to_padded(image: np.ndarray, multiple: int, device: str) -> torch.Tensor:
+    """uint8 H×W×3 (or float32 in [0, 255]) → 1×3×H'×W' in [0, 1], edge-replicated to a multiple."""
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255).to(device)
+    height, width = image.shape[:2]
+    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
+
+
+def pack_strings(height: int, width: int, shape: tuple[int, int], rate: float, strings: list[bytes]) -> bytes:
+    out = [PROBDEC_HEADER.pack(PROBDEC_VERSION, len(strings), height, width, *shape, rate)]
+    for s in strings[:-1]:
+        out += [LENGTH.pack(len(s)), s]
+    out.append(strings[-1])
+    return b"".join(out)
+
+
+def unpack_strings(data: bytes) -> tuple[int, int, tuple[int, int], float, list[bytes]]:
+    if len(data) < PROBDEC_HEADER.size:
+        raise CodecFailure(f"bitstream of {len(data)} bytes is shorter than its header")
+    version, count, height, width, sh, sw, rate = PROBDEC_HEADER.unpack_from(data)
+    if version != PROBDEC_VERSION:
+        raise CodecFailure(f"bitstream format {version}, this decoder reads {PROBDEC_VERSION}")
+    pos, strings = PROBDEC_HEADER.size, []
+    for _ in range(count - 1):
+        if pos + LENGTH.size > len(data):
+            raise CodecFailure("truncated bitstream")
+        (n,) = LENGTH.unpack_from(data, pos)
+        pos += LENGTH.size
+        strings.append(data[pos:pos + n])
+        pos += n
+    strings.append(data[pos:])
+    return height, width, (sh, sw), rate, strings
+
+
+class _StochasticCodec(_LearnedCodec):
+    rate_parameter = "model_index"
+    default_rates = (1,)
+    rate_range = (1, 64)
+    demo: ClassVar[str]
+
+    def _checkpoint(self, rate: float) -> Path:
+        paths = self.params["checkpoints"]
+        index = int(rate)
+        if not 1 <= index <= len(paths):
+            raise CodecFailure(f"{self.name}: model_index {index} outside 1..{len(paths)} (configured checkpoints)")
+        return Path(paths[index - 1])
+
+    def version(self) -> str:
+        digests = ",".join(file_sha256(Path(p))[:12] for p in self.params["checkpoints"])
+        return f"{self.model_class.__name__}; checkpoints sha256 {digests}"
+
+    def check_decoder_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        merged = super().check_decoder_options(options)
+        self._validate(merged, ConfigError)
+        return merged
+
+    def _validate(self, options: dict[str, Any], error: type[Exception]) -> None:
+        raise NotImplementedError
+
+    def _reconstruct(self, data: bytes, **options: Any) -> tuple[torch.Tensor, int, int]:
+        raise NotImplementedError
+
+    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        options = {**self.decoder_option_defaults, **decoder_options}
+        self._validate(options, CodecFailure)
+        x_hat, height, width = self._reconstruct(data, **options)
+        return to_uint8(x_hat, height, width)
+
+    def decode_float(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        options = {**self.decoder_option_defaults, **decoder_options}
+        self._validate(options, CodecFailure)
+        x_hat, height, width = self._reconstruct(data, **options)
+        return to_float255(x_hat, height, width)
+
+
+class IlcCodec(_StochasticCodec):
+    """ILC (Wang et al. 2020): factorised prior on y; z at its mode or sampled at the decoder."""
+
+    name = "ilc"
+    param_defaults = {"checkpoints": [DEMO_ILC], "device": "cpu"}
+    decoder_option_defaults = {"z": "mode", "temperature": 1.0, "seed": 0}
+    model_class = ILC
+
+    def _validate(self, options: dict[str, Any], error: type[Exception]) -> None:
+        unknown = sorted(set(options) - set(self.decoder_option_defaults))
+        if unknown:
+            raise error(f"ilc: unknown decoder option(s) {unknown}")
+        if options["z"] not in ("mode", "sample"):
+            raise error(f"ilc: decoder option z must be 'mode' or 'sample', got {options['z']!r}")
+        if not float(options["temperature"]) >= 0:
+            raise error(f"ilc: temperature must be >= 0, got {options['temperature']!r}")
+        if int(options["seed"]) != options["seed"] or int(options["seed"]) < 0:
+            raise error(f"ilc: seed must be a non-negative integer, got {options['seed']!r}")
+
+    def encode(self, image: np.ndarray, rate: float) -> bytes:
+        model = self._model(self._checkpoint(rate))
+        with torch.no_grad():
+            out = model.compress(to_padded(image, STRIDE, self.device))
+        return Bitstream(image.shape[0], image.shape[1], tuple(out["shape"]), float(rate),
+                         out["strings"][0][0], b"").pack()
+
+    def _reconstruct(self, data: bytes, **options: Any) -> tuple[torch.Tensor, int, int]:
+        stream = Bitstream.unpack(data)
+        model = self._model(self._checkpoint(stream.rate))
+        with torch.no_grad():
+            x_hat = model.decompress([[stream.y_string]], stream.z_shape, z=options["z"],
+                                     temperature=float(options["temperature"]), seed=int(options["seed"]))["x_hat"]
+        return x_hat, stream.height, stream.width
+
+
+class ProbDecCodec(_StochasticCodec):
+    """Probabilistic decoding (Ma et al. 2021): ỹ = μ + scale·σ·ε, one bitstream, many images."""
+
+    name = "probdec"
+    param_defaults = {"checkpoints": [DEMO_PROBDEC], "device": "cpu"}
+    decoder_option_defaults = {"scale": 0.0, "seed": 0}
+    model_class = ProbDec
+
+    def _validate(self, options: dict[str, Any], error: type[Exception]) -> None:
+        unknown = sorted(set(options) - set(self.decoder_option_defaults))
+        if unknown:
+            raise error(f"probdec: unknown decoder option(s) {unknown}")
+        if not 0 <= float(options["scale"]) <= 4:
+            raise error(f"probdec: scale must lie in [0, 4] (0 = the mode, 1 = the learned variance), "
+                        f"got {options['scale']!r}")
+        if int(options["seed"]) != options["seed"] or int(options["seed"]) < 0:
+            raise error(f"probdec: seed must be a non-negative integer, got {options['seed']!r}")
+
+    def encode(self, image: np.ndarray, rate: float) -> bytes:
+        model = self._model(self._checkpoint(rate))
+        with torch.no_grad():
+            out = model.compress(to_padded(image, model.stride, self.device))
+        return pack_strings(image.shape[0], image.shape[1], out["shape"], float(rate), out["strings"])
+
+    def _reconstruct(self, data: bytes, **options: Any) -> tuple[torch.Tensor, int, int]:
+        height, width, shape, rate, strings = unpack_strings(data)
+        model = self._model(self._checkpoint(rate))
+        if len(strings) != model.levels + 1:
+            raise CodecFailure(f"probdec: {len(strings)} strings, the model codes {model.levels + 1}")
+        with torch.no_grad():
+            x_hat = model.decompress(strings, shape, scale=float(options["scale"]), seed=int(options["seed"]))["x_hat"]
+        return x_hat, height, width
