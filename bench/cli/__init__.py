@@ -17,6 +17,7 @@ from bench.errors import BenchError  # noqa: E402
 
 # Subcommand modules register themselves on ``app`` when imported.
 from bench.cli import compare, drift, info, measure, plot, report, run, table, train  # noqa: E402,F401
+from bench.cli import sweep  # noqa: E402,F401
 
 
 def main() -> None:

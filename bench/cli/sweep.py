@@ -1,0 +1,39 @@
+"""``bench sweep-plot``: fidelity against LPIPS over one decoder option at fixed bitstreams."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bench import config as config_module
+from bench.cli.app import app, console, fail
+from bench.store import Store
+from bench.sweep_plot import plot_sweep, points_markdown, sweep_points
+
+
+@app.command("sweep-plot")
+def sweep_plot_command(
+    codec: str = typer.Option(..., "--codec", help="codec label whose rows differ in a decoder option"),
+    knob: str = typer.Option("scale", "--knob", help="decoder option swept (e.g. scale, temperature)"),
+    fidelity: str = typer.Option("psnr_rgb", "--fidelity", help="y axis: psnr_rgb or mse"),
+    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
+    out: Path = typer.Option(Path("results/plots"), "--out", "-o", help="folder for the plot and its table"),
+    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
+) -> None:
+    """Plot PSNR (or MSE) against LPIPS for each value of a decoder option (Ma et al. 2021, Fig. 3a)."""
+    store = Store(results or config_module.load(config_path).results)
+    rows = store.read()
+    if rows.empty:
+        fail(f"{store.root}: no rows stored yet; run `bench run` first")
+    points = sweep_points(rows, codec, knob)
+    if points.empty:
+        fail(f"no successful rows of codec {codec!r} with decoder option {knob!r} in {store.root}")
+    if fidelity not in ("psnr_rgb", "mse"):
+        fail(f"--fidelity must be psnr_rgb or mse, got {fidelity!r}")
+    written = plot_sweep(points, codec, knob, out, fidelity)
+    table = out / f"sweep-{codec}-{knob}.md"
+    table.write_text(points_markdown(points, knob))
+    for path in [*written, table]:
+        console.print(str(path))
