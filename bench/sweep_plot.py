@@ -66,7 +66,7 @@ def plot_sweep(points: pd.DataFrame, codec: str, knob: str, out_dir: Path, fidel
         ax.set_xlabel("LPIPS (AlexNet), lower is better")
         ax.set_ylabel(FIDELITY[fidelity])
         ax.set_title(f"{dataset}: {codec}, one bitstream per image decoded at each {knob}; "
-                     f"mean over {int(data['n_images'].max())} images", fontsize=9)
+                     f"mean over {int(data['n_images'].max())} image(s)", fontsize=9)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
         fig.tight_layout()

@@ -45,7 +45,7 @@ LENGTH = struct.Struct(">I")
 
 def to_padded(image: np.ndarray, multiple: int, device: str) -> torch.Tensor:
     """uint8 H×W×3 (or float32 in [0, 255]) → 1×3×H'×W' in [0, 1], edge-replicated to a multiple."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255).to(device)
+    x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div(255).to(device)  # a copy: inputs may be read-only
     height, width = image.shape[:2]
     pad_h, pad_w = (-height) % multiple, (-width) % multiple
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
