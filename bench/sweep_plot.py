@@ -25,14 +25,21 @@ from bench.plot import safe_name  # noqa: E402
 FIDELITY = {"psnr_rgb": "PSNR RGB [dB]", "mse": "MSE (8-bit RGB)"}
 
 
-def sweep_points(rows: pd.DataFrame, codec: str, knob: str) -> pd.DataFrame:
+def sweep_points(rows: pd.DataFrame, codec: str, knob: str, where: dict[str, str] | None = None) -> pd.DataFrame:
     """One row per (dataset, rate, knob value): means over images and other options.
+
+    ``where`` keeps only rows whose decoder options have these values (compared as text), for
+    knobs that matter in one decoder mode only: ILC's ``temperature`` acts when ``z=sample``,
+    and its ``z=mode`` rows carry the default temperature too.
 
     Columns: dataset, rate, <knob>, bpp, psnr_rgb, mse, lpips, n_images, n_rows, n_bitstreams.
     ``mse`` is the mean over images of each image's MSE, recovered from its PSNR.
     """
     rows = successful_single_pass(rows)
     rows = rows[rows["codec"] == codec].copy()
+    options = [json.loads(o or "{}") for o in rows["decoder_options"]]
+    keep = [all(str(o.get(key)) == value for key, value in (where or {}).items()) for o in options]
+    rows = rows[keep]
     if rows.empty:
         return pd.DataFrame(columns=["dataset", "rate", knob, "bpp", "psnr_rgb", "mse", "lpips",
                                      "n_images", "n_rows", "n_bitstreams"])

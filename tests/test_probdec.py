@@ -192,3 +192,35 @@ def test_sweep_plot_groups_rows_by_the_knob(tmp_path):
     written = plot_sweep(points, "probdec", "scale", tmp_path, "mse", formats=("png",))
     assert [p.name for p in written] == ["sweep-probdec-scale-kodak.png"]
     assert "| kodak | 1 | 0.5 |" in points_markdown(points, "scale")
+
+
+def test_sweep_points_where_keeps_one_decoder_mode():
+    import json
+
+    import pandas as pd
+
+    from bench.sweep_plot import sweep_points
+
+    base = {"dataset": "kodak", "codec": "ilc", "rate": 1.0, "image_sha256": "a", "bitstream_sha256": "bits",
+            "bpp": 0.8, "lpips": 0.1, "error": None, "generation": 1, "chain": ""}
+    rows = [{**base, "decoder_options": json.dumps({"z": "mode", "temperature": 1.0, "seed": 0}), "psnr_rgb": 31.0},
+            {**base, "decoder_options": json.dumps({"z": "sample", "temperature": 1.0, "seed": 0}), "psnr_rgb": 25.0},
+            {**base, "decoder_options": json.dumps({"z": "sample", "temperature": 0.5, "seed": 0}), "psnr_rgb": 28.0}]
+    mixed = sweep_points(pd.DataFrame(rows), "ilc", "temperature")
+    assert mixed["psnr_rgb"].tolist() == [28.0, 28.0]  # mode and sample at temperature 1 averaged together
+    sampled = sweep_points(pd.DataFrame(rows), "ilc", "temperature", {"z": "sample"})
+    assert sampled["temperature"].tolist() == [0.5, 1.0] and sampled["psnr_rgb"].tolist() == [28.0, 25.0]
+
+
+def test_sweep_plot_command_rejects_a_malformed_where(tmp_path):
+    from typer.testing import CliRunner
+
+    import bench.cli  # noqa: F401
+    from bench.cli.app import app
+    from bench.store import Store
+
+    Store(tmp_path / "store").write([{"key": "k", "dataset": "kodak", "codec": "ilc", "rate": 1.0}])
+    result = CliRunner().invoke(app, ["sweep-plot", "--codec", "ilc", "--knob", "temperature",
+                                      "--where", "z:sample", "--results", str(tmp_path / "store")])
+    assert result.exit_code != 0
+    assert "--where 'z:sample': write KEY=VALUE" in result.output

@@ -20,6 +20,8 @@ def sweep_plot_command(
     fidelity: str = typer.Option("psnr_rgb", "--fidelity", help="y axis: psnr_rgb or mse"),
     results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
     out: Path = typer.Option(Path("results/plots"), "--out", "-o", help="folder for the plot and its table"),
+    where: list[str] = typer.Option([], "--where", help="only rows whose decoder option KEY has VALUE, as KEY=VALUE "
+                                    "(repeatable), e.g. z=sample for ILC's temperature"),
     config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Plot PSNR (or MSE) against LPIPS for each value of a decoder option (Ma et al. 2021, Fig. 3a)."""
@@ -27,9 +29,14 @@ def sweep_plot_command(
     rows = store.read()
     if rows.empty:
         fail(f"{store.root}: no rows stored yet; run `bench run` first")
-    points = sweep_points(rows, codec, knob)
+    malformed = [item for item in where if "=" not in item]
+    if malformed:
+        fail(f"--where {malformed[0]!r}: write KEY=VALUE, e.g. --where z=sample")
+    filters = dict(item.split("=", 1) for item in where)
+    points = sweep_points(rows, codec, knob, filters)
     if points.empty:
-        fail(f"no successful rows of codec {codec!r} with decoder option {knob!r} in {store.root}")
+        fail(f"no successful rows of codec {codec!r} with decoder option {knob!r}"
+             f"{' matching ' + ' '.join(where) if where else ''} in {store.root}")
     if fidelity not in ("psnr_rgb", "mse"):
         fail(f"--fidelity must be psnr_rgb or mse, got {fidelity!r}")
     written = plot_sweep(points, codec, knob, out, fidelity)
