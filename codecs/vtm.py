@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from bench.codec import Codec
-from bench.errors import CodecFailure, CodecUnavailable, ConfigError
+from bench.errors import CodecFailure, CodecUnavailable
 from bench_codecs import subprocess_runner as sp
 from bench_codecs import yuv
 

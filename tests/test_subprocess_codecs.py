@@ -1,6 +1,5 @@
 """The subprocess runner and the command lines of BPG / VTM / VVenC, without the real binaries."""
 
-import os
 import sys
 from pathlib import Path
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-import torch.nn.functional as F
 
 
 class Residual1D(nn.Module):

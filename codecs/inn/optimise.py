@@ -1,0 +1,176 @@
+"""Training mechanics shared by every learned codec of the project (``bench train ...``).
+
+The models differ only in how they are built and in their loss; everything else is one loop,
+so that resuming, checkpointing and export behave the same for all of them: Adam on the
+networks, a second Adam on the entropy bottlenecks' quantiles (CompressAI's auxiliary loss),
+random crops with flips, gradient clipping at norm 1, checkpoints written atomically every
+``save_every`` steps and resumed from ``<out>/checkpoint.pt`` automatically, steps with a
+non-finite loss skipped (and the run stopped when that keeps happening), and an optional
+wall-time limit after which the checkpoint is saved and the loop ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from bench_codecs.inn.coding import load_state_dict
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
+#: Consecutive non-finite losses after which training stops instead of skipping on.
+MAX_NON_FINITE = 20
+
+Log = Callable[[str], None]
+LossTerms = dict[str, torch.Tensor]
+
+
+class RandomCrops:
+    """Random crops (with horizontal flips) of the images under some folders; never looks at names."""
+
+    def __init__(self, folders: list[str], crop: int, seed: int) -> None:
+        self.files = sorted(p for f in folders for p in Path(f).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not self.files:
+            raise ValueError(f"no training images under {folders}")
+        self.crop = crop
+        self.rng = random.Random(seed)
+        self._cache: dict[Path, np.ndarray] = {}
+
+    def _image(self, path: Path) -> np.ndarray:
+        if path not in self._cache:
+            self._cache[path] = np.asarray(Image.open(path).convert("RGB"))
+        return self._cache[path]
+
+    def batch(self, size: int) -> torch.Tensor:
+        crops = []
+        for _ in range(size):
+            image = self._image(self.rng.choice(self.files))
+            h, w = image.shape[:2]
+            top, left = self.rng.randrange(h - self.crop + 1), self.rng.randrange(w - self.crop + 1)
+            crop = image[top:top + self.crop, left:left + self.crop]
+            crops.append(crop[:, ::-1] if self.rng.random() < 0.5 else crop)
+        return torch.from_numpy(np.ascontiguousarray(np.stack(crops))).permute(0, 3, 1, 2).float().div(255)
+
+
+def atomic_save(obj: object, path: Path) -> None:
+    """``torch.save`` to a temporary name, then rename: a killed run never leaves half a file."""
+    tmp = path.with_name(f".tmp-{path.name}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def fit(config: Any, make_model: Callable[[], torch.nn.Module], loss: Callable[[torch.nn.Module, torch.Tensor], LossTerms],
+        log: Log, fresh_start: Callable[[torch.nn.Module], None] | None = None) -> Path:
+    """Train ``make_model()`` on ``loss`` (terms ``loss``, ``bpp``, ``mse`` and any others to log).
+
+    ``config`` is a dataclass with ``out, data, crop, batch, steps, lr, aux_lr, save_every,
+    seed, threads, device, init`` and optionally ``max_seconds``. Without a checkpoint the
+    model starts from ``config.init`` when given, else ``fresh_start(model)`` may initialise it.
+    Returns the checkpoint path.
+    """
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    model = make_model().to(config.device).train()
+    parameters = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
+    quantiles = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
+    optimizer = torch.optim.Adam(parameters, lr=config.lr)
+    aux_optimizer = torch.optim.Adam(quantiles, lr=config.aux_lr)
+    checkpoint = out / "checkpoint.pt"
+    step = 0
+    if checkpoint.is_file():
+        state = torch.load(checkpoint, map_location=config.device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        aux_optimizer.load_state_dict(state["aux_optimizer"])
+        step = int(state["step"])
+        log(f"resumed at step {step}")
+    elif config.init:
+        model.load_state_dict(load_state_dict(Path(config.init)))
+        log(f"initialised from {config.init}")
+    elif fresh_start is not None:
+        fresh_start(model)
+    crops = RandomCrops(config.data, config.crop, config.seed + step)
+    (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
+    max_seconds = float(getattr(config, "max_seconds", 0.0) or 0.0)
+    started, non_finite = time.monotonic(), 0
+    while step < config.steps:
+        start = time.perf_counter()
+        x = crops.batch(config.batch).to(config.device)
+        optimizer.zero_grad()
+        aux_optimizer.zero_grad()
+        terms = loss(model, x)
+        if not torch.isfinite(terms["loss"]):
+            non_finite += 1
+            log(f"step {step + 1} skipped: non-finite loss")
+            if non_finite > MAX_NON_FINITE:
+                raise RuntimeError(f"more than {MAX_NON_FINITE} consecutive non-finite losses; lower the learning rate")
+            continue
+        non_finite = 0
+        terms["loss"].backward()
+        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+        optimizer.step()
+        aux = model.aux_loss()
+        aux.backward()
+        aux_optimizer.step()
+        step += 1
+        log(_step_line(step, terms, aux.item(), time.perf_counter() - start))
+        out_of_time = bool(max_seconds) and time.monotonic() - started > max_seconds
+        if step % config.save_every == 0 or step == config.steps or out_of_time:
+            atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                         "aux_optimizer": aux_optimizer.state_dict(), "step": torch.tensor(step)}, checkpoint)
+        if out_of_time:
+            log(f"stopped at step {step}: max_seconds={max_seconds:g} reached")
+            break
+    return checkpoint
+
+
+def _step_line(step: int, terms: LossTerms, aux: float, seconds: float) -> str:
+    psnr = -10 * math.log10(max(terms["mse"].item(), 1e-10))
+    fields = [f"step {step}", f"loss {terms['loss'].item():.4f}", f"bpp {terms['bpp'].item():.4f}", f"psnr {psnr:.2f}"]
+    fields += [f"{k} {v.item():.4f}" for k, v in terms.items() if k not in ("loss", "bpp", "mse")]
+    fields += [f"aux {aux:.1f}", f"s/step {seconds:.2f}"]
+    return " ".join(fields)
+
+
+def export_half(model: torch.nn.Module, target: Path, keep_float32: tuple[str, ...]) -> Path:
+    """Save ``model`` (eval mode) as a half-precision plain state dict with its CDF tables.
+
+    The weights are rounded through float16 first, so the CDF tables are computed from exactly
+    the weights shipped. Buffers whose names end with ``keep_float32`` stay float32: float16
+    would, for example, round the entropy models' 1e-9 likelihood bound to 0.
+    """
+    model.eval().update(force=True)
+    half = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    model.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in half.items()})
+    model.update(force=True)
+    shipped = {k: (v.half() if v.is_floating_point() and not k.endswith(keep_float32) else v)
+               for k, v in model.state_dict().items()}
+    atomic_save(shipped, target)
+    return target
+
+
+@contextlib.contextmanager
+def training_log(out: Path) -> Iterator[Log]:
+    """A log function that prints each line and appends it to ``<out>/train.log``."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "train.log", "a") as log_file:
+        def log(line: str) -> None:
+            print(line, flush=True)
+            log_file.write(line + "\n")
+            log_file.flush()
+
+        yield log
