@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -27,8 +28,17 @@ def safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "dataset"
 
 
-def curve_label(codec: str, decoder_options: str) -> str:
-    return codec if decoder_options in ("{}", "", None) else f"{codec} {decoder_options}"
+def curve_labels(curves: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Legend text per (codec, decoder-options JSON): the codec, plus only the options that differ
+    between that codec's curves, so a codec drawn once reads as its name, not as its defaults."""
+    options = {key: json.loads(key[1] or "{}") for key in curves}
+    labels = {}
+    for key, mine in options.items():
+        siblings = [o for (codec, _), o in options.items() if codec == key[0]]
+        varying = sorted(k for k in set().union(*siblings) if len({json.dumps(o.get(k)) for o in siblings}) > 1)
+        shown = ", ".join(f"{k}={mine.get(k)}" for k in varying)
+        labels[key] = f"{key[0]} ({shown})" if shown else key[0]
+    return labels
 
 
 def plot_rd(rows: pd.DataFrame, out_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS,
@@ -43,9 +53,11 @@ def plot_rd(rows: pd.DataFrame, out_dir: Path, metrics: tuple[str, ...] = DEFAUL
             if data.empty:
                 continue
             fig, ax = plt.subplots(figsize=(6.4, 4.8))
-            for (codec, options), curve in data.groupby(["codec", "decoder_options"]):
+            groups = data.groupby(["codec", "decoder_options"])
+            labels = curve_labels(list(groups.groups))
+            for key, curve in groups:
                 curve = curve.sort_values("bpp")
-                ax.plot(curve["bpp"], curve[metric], marker="o", markersize=3, label=curve_label(codec, options))
+                ax.plot(curve["bpp"], curve[metric], marker="o", markersize=3, label=labels[key])
             n_images = int(data["n_images"].max())
             ax.set_xlabel("bits per pixel")
             ax.set_ylabel(AXIS_LABELS.get(metric, metric))
