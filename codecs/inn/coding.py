@@ -102,9 +102,10 @@ def to_padded_tensor(image: np.ndarray, device: str) -> torch.Tensor:
     padded to a multiple of 64 by edge replication.
 
     Replication (not zeros) keeps the padded border smooth, so it costs few bits; the decoder
-    crops it off, and bpp is computed on the original size.
+    crops it off, and bpp is computed on the original size. The input is copied because images
+    handed over by the harness may be read-only arrays, which torch warns about.
     """
-    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float().div(255).to(device)
+    x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div(255).to(device)
     height, width = image.shape[:2]
     pad_h, pad_w = (-height) % PAD_MULTIPLE, (-width) % PAD_MULTIPLE
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
