@@ -41,6 +41,12 @@ def curve_labels(curves: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     return labels
 
 
+def marker_style(n_points: int) -> dict:
+    """Small dots on a curve; a codec measured at a single rate (one trained model) gets a large
+    star, or it would vanish among the curves' dots."""
+    return {"marker": "o", "markersize": 3} if n_points > 1 else {"marker": "*", "markersize": 11, "linestyle": "none"}
+
+
 def plot_rd(rows: pd.DataFrame, out_dir: Path, metrics: tuple[str, ...] = DEFAULT_METRICS,
             formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """Draw mean RD curves per dataset; returns the files written."""
@@ -57,7 +63,7 @@ def plot_rd(rows: pd.DataFrame, out_dir: Path, metrics: tuple[str, ...] = DEFAUL
             labels = curve_labels(list(groups.groups))
             for key, curve in groups:
                 curve = curve.sort_values("bpp")
-                ax.plot(curve["bpp"], curve[metric], marker="o", markersize=3, label=labels[key])
+                ax.plot(curve["bpp"], curve[metric], label=labels[key], **marker_style(len(curve)))
             n_images = int(data["n_images"].max())
             ax.set_xlabel("bits per pixel")
             ax.set_ylabel(AXIS_LABELS.get(metric, metric))

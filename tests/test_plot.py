@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 
-from bench.plot import curve_labels, plot_rd
+from bench.plot import curve_labels, marker_style, plot_rd
 from bench.schema import METRIC_COLUMNS
 
 
@@ -39,3 +39,8 @@ def test_plot_rd_writes_one_file_per_dataset_metric_and_format(tmp_path):
     written = plot_rd(pd.DataFrame(rows), tmp_path, metrics=("psnr_rgb", "lpips"), formats=("png",))
     assert [p.name for p in written] == ["kodak-psnr_rgb.png"]  # no LPIPS values: no empty LPIPS plot
     assert written[0].stat().st_size > 1000
+
+
+def test_a_single_rate_point_is_drawn_large_enough_to_find():
+    assert marker_style(1)["markersize"] > 2 * marker_style(8)["markersize"]
+    assert marker_style(1)["linestyle"] == "none"
