@@ -33,3 +33,11 @@ def photo() -> np.ndarray:
     from skimage import data
 
     return np.ascontiguousarray(data.astronaut())
+
+
+@pytest.fixture
+def image() -> np.ndarray:
+    """A small 45×37 gradient with noise: odd sizes exercise the learned codecs' padding."""
+    rng = np.random.default_rng(0)
+    base = np.linspace(40, 200, 45 * 37 * 3).reshape(45, 37, 3)
+    return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)

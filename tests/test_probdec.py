@@ -88,13 +88,6 @@ def codec(tmp_path_factory) -> ProbDecCodec:
     return ProbDecCodec(checkpoints=[str(path)])
 
 
-@pytest.fixture
-def image() -> np.ndarray:
-    rng = np.random.default_rng(0)
-    base = np.linspace(40, 200, 45 * 37 * 3).reshape(45, 37, 3)
-    return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
-
-
 def test_round_trip_and_bpp_counts_every_byte(codec, image):
     data = codec.encode(image, 1)
     assert len(unpack_strings(data)[4]) == 3 + 1

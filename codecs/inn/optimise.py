@@ -18,9 +18,8 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -70,13 +69,33 @@ def atomic_save(obj: object, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def fit(config: Any, make_model: Callable[[], torch.nn.Module], loss: Callable[[torch.nn.Module, torch.Tensor], LossTerms],
+@dataclass
+class TrainingRun:
+    """The settings every learned codec's training shares; each trainer subclasses it with its
+    model's own fields, so ``bench train … --set KEY=VALUE`` validates against one dataclass."""
+
+    model: str
+    data: list[str]
+    out: str
+    crop: int = 128
+    batch: int = 4
+    steps: int = 1000
+    lr: float = 1e-4
+    aux_lr: float = 1e-3
+    save_every: int = 25
+    seed: int = 0
+    threads: int = 0  # torch threads; 0 keeps torch's default (all cores)
+    device: str = "cpu"
+    init: str | None = None  # weights to start from (a state dict in the model's layout) when no checkpoint exists
+    max_seconds: float = 0.0  # stop (checkpoint saved) after this much wall time; 0: no limit
+
+
+def fit(config: TrainingRun, make_model: Callable[[], torch.nn.Module], loss: Callable[[torch.nn.Module, torch.Tensor], LossTerms],
         log: Log, fresh_start: Callable[[torch.nn.Module], None] | None = None) -> Path:
     """Train ``make_model()`` on ``loss`` (terms ``loss``, ``bpp``, ``mse`` and any others to log).
 
-    ``config`` is a dataclass with ``out, data, crop, batch, steps, lr, aux_lr, save_every,
-    seed, threads, device, init`` and optionally ``max_seconds``. Without a checkpoint the
-    model starts from ``config.init`` when given, else ``fresh_start(model)`` may initialise it.
+    Without a checkpoint the model starts from ``config.init`` when given, else
+    ``fresh_start(model)`` may initialise it.
     Returns the checkpoint path.
     """
     out = Path(config.out)
@@ -105,7 +124,7 @@ def fit(config: Any, make_model: Callable[[], torch.nn.Module], loss: Callable[[
         fresh_start(model)
     crops = RandomCrops(config.data, config.crop, config.seed + step)
     (out / "config.json").write_text(json.dumps(asdict(config), indent=1))
-    max_seconds = float(getattr(config, "max_seconds", 0.0) or 0.0)
+    max_seconds = config.max_seconds
     started, non_finite = time.monotonic(), 0
     while step < config.steps:
         start = time.perf_counter()

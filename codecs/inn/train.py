@@ -10,24 +10,23 @@ demo files small.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from bench_codecs.inn.iat import THETA_PAPER, TAU, InvCompressIAT, lagrangian
 from bench_codecs.inn.invcompress import InvCompress
-from bench_codecs.inn.optimise import export_half, fit, training_log
+from bench_codecs.inn.optimise import TrainingRun, export_half, fit, training_log
 
 #: CompressAI's λ for MSE models, quality 1..8.
 COMPRESSAI_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
 
 
 @dataclass
-class TrainConfig:
-    model: str  # "invcompress" or "iat"
-    data: list[str]
-    out: str
+class TrainConfig(TrainingRun):
+    """InvCompress/IAT training: ``model`` is "invcompress" or "iat"."""
+
     N: int = 64
     enh_channels: int = 16
     coupling_hidden: int | None = 32
@@ -35,17 +34,6 @@ class TrainConfig:
     quality: int = 3  # InvCompress: index into COMPRESSAI_LAMBDAS
     theta: float = THETA_PAPER
     tau: float = TAU
-    crop: int = 128
-    batch: int = 4
-    steps: int = 1000
-    lr: float = 1e-4
-    aux_lr: float = 1e-3
-    save_every: int = 25
-    seed: int = 0
-    threads: int = 0
-    device: str = "cpu"
-    extra: dict = field(default_factory=dict)
-    init: str | None = None  # weights to start from (a state dict in the model's layout) when no checkpoint exists
 
 
 def build(config: TrainConfig) -> torch.nn.Module:

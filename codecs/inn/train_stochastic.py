@@ -22,27 +22,15 @@ import torch
 from bench_codecs.inn.coding import load_state_dict
 from bench_codecs.inn.ilc import ILC, PAPER_KERNELS, PAPER_WIDTHS, ilc_loss, teacher
 from bench_codecs.inn.probdec import ProbDec, probdec_loss
-from bench_codecs.inn.optimise import export_half, fit, training_log
+from bench_codecs.inn.optimise import TrainingRun, export_half, fit, training_log
 
 MODELS = ("ilc-teacher", "ilc", "probdec")
 
 
 @dataclass
-class StochasticConfig:
-    model: str
-    data: list[str]
-    out: str
-    crop: int = 128
-    batch: int = 4
-    steps: int = 1000
-    lr: float = 1e-4
-    aux_lr: float = 1e-3
-    save_every: int = 25
-    seed: int = 0
-    threads: int = 1
-    device: str = "cpu"
-    init: str | None = None
-    max_seconds: float = 0.0  # stop (checkpoint saved) after this much wall time; 0: no limit
+class StochasticConfig(TrainingRun):
+    """ILC (and its teacher) or probdec training: ``model`` is one of ``MODELS``."""
+
     # ILC and its teacher
     widths: list = field(default_factory=lambda: list(PAPER_WIDTHS))
     kernels: list = field(default_factory=lambda: list(PAPER_KERNELS))
