@@ -153,3 +153,15 @@ def test_measure_adds_a_metric_from_kept_bitstreams_without_re_encoding(tmp_path
     runner.invoke(app, ["run", "--config", str(cfg2), "--dataset", str(folder)])
     direct = Store(fresh / "store").read().set_index("rate")["psnr_y"]
     assert (after.set_index("rate")["psnr_y"] == direct).all()
+
+
+@pytest.mark.parametrize("command", [["plot"], ["table"], ["report"], ["sweep-plot", "--codec", "probdec", "--knob", "scale"]])
+@pytest.mark.parametrize("store", ["empty", "missing"])
+def test_analysis_commands_on_a_store_without_rows_say_so_in_one_line(tmp_path, command, store):
+    results = tmp_path / "store"
+    if store == "empty":
+        results.mkdir()
+    result = runner.invoke(app, [*command, "--results", str(results), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "no rows stored yet; run `bench run` first" in result.output
+    assert "Traceback" not in result.output

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+import pandas as pd
 import typer
 from rich.console import Console
 
@@ -24,3 +26,16 @@ def console_error(message: str) -> None:
 def fail(message: str, code: int = 2) -> None:
     console_error(message)
     sys.exit(code)
+
+
+def stored_rows(results: Path | None, config_path: Path | None) -> pd.DataFrame:
+    """Rows of ``--results`` (a store folder or one parquet file; default: bench.toml's store),
+    or a one-line error when there are none, so no analysis command draws from an empty store."""
+    from bench import config as config_module
+    from bench.store import read_rows
+
+    source = results or config_module.load(config_path).results
+    rows = read_rows(source) if Path(source).exists() else pd.DataFrame()
+    if rows.empty:
+        fail(f"{source}: no rows stored yet; run `bench run` first")
+    return rows

@@ -7,10 +7,8 @@ from typing import Optional
 
 import typer
 
-from bench import config as config_module
-from bench.cli.app import app, console, fail
+from bench.cli.app import app, console, stored_rows
 from bench.plot import DEFAULT_METRICS, plot_rd
-from bench.store import Store
 
 
 @app.command("plot")
@@ -21,10 +19,7 @@ def plot_command(
     config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Draw bpp vs PSNR, MS-SSIM dB and LPIPS per dataset, one line per codec."""
-    store = Store(results or config_module.load(config_path).results)
-    rows = store.read()
-    if rows.empty:
-        fail(f"{store.root}: no rows stored yet; run `bench run` first")
+    rows = stored_rows(results, config_path)
     written = plot_rd(rows, out, tuple(metric) if metric else DEFAULT_METRICS)
     for path in written:
         console.print(str(path))

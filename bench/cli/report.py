@@ -9,7 +9,7 @@ import typer
 
 from bench import config as config_module
 from bench.analysis import history as history_module
-from bench.cli.app import app, console, fail
+from bench.cli.app import app, console, fail, stored_rows
 from bench.render.report import render_report
 from bench.store import read_rows
 
@@ -25,9 +25,7 @@ def report_command(
 ) -> None:
     """A self-contained HTML page: RD plots, BD-rate table, provenance and failures."""
     store = results or config_module.load(config_path).results
-    rows = read_rows(store)
-    if rows.empty:
-        fail(f"{store}: no rows stored yet")
+    rows = stored_rows(store, config_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_report(rows, anchor, f"bench report: {store}"))
     console.print(str(out))

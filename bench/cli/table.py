@@ -7,12 +7,10 @@ from typing import Optional
 
 import typer
 
-from bench import config as config_module
 from bench.analysis.aggregate import auc_table, bd_table
-from bench.cli.app import app, console, fail
+from bench.cli.app import app, console, stored_rows
 from bench.curves import mean_curves
 from bench.render.tables import write_all
-from bench.store import Store
 
 MEAN_NOTE = "dataset means are means over images of per-image values at equal rate parameter"
 
@@ -28,9 +26,7 @@ def table_command(
     config_path: Optional[Path] = typer.Option(None, "--config"),
 ) -> None:
     """Write bd-<metric>, auc-<metric> and rd-points tables (.md, .tex, .csv)."""
-    rows = Store(results or config_module.load(config_path).results).read()
-    if rows.empty:
-        fail("no rows stored yet; run `bench run` first")
+    rows = stored_rows(results, config_path)
     for name in metric:
         bd = bd_table(rows, anchor, name, method, mode)
         bd = bd.rename(columns={"bd_rate": "BD-rate %", "bd_quality": f"BD-{name}"})
