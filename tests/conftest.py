@@ -41,3 +41,14 @@ def image() -> np.ndarray:
     rng = np.random.default_rng(0)
     base = np.linspace(40, 200, 45 * 37 * 3).reshape(45, 37, 3)
     return np.clip(base + rng.normal(0, 10, base.shape), 0, 255).astype(np.uint8)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test (its tiny models gain nothing from more), restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

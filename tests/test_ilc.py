@@ -15,12 +15,7 @@ from bench_codecs.inn.stochastic_codecs import DEMO_ILC, IlcCodec
 SMALL = {"widths": (8, 8, 16), "kernels": (5, 3, 3), "blocks": 1}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _perturbed(model: torch.nn.Module, std: float = 0.02, seed: int = 0) -> torch.nn.Module:

@@ -17,12 +17,7 @@ from bench_codecs.inn.train_stochastic import export, run_from_cli
 SMALL = {"levels": 3, "lift_hidden": 4, "hidden": 8}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _perturbed(model: torch.nn.Module, std: float = 0.05, seed: int = 0) -> torch.nn.Module:
