@@ -25,10 +25,24 @@ def stream_results(function: Callable[..., dict], items: Sequence[Any], kwargs: 
         for item in items:
             yield function(item, **kwargs)
     else:
-        from joblib import Parallel, delayed
+        from joblib import Parallel, delayed, parallel_config
 
-        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
-        yield from parallel(delayed(function)(item, **kwargs) for item in items)
+        with parallel_config(backend="loky", initializer=keep_worker_caches):
+            parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
+            yield from parallel(delayed(function)(item, **kwargs) for item in items)
+
+
+def keep_worker_caches() -> None:
+    """Run in each loky worker at start: switch off loky's leak guard for this worker.
+
+    loky replaces a worker whose memory grew by 300 MB after its first task, taking the growth
+    for a leak. A learned codec's model and its buffers are that large by design, so the guard
+    threw away every worker that loaded a model after a lighter task, and the new worker loaded
+    the model again. The threshold is a module constant of loky's worker loop (no public option).
+    """
+    from joblib.externals.loky import process_executor
+
+    process_executor._MAX_MEMORY_LEAK_SIZE = 1 << 62
 
 
 def _dask(function: Callable[..., dict], items: Sequence[Any], kwargs: dict[str, Any],
