@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 from bench.schema import markdown_table
@@ -46,3 +48,11 @@ def test_looking_up_one_codec_imports_only_that_codec():
             "print(sorted(m for m in sys.modules if m.startswith('bench_codecs')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['bench_codecs', 'bench_codecs.pillow_codecs']"
+
+
+def test_loading_a_learned_codec_prints_no_torch_deprecation_notice():
+    """Pool workers import the learned codecs without the CLI's set-up, so the notice that
+    CompressAI's import causes must be silenced by the codec package itself."""
+    result = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", "import bench_codecs.inn.iat"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-500:]

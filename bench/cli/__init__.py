@@ -7,17 +7,13 @@ produces a traceback wall.
 from __future__ import annotations
 
 import sys
-import warnings
 
-# CompressAI's import triggers torch's deprecation notice for torch.jit.script: noise to users.
-warnings.filterwarnings("ignore", message=".*torch.jit.script.*is deprecated", category=FutureWarning)
-
-from bench.cli.app import app, console_error  # noqa: E402
-from bench.errors import BenchError  # noqa: E402
+from bench.cli.app import app, console_error
+from bench.errors import BenchError
 
 # Subcommand modules register themselves on ``app`` when imported.
-from bench.cli import compare, drift, info, measure, plot, report, run, table, train  # noqa: E402,F401
-from bench.cli import sweep  # noqa: E402,F401
+from bench.cli import compare, drift, info, measure, plot, report, run, table, train  # noqa: F401
+from bench.cli import sweep  # noqa: F401
 
 
 def main() -> None:
