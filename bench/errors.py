@@ -23,3 +23,7 @@ class CodecUnavailable(BenchError):
 
 class CodecFailure(BenchError):
     """A codec ran but failed on one input (crash, timeout, bad output)."""
+
+
+class ResultsError(BenchError):
+    """A results folder or parquet file cannot be read as this harness's rows."""

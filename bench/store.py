@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench.errors import ResultsError
 from bench.schema import SCHEMA_VERSION, arrow_schema
 
 PART_GLOB = "part-*.parquet"
@@ -83,10 +84,13 @@ class Store:
 
 def read_part(path: Path) -> pa.Table:
     """One parquet file of the store schema; refuses other schema versions in one line."""
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise ResultsError(f"{path}: not a readable parquet file ({exc}); move it out of the results") from None
     version = (table.schema.metadata or {}).get(b"bench.schema_version", b"?").decode()
     if version != str(SCHEMA_VERSION):
-        raise ValueError(
+        raise ResultsError(
             f"{path}: schema version {version}, this harness reads {SCHEMA_VERSION}; "
             "use a matching bench version or move the old results aside"
         )
@@ -100,7 +104,7 @@ def read_rows(path: Path | str) -> pd.DataFrame:
         return Store(path).read()
     if path.is_file():
         return deduplicate([read_part(path)])
-    raise FileNotFoundError(f"{path}: neither a results folder nor a parquet file")
+    raise ResultsError(f"{path}: neither a results folder nor a parquet file; check --results")
 
 
 def deduplicate(tables: list[pa.Table], include_errors: bool = True) -> pd.DataFrame:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from bench.errors import ResultsError
 from bench.schema import COLUMN_NAMES, SCHEMA_VERSION
 from bench.store import BufferedWriter, Store
 
@@ -66,9 +70,20 @@ def test_buffered_writer_flushes_by_count(tmp_path):
 
 
 def test_parts_of_another_schema_version_are_refused(tmp_path):
-    import pyarrow as pa
-
     table = pa.table({"key": ["a"]}).replace_schema_metadata({"bench.schema_version": "0"})
     pq.write_table(table, tmp_path / "part-old.parquet")
-    with pytest.raises(ValueError, match="schema version 0"):
+    with pytest.raises(ResultsError, match="schema version 0"):
         Store(tmp_path).read()
+
+
+@pytest.mark.parametrize("content", ["written by another tool", "not parquet at all"])
+def test_a_foreign_or_corrupt_results_file_is_one_line_for_the_cli(tmp_path, content):
+    path = tmp_path / "rows.parquet"
+    if content == "written by another tool":
+        pq.write_table(pa.table({"key": ["a"]}), path)
+    else:
+        path.write_bytes(b"PAR1 this is not a parquet file")
+    result = subprocess.run([sys.executable, "-c", "from bench.cli import main; main()", "plot", "--results", str(path),
+                             "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert path.name in result.stderr and "Traceback" not in result.stderr
