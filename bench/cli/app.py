@@ -28,14 +28,20 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def results_path(results: Path | None, config_path: Path | None) -> Path:
+    """``--results`` when given, else the store bench.toml names."""
+    from bench import config as config_module
+
+    return Path(results or config_module.load(config_path).results)
+
+
 def stored_rows(results: Path | None, config_path: Path | None) -> pd.DataFrame:
     """Rows of ``--results`` (a store folder or one parquet file; default: bench.toml's store),
     or a one-line error when there are none, so no analysis command draws from an empty store."""
-    from bench import config as config_module
     from bench.store import read_rows
 
-    source = results or config_module.load(config_path).results
-    rows = read_rows(source) if Path(source).exists() else pd.DataFrame()
+    source = results_path(results, config_path)
+    rows = read_rows(source) if source.exists() else pd.DataFrame()
     if rows.empty:
         fail(f"{source}: no rows stored yet; run `bench run` first")
     return rows

@@ -7,9 +7,8 @@ from typing import Optional
 
 import typer
 
-from bench import config as config_module
 from bench.analysis import history as history_module
-from bench.cli.app import app, console, fail, stored_rows
+from bench.cli.app import app, console, fail, results_path, stored_rows
 from bench.render.report import render_report
 from bench.store import read_rows
 
@@ -24,7 +23,7 @@ def report_command(
     config_path: Optional[Path] = typer.Option(None, "--config"),
 ) -> None:
     """A self-contained HTML page: RD plots, BD-rate table, provenance and failures."""
-    store = results or config_module.load(config_path).results
+    store = results_path(results, config_path)
     rows = stored_rows(store, config_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(render_report(rows, anchor, f"bench report: {store}"))

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from bench.cli.app import app, console, fail, stored_rows
+from bench.cli.app import app, console, fail, results_path, stored_rows
 from bench.sweep_plot import plot_sweep, points_markdown, sweep_points
 
 
@@ -23,7 +23,8 @@ def sweep_plot_command(
     config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Plot PSNR (or MSE) against LPIPS for each value of a decoder option (Ma et al. 2021, Fig. 3a)."""
-    rows = stored_rows(results, config_path)
+    store = results_path(results, config_path)
+    rows = stored_rows(store, config_path)
     malformed = [item for item in where if "=" not in item]
     if malformed:
         fail(f"--where {malformed[0]!r}: write KEY=VALUE, e.g. --where z=sample")
@@ -31,7 +32,7 @@ def sweep_plot_command(
     points = sweep_points(rows, codec, knob, filters)
     if points.empty:
         fail(f"no successful rows of codec {codec!r} with decoder option {knob!r}"
-             f"{' matching ' + ' '.join(where) if where else ''} in {results or 'the configured store'}")
+             f"{' matching ' + ' '.join(where) if where else ''} in {store}")
     if fidelity not in ("psnr_rgb", "mse"):
         fail(f"--fidelity must be psnr_rgb or mse, got {fidelity!r}")
     written = plot_sweep(points, codec, knob, out, fidelity)

