@@ -2,16 +2,31 @@
 
 A dataset-mean point is the mean over images of per-image bpp and per-image metric values at the
 same rate parameter (not the metric of the mean MSE); every table and plot caption says so.
+
+Which images enter a mean is a choice every figure states:
+
+* ``common`` (the default): the images that every compared curve of the dataset has, so two
+  curves in one figure or table are always averaged over the same photos;
+* ``own``: each curve over all of its own images, with the count shown beside the curve.
+
+A curve's own images are those measured at every one of its rate points (a rate that an
+interrupted run left on fewer images is dropped rather than averaged over a different set).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
+from bench.errors import AnalysisError
 from bench.schema import METRIC_COLUMNS
 
-CURVE_KEYS = ["dataset", "codec", "decoder_options", "rate"]
+CURVE = ["dataset", "codec", "decoder_options"]
+CURVE_KEYS = [*CURVE, "rate"]
 VALUE_COLUMNS = ["bpp", *METRIC_COLUMNS, "encode_s", "decode_s"]
+#: Columns that get spread statistics (``<column>_std``, ``_min``, ``_q25``, ``_q75``, ``_max``).
+SPREAD_COLUMNS = ["bpp", *METRIC_COLUMNS]
+SPREAD_STATS = ("std", "min", "q25", "q75", "max")
+IMAGE_SETS = ("common", "own")
 
 
 def successful_single_pass(rows: pd.DataFrame) -> pd.DataFrame:
@@ -20,18 +35,75 @@ def successful_single_pass(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[ok]
 
 
-def mean_curves(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, codec, decoder options, rate): means over images, with ``n_images``.
+def own_images(rows: pd.DataFrame) -> dict[tuple, frozenset[str]]:
+    """Per curve (dataset, codec, decoder options): the images measured at every kept rate point.
 
-    Only rates measured on every image of the codec's dataset enter, so a mean never mixes
-    different image sets along one curve.
+    Rate points measured on fewer images than the curve's best-covered point are not kept.
     """
+    sets: dict[tuple, frozenset[str]] = {}
+    for key, curve in rows.groupby(CURVE, dropna=False):
+        per_rate = curve.groupby("rate")["image_sha256"].agg(lambda s: frozenset(s))
+        widest = max(len(s) for s in per_rate)
+        kept = [s for s in per_rate if len(s) == widest]
+        sets[key] = frozenset.intersection(*kept)
+    return sets
+
+
+def common_images(rows: pd.DataFrame) -> dict[str, frozenset[str]]:
+    """Per dataset: the images that every curve of that dataset has at all its kept rate points."""
+    per_dataset: dict[str, list[frozenset[str]]] = {}
+    for (dataset, *_), images in own_images(rows).items():
+        per_dataset.setdefault(dataset, []).append(images)
+    common = {}
+    for dataset, sets in per_dataset.items():
+        shared = frozenset.intersection(*sets)
+        if not shared:
+            raise AnalysisError(
+                f"dataset {dataset!r}: the compared curves have no image in common; narrow them with "
+                "--codec, or average each curve over its own images with --images own")
+        common[dataset] = shared
+    return common
+
+
+def image_rows(rows: pd.DataFrame, images: str = "common") -> pd.DataFrame:
+    """The successful single-pass rows that enter the dataset means under ``images``, with the
+    column ``n_images`` (images per curve) — the per-image data behind every mean point."""
+    if images not in IMAGE_SETS:
+        raise AnalysisError(f"--images {images!r}: use one of {', '.join(IMAGE_SETS)}")
     rows = successful_single_pass(rows)
     if rows.empty:
-        return pd.DataFrame(columns=[*CURVE_KEYS, *VALUE_COLUMNS, "n_images"])
-    grouped = rows.groupby(CURVE_KEYS, dropna=False)
+        return rows.assign(n_images=pd.Series(dtype="int64"))
+    if images == "common":
+        allowed = common_images(rows)
+        keep = [sha in allowed[d] for d, sha in zip(rows["dataset"], rows["image_sha256"])]
+        rows = rows[keep]
+    sets = own_images(rows)
+    keep = [sha in sets[(d, c, o)] for d, c, o, sha in
+            zip(rows["dataset"], rows["codec"], rows["decoder_options"], rows["image_sha256"])]
+    rows = rows[keep].copy()
+    rows[VALUE_COLUMNS] = rows[VALUE_COLUMNS].astype(float)  # all-null metric columns arrive as object
+    rows["n_images"] = [len(sets[(d, c, o)]) for d, c, o in zip(rows["dataset"], rows["codec"], rows["decoder_options"])]
+    return rows
+
+
+def mean_curves(rows: pd.DataFrame, images: str = "common") -> pd.DataFrame:
+    """One row per (dataset, codec, decoder options, rate): means over images, their spread
+    (``<col>_std`` (sample, ddof 1), ``_min``, ``_q25``, ``_q75``, ``_max``), ``n_images`` and
+    ``n_points`` (rate points of the curve)."""
+    per_image = image_rows(rows, images)
+    spread_names = [f"{c}_{s}" for c in SPREAD_COLUMNS for s in SPREAD_STATS]
+    if per_image.empty:
+        return pd.DataFrame(columns=[*CURVE_KEYS, *VALUE_COLUMNS, *spread_names, "n_images", "n_points"])
+    grouped = per_image.groupby(CURVE_KEYS, dropna=False)
     means = grouped[VALUE_COLUMNS].mean()
+    for column in SPREAD_COLUMNS:
+        values = grouped[column]
+        means[f"{column}_std"] = values.std(ddof=1)
+        means[f"{column}_min"] = values.min()
+        means[f"{column}_q25"] = values.quantile(0.25)
+        means[f"{column}_q75"] = values.quantile(0.75)
+        means[f"{column}_max"] = values.max()
     means["n_images"] = grouped["image_sha256"].nunique()
     means = means.reset_index()
-    full = means.groupby(["dataset", "codec", "decoder_options"])["n_images"].transform("max")
-    return means[means["n_images"] == full].sort_values(CURVE_KEYS).reset_index(drop=True)
+    means["n_points"] = means.groupby(CURVE)["rate"].transform("size")
+    return means.sort_values(CURVE_KEYS).reset_index(drop=True)

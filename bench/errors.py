@@ -27,3 +27,7 @@ class CodecFailure(BenchError):
 
 class ResultsError(BenchError):
     """A results folder or parquet file cannot be read as this harness's rows."""
+
+
+class AnalysisError(BenchError):
+    """Stored rows cannot support the requested table or figure (no rows selected, no common images)."""
