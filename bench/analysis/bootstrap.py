@@ -1,0 +1,109 @@
+"""Confidence intervals for Bjøntegaard deltas: a seeded bootstrap over images.
+
+A BD-rate over 24 Kodak images is one number from one sample of photos; a paper needs to know
+how much it would move on another sample. Each resample draws as many images as there are,
+with replacement, from the images both curves share (paired: the anchor and the test curve see
+the same draw), recomputes both dataset-mean curves over the draw and takes their BD. The
+interval is the percentile interval of those BDs. Resamples whose mean curves do not support a
+BD (a non-monotone mean curve) are counted and left out; the count travels with the interval.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bench.analysis.bd import BDError, bd_quality, bd_rate
+
+DEFAULT_RESAMPLES = 1000
+DEFAULT_SEED = 0
+DEFAULT_LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A percentile bootstrap interval of one BD value."""
+
+    low: float
+    high: float
+    resamples: int
+    failed: int = 0
+
+    def contains(self, value: float) -> bool:
+        return bool(self.low <= value <= self.high)
+
+
+@dataclass(frozen=True)
+class ImageMatrix:
+    """One curve's per-image values: ``bpp`` and ``quality`` as (images × rates) arrays in a
+    fixed image order, so a resample is one weighted mean per column."""
+
+    images: tuple[str, ...]
+    bpp: np.ndarray
+    quality: np.ndarray
+
+    @classmethod
+    def from_rows(cls, rows: pd.DataFrame, metric: str, images: list[str]) -> "ImageMatrix":
+        """Rows of one curve (columns image_sha256, rate, bpp, metric) restricted to ``images``."""
+        bpp = rows.pivot_table(index="image_sha256", columns="rate", values="bpp", aggfunc="mean")
+        quality = rows.pivot_table(index="image_sha256", columns="rate", values=metric, aggfunc="mean")
+        columns = [c for c in bpp.columns if bpp.loc[images, c].notna().all() and quality.loc[images, c].notna().all()]
+        return cls(tuple(images), bpp.loc[images, columns].to_numpy(float), quality.loc[images, columns].to_numpy(float))
+
+    def mean(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        total = weights.sum()
+        return weights @ self.bpp / total, weights @ self.quality / total
+
+
+def percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    tail = (1 - level) / 2 * 100
+    return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
+
+
+def resample_weights(n_images: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples × images) counts of each image in each draw of ``n_images`` with replacement."""
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, n_images, size=(resamples, n_images))
+    weights = np.zeros((resamples, n_images))
+    for row, draw in enumerate(draws):
+        np.add.at(weights[row], draw, 1)
+    return weights
+
+
+def bd_intervals(anchor: ImageMatrix | tuple[np.ndarray, np.ndarray], test: ImageMatrix, method: str = "pchip",
+                 higher_is_better: bool = True, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+                 level: float = DEFAULT_LEVEL) -> tuple[Interval, Interval]:
+    """Bootstrap intervals of (BD-rate %, BD-quality) of ``test`` against ``anchor``.
+
+    ``anchor`` is an ImageMatrix over the same images as ``test`` (paired draws), or a fixed
+    (bpp, quality) curve — a published anchor has no per-image data, so only the test side is
+    resampled.
+    """
+    if resamples < 1:
+        raise BDError(f"bootstrap resamples must be at least 1, got {resamples}")
+    weights = resample_weights(len(test.images), resamples, seed)
+    rates, qualities, failed = [], [], 0
+    for w in weights:
+        anchor_curve = anchor.mean(w) if isinstance(anchor, ImageMatrix) else anchor
+        test_curve = test.mean(w)
+        try:
+            rates.append(bd_rate(*anchor_curve, *test_curve, method, higher_is_better))
+            qualities.append(bd_quality(*anchor_curve, *test_curve, method, higher_is_better))
+        except BDError:
+            failed += 1
+    if not rates:
+        raise BDError(f"no bootstrap resample of {resamples} supports a BD")
+    kept = len(rates)
+    return (Interval(*percentile_interval(np.array(rates), level), kept, failed),
+            Interval(*percentile_interval(np.array(qualities), level), kept, failed))
+
+
+def mean_interval(values: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
+                  level: float = DEFAULT_LEVEL) -> Interval:
+    """Bootstrap interval of the mean of per-image values (the per-image BD convention)."""
+    values = np.asarray(values, float)
+    weights = resample_weights(len(values), resamples, seed)
+    means = weights @ values / len(values)
+    return Interval(*percentile_interval(means, level), resamples)
