@@ -15,6 +15,8 @@ interrupted run left on fewer images is dropped rather than averaged over a diff
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from bench.errors import AnalysisError
@@ -107,3 +109,44 @@ def mean_curves(rows: pd.DataFrame, images: str = "common") -> pd.DataFrame:
     means = means.reset_index()
     means["n_points"] = means.groupby(CURVE)["rate"].transform("size")
     return means.sort_values(CURVE_KEYS).reset_index(drop=True)
+
+
+def curve_labels(curves: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Readable name per (codec, decoder-options JSON): the codec plus the options that tell its
+    curves apart, and no more.
+
+    Options are split one key at a time, mode-like keys (text values such as ILC's ``z``)
+    before numeric knobs, and a knob is named only within the group where it varies: ILC's
+    ``{"z": "mode"}`` reads ``ilc (z=mode)``, not with the temperature its decoder ignores,
+    while its sampling curves read ``ilc (z=sample, temperature=0.5)``. A codec drawn once
+    reads as its bare name.
+    """
+    options = {key: json.loads(key[1] or "{}") for key in curves}
+    labels: dict[tuple[str, str], str] = {}
+    for codec in dict.fromkeys(codec for codec, _ in curves):
+        keys = [key for key in options if key[0] == codec]
+        for key, parts in _distinguishing_parts(keys, options).items():
+            labels[key] = f"{codec} ({', '.join(parts)})" if parts else codec
+    return labels
+
+
+def _distinguishing_parts(keys: list[tuple[str, str]], options: dict) -> dict[tuple[str, str], list[str]]:
+    values = {name: {json.dumps(options[key].get(name)) for key in keys} for key in keys for name in options[key]}
+    varying = [name for name, seen in values.items() if len(seen) > 1]
+    if not varying:
+        return {key: [] for key in keys}
+
+    def order(name: str) -> tuple[bool, int, str]:
+        numeric = all(isinstance(options[key].get(name), (int, float)) for key in keys)
+        return numeric, len(values[name]), name
+
+    split = min(varying, key=order)
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for key in keys:
+        groups.setdefault(json.dumps(options[key].get(split)), []).append(key)
+    parts = {}
+    for group in groups.values():
+        value = options[group[0]].get(split)
+        for key, rest in _distinguishing_parts(group, options).items():
+            parts[key] = [f"{split}={value}", *rest]
+    return parts
