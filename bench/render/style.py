@@ -1,0 +1,172 @@
+"""How curves look: one colour per codec label, line styles per decoder option set, legend text.
+
+A reader compares figures side by side (Kodak beside the sample set, the RD plot beside the
+report), so a codec's colour must not depend on which codecs one figure happens to hold. Colours
+follow a fixed order: the configuration's codec order (the ``[codecs.*]`` sections of bench.toml),
+then every other label sorted, mapped onto a fixed palette. Curves of one codec that differ only
+in decoder options (ILC's ``z=mode`` and ``z=sample``) share the codec's colour and differ by line
+style and marker; a published curve (``published:vtm``) takes its codec's colour, dashed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any, Iterable, Sequence
+
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+
+PUBLISHED_PREFIX = "published:"
+AXIS_LABELS = {
+    "psnr_rgb": "PSNR RGB [dB]",
+    "psnr_y": "PSNR Y (BT.601) [dB]",
+    "ms_ssim_db": "MS-SSIM [dB]",
+    "ms_ssim": "MS-SSIM",
+    "lpips": "LPIPS (AlexNet), lower is better",
+    "mse": "MSE (8-bit RGB)",
+}
+#: tab10, then the light halves of tab20 (its dark halves repeat tab10): 20 distinct colours.
+PALETTE: tuple[str, ...] = (
+    *(to_hex(c) for c in colormaps["tab10"].colors),
+    *(to_hex(c) for c in colormaps["tab20"].colors[1::2]),
+)
+#: Line style and marker of a codec's 1st, 2nd, … decoder-option variant. Plain dashes are left
+#: out: they mark published curves.
+VARIANT_LINES: tuple[tuple[Any, str], ...] = (
+    ("-", "o"), (":", "s"), ("-.", "^"), ((0, (5, 1, 1, 1, 1, 1)), "D"), ((0, (1, 2)), "v"),
+    ((0, (3, 1, 1, 1)), "P"), ((0, (8, 2)), "X"),
+)
+#: Markers of single-rate variants (one trained model each), drawn large.
+SINGLE_POINT_MARKERS = ("*", "P", "X", "D", "p", "h", "s")
+PUBLISHED_LINE: dict[str, Any] = {"linestyle": "--", "linewidth": 1.4, "marker": "none"}
+_MISSING = "\0missing"
+
+
+def axis_label(metric: str) -> str:
+    return AXIS_LABELS.get(metric, metric)
+
+
+def base_codec(label: str) -> str:
+    """The codec a curve belongs to for colouring: ``published:vtm`` → ``vtm``."""
+    return label[len(PUBLISHED_PREFIX):] if label.startswith(PUBLISHED_PREFIX) else label
+
+
+def codec_colours(labels: Iterable[str], codec_order: Sequence[str] = ()) -> dict[str, str]:
+    """Colour per codec label (published labels map to their codec's colour).
+
+    Position in the palette = position in ``codec_order`` followed by the remaining labels
+    sorted, so a label keeps its colour in every figure drawn from the same store and config.
+    """
+    names = [base_codec(label) for label in labels]
+    order = list(dict.fromkeys(codec_order))
+    order += sorted(set(names) - set(order))
+    position = {name: i for i, name in enumerate(order)}
+    colours = {name: PALETTE[position[name] % len(PALETTE)] for name in order}
+    for label in labels:
+        colours[label] = colours[base_codec(label)]
+    return colours
+
+
+def marker_style(n_points: int, variant: int = 0) -> dict[str, Any]:
+    """Small markers on a curve; a codec measured at a single rate (one trained model) gets a
+    large star (or, for its further decoder variants, another large marker), or it would vanish
+    among the curves' dots."""
+    if n_points > 1:
+        line, marker = VARIANT_LINES[variant % len(VARIANT_LINES)]
+        return {"linestyle": line, "marker": marker, "markersize": 3.5}
+    marker = SINGLE_POINT_MARKERS[variant % len(SINGLE_POINT_MARKERS)]
+    return {"linestyle": "none", "marker": marker, "markersize": 13 if marker == "*" else 9}
+
+
+def _value(options: dict[str, Any], key: str) -> str:
+    return json.dumps(options[key], sort_keys=True) if key in options else _MISSING
+
+
+def _key_order(options: list[dict[str, Any]]) -> list[str]:
+    """Keys in the order they split a codec's curves: categorical options first (they pick a
+    decoder mode, e.g. ILC's ``z``), then numeric knobs (which act within a mode), each group by
+    fewest distinct values, then by name."""
+    def rank(key: str) -> tuple[bool, int, str]:
+        carried = [o[key] for o in options if key in o]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in carried)
+        return numeric, len({_value(o, key) for o in options}), key
+    return sorted(set().union(*options), key=rank)
+
+
+def shown_options(options: list[dict[str, Any]]) -> list[list[str]]:
+    """Per curve of one codec, the decoder options its legend shows, in display order.
+
+    The curves are split key by key (in :func:`_key_order`): a key is shown only where it tells
+    apart curves that agree on every key shown before it, and a curve lacking the key shows
+    nothing for it. ILC's ``z=mode`` curve, stored with the default ``temperature=1.0``, is thus
+    split off by ``z`` alone and never labelled with a temperature it does not use.
+    """
+    shown: list[list[str]] = [[] for _ in options]
+
+    def split(members: list[int], keys: list[str]) -> None:
+        for i, key in enumerate(keys):
+            groups: dict[str, list[int]] = defaultdict(list)
+            for j in members:
+                groups[_value(options[j], key)].append(j)
+            if len(groups) < 2:
+                continue
+            for j in members:
+                if key in options[j]:
+                    shown[j].append(key)
+            for group in groups.values():
+                if len(group) > 1:
+                    split(group, keys[i + 1:])
+            return
+
+    if len(options) > 1:
+        split(list(range(len(options))), _key_order(options))
+    return shown
+
+
+def _sort_value(options: dict[str, Any], key: str) -> tuple:
+    if key not in options:
+        return (0, 0.0, "")
+    value = options[key]
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (1, float(value), "")
+    return (2, 0.0, json.dumps(value, sort_keys=True))
+
+
+def variant_order(options_json: Sequence[str]) -> list[str]:
+    """One codec's decoder-option sets (JSON) in a fixed order: by their values, the key that
+    splits the curves first deciding first (``z=mode`` before ``z=sample``, then temperature)."""
+    parsed = {text: json.loads(text or "{}") for text in options_json}
+    keys = _key_order(list(parsed.values())) if parsed else []
+    return sorted(parsed, key=lambda text: tuple(_sort_value(parsed[text], k) for k in keys))
+
+
+def curve_labels(curves: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Legend text per (codec, decoder-options JSON): the codec, plus only the options that tell
+    that codec's curves apart (:func:`shown_options`), so a codec drawn once reads as its name,
+    not as its defaults."""
+    by_codec: dict[str, list[str]] = defaultdict(list)
+    for codec, options in dict.fromkeys(curves):
+        by_codec[codec].append(options)
+    labels = {}
+    for codec, texts in by_codec.items():
+        parsed = [json.loads(text or "{}") for text in texts]
+        for text, mine, keys in zip(texts, parsed, shown_options(parsed)):
+            shown = ", ".join(f"{k}={mine[k]}" for k in keys)
+            labels[(codec, text)] = f"{codec} ({shown})" if shown else codec
+    return labels
+
+
+def curve_styles(curves: list[tuple[str, str]], n_points: dict[tuple[str, str], int],
+                 colours: dict[str, str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Plot keyword arguments per (codec, decoder-options JSON): the codec's colour, and the line
+    style and marker of the curve's place in :func:`variant_order` among that codec's curves."""
+    by_codec: dict[str, list[str]] = defaultdict(list)
+    for codec, options in dict.fromkeys(curves):
+        by_codec[codec].append(options)
+    styles = {}
+    for codec, texts in by_codec.items():
+        for variant, text in enumerate(variant_order(texts)):
+            key = (codec, text)
+            styles[key] = {"color": colours[codec], **marker_style(n_points[key], variant)}
+    return styles
