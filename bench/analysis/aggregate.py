@@ -1,85 +1,255 @@
-"""BD and AUC tables from stored rows: of the dataset-mean curve, or the mean of per-image values.
+"""BD, AUC and RD-point tables from stored rows, per dataset, for every curve in the store.
 
-Both conventions appear in the literature; every table says which one it shows.
+A table never fails as a whole because one curve cannot support a number: a codec measured at
+one rate point (a single trained model), a curve with fewer points than a BD needs, or a
+dataset without the anchor get their row with a note saying why the cell is empty.
+
+Two BD conventions appear in the literature and every table says which it shows:
+``mean-curve`` (one BD of the dataset-mean curves, with a bootstrap interval over images) and
+``per-image`` (the mean of per-image BDs, with a bootstrap interval of that mean).
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
-from bench.analysis.auc import auc, common_range
-from bench.analysis.bd import BDError, bd_quality, bd_rate
-from bench.curves import mean_curves, successful_single_pass
+from bench.analysis.auc import DEFAULT_INTERPOLATION, auc, common_range
+from bench.analysis.bd import MIN_POINTS, BDError, bd_rate_and_quality
+from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, bd_intervals, mean_interval
+from bench.curves import CURVE, curve_labels, image_rows, mean_curves
 
 #: Metrics and whether higher values are better.
 QUALITY_METRICS = {"psnr_rgb": True, "psnr_y": True, "ms_ssim_db": True, "lpips": False}
 MODES = ("mean-curve", "per-image")
+PUBLISHED_PREFIX = "published:"
 
 
-def _bd_pair(anchor: pd.DataFrame, test: pd.DataFrame, metric: str, method: str) -> tuple[float, float, str]:
-    higher = QUALITY_METRICS[metric]
-    try:
-        rate = bd_rate(anchor["bpp"], anchor[metric], test["bpp"], test[metric], method, higher)
-        quality = bd_quality(anchor["bpp"], anchor[metric], test["bpp"], test[metric], method, higher)
-        return rate, quality, ""
-    except BDError as exc:
-        return np.nan, np.nan, str(exc)
+def check_metric(metric: str) -> None:
+    if metric not in QUALITY_METRICS:
+        raise BDError(f"BD of {metric!r} is not supported; use one of {', '.join(QUALITY_METRICS)}")
+
+
+def points_note(points: int, needed: int) -> str:
+    """Why a curve gets no number: the note its table row carries."""
+    if points == 1:
+        return "n/a (one rate point)"
+    return f"n/a ({points} rate points; needs {needed})"
+
+
+def _with_labels(curves: pd.DataFrame) -> pd.DataFrame:
+    labels = curve_labels(list(dict.fromkeys(zip(curves["codec"], curves["decoder_options"]))))
+    return curves.assign(curve=[labels[(c, o)] for c, o in zip(curves["codec"], curves["decoder_options"])])
+
+
+def _anchor_options(per_dataset: pd.DataFrame, anchor: str) -> str | None:
+    """The decoder-options set of the anchor curve: its only one, or the first in sort order."""
+    options = sorted(set(per_dataset.loc[per_dataset["codec"] == anchor, "decoder_options"]))
+    return options[0] if options else None
 
 
 def bd_table(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: str = "pchip",
-             mode: str = "mean-curve") -> pd.DataFrame:
-    """BD-rate (%) and BD-quality of every codec against ``anchor``, per dataset.
+             mode: str = "mean-curve", images: str = "common", resamples: int = DEFAULT_RESAMPLES,
+             seed: int = DEFAULT_SEED, anchor_curves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """BD-rate (%) and BD-quality of every curve against ``anchor``, per dataset, with 95 %
+    bootstrap intervals (``resamples`` draws over images, ``seed``; 0 resamples: no interval).
 
-    ``mean-curve``: one BD of the dataset-mean curves. ``per-image``: the mean over images of
-    per-image BDs (images where a BD is undefined are counted in ``failed``).
+    ``anchor_curves`` holds a published anchor curve (mean-curve shape, codec ``anchor``);
+    published curves carry no per-image data, so only the test side is resampled.
+
+    Columns: dataset, curve, codec, decoder_options, images, points, bd_rate, bd_rate_low,
+    bd_rate_high, bd_quality, bd_quality_low, bd_quality_high, resamples, note.
     """
-    if metric not in QUALITY_METRICS:
-        raise BDError(f"BD of {metric!r} is not supported; use one of {', '.join(QUALITY_METRICS)}")
+    check_metric(metric)
     if mode not in MODES:
         raise BDError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-    records = []
-    if mode == "mean-curve":
-        curves = mean_curves(rows)
-        curves = curves[curves["decoder_options"] == "{}"]
-        for dataset, per_dataset in curves.groupby("dataset"):
-            anchor_curve = per_dataset[per_dataset["codec"] == anchor].dropna(subset=[metric])
-            if anchor_curve.empty:
-                raise BDError(f"anchor codec {anchor!r} has no rows for dataset {dataset!r}")
-            for codec, curve in per_dataset.groupby("codec"):
-                rate, quality, note = _bd_pair(anchor_curve, curve.dropna(subset=[metric]), metric, method)
-                records.append({"dataset": dataset, "codec": codec, "bd_rate": rate, "bd_quality": quality,
-                                "images": int(curve["n_images"].max()), "note": note})
-    else:
-        ok = successful_single_pass(rows)
-        ok = ok[ok["decoder_options"] == "{}"]
-        for (dataset, image), per_image in ok.groupby(["dataset", "image_sha256"]):
-            anchor_curve = per_image[per_image["codec"] == anchor]
-            for codec, curve in per_image.groupby("codec"):
-                rate, quality, note = _bd_pair(anchor_curve, curve, metric, method)
-                records.append({"dataset": dataset, "codec": codec, "bd_rate": rate, "bd_quality": quality, "note": note})
-        per = pd.DataFrame(records)
-        if per.empty:
-            return per
-        grouped = per.groupby(["dataset", "codec"])
-        records = [{"dataset": d, "codec": c, "bd_rate": g["bd_rate"].mean(), "bd_quality": g["bd_quality"].mean(),
-                    "images": int(g["bd_rate"].notna().sum()), "note": f"{int(g['bd_rate'].isna().sum())} images without a BD" if g["bd_rate"].isna().any() else ""}
-                   for (d, c), g in grouped]
-    return pd.DataFrame(records)
-
-
-def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", codecs: list[str] | None = None,
-              bpp_range: tuple[float, float] | None = None, interpolation: str = "linear") -> pd.DataFrame:
-    """AUC of each codec's dataset-mean curve over a common bpp range (Table 1 of the IAT paper)."""
-    curves = mean_curves(rows)
-    curves = curves[curves["decoder_options"] == "{}"]
-    if codecs:
-        curves = curves[curves["codec"].isin(codecs)]
+    per_image = image_rows(rows, images).dropna(subset=[metric])
+    curves = _with_labels(mean_curves(rows, images).dropna(subset=[metric]))
     records = []
     for dataset, per_dataset in curves.groupby("dataset"):
-        groups = {c: g.dropna(subset=[metric]).sort_values("bpp") for c, g in per_dataset.groupby("codec")}
-        low, high = bpp_range or common_range([g["bpp"] for g in groups.values()])
-        for codec, curve in groups.items():
-            records.append({"dataset": dataset, "codec": codec, "auc": auc(curve["bpp"], curve[metric], low, high, interpolation),
-                            "bpp_low": low, "bpp_high": high})
+        fixed = None
+        if anchor_curves is not None:
+            fixed = anchor_curves[anchor_curves["dataset"] == dataset].sort_values("bpp")
+        options = _anchor_options(per_dataset, anchor)
+        data = per_image[per_image["dataset"] == dataset]
+        for (codec, decoder_options), curve in per_dataset.groupby(["codec", "decoder_options"], sort=False):
+            record = {"dataset": dataset, "curve": curve["curve"].iloc[0], "codec": codec,
+                      "decoder_options": decoder_options, "images": int(curve["n_images"].max()),
+                      "points": len(curve), "resamples": 0, "note": ""}
+            record.update(_bd_cells(data, curve, anchor, options, fixed, metric, method, mode, resamples, seed))
+            records.append(record)
+    return pd.DataFrame(records, columns=["dataset", "curve", "codec", "decoder_options", "images", "points",
+                                          "bd_rate", "bd_rate_low", "bd_rate_high", "bd_quality", "bd_quality_low",
+                                          "bd_quality_high", "resamples", "note"])
+
+
+def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, anchor: str, anchor_options: str | None,
+              fixed: pd.DataFrame | None, metric: str, method: str, mode: str, resamples: int, seed: int) -> dict:
+    empty = dict.fromkeys(["bd_rate", "bd_rate_low", "bd_rate_high", "bd_quality", "bd_quality_low",
+                           "bd_quality_high"], math.nan)
+    higher = QUALITY_METRICS[metric]
+    codec, options = curve["codec"].iloc[0], curve["decoder_options"].iloc[0]
+    if len(curve) < MIN_POINTS:
+        return {**empty, "note": points_note(len(curve), MIN_POINTS)}
+    if fixed is None and anchor_options is None:
+        return {**empty, "note": f"n/a (anchor {anchor} not measured on this dataset)"}
+    if fixed is not None and fixed.empty:
+        return {**empty, "note": f"n/a (no published {anchor} curve for this dataset)"}
+    is_anchor = fixed is None and codec == anchor and options == anchor_options
+    if is_anchor:
+        return {**dict.fromkeys(empty, 0.0), "note": "anchor"}
+    test_rows = data[(data["codec"] == codec) & (data["decoder_options"] == options)]
+    anchor_rows = None if fixed is not None else data[(data["codec"] == anchor) & (data["decoder_options"] == anchor_options)]
+    try:
+        if mode == "per-image":
+            return _per_image_mean(anchor_rows, fixed, test_rows, metric, method, higher, resamples, seed)
+        if fixed is not None:
+            anchor_curve = (fixed["bpp"].to_numpy(float), fixed[metric].to_numpy(float))
+        else:
+            anchor_mean = anchor_rows.groupby("rate")[["bpp", metric]].mean()
+            anchor_curve = (anchor_mean["bpp"].to_numpy(float), anchor_mean[metric].to_numpy(float))
+        rate, quality = bd_rate_and_quality(*anchor_curve, curve["bpp"], curve[metric], method, higher)
+        cells = {"bd_rate": rate, "bd_quality": quality, "note": ""}
+    except BDError as exc:
+        return {**empty, "note": f"n/a ({exc})"}
+    if resamples:
+        test_matrix = ImageMatrix.from_rows(test_rows, metric, sorted(set(test_rows["image_sha256"])))
+        anchor_side = anchor_curve if fixed is not None else ImageMatrix.from_rows(
+            anchor_rows, metric, sorted(set(anchor_rows["image_sha256"])))
+        try:
+            rate_ci, quality_ci = bd_intervals(anchor_side, test_matrix, method, higher, resamples, seed)
+        except BDError as exc:
+            return {**cells, **dict.fromkeys(["bd_rate_low", "bd_rate_high", "bd_quality_low", "bd_quality_high"], math.nan),
+                    "note": f"no interval ({exc})"}
+        cells.update(bd_rate_low=rate_ci.low, bd_rate_high=rate_ci.high, bd_quality_low=quality_ci.low,
+                     bd_quality_high=quality_ci.high, resamples=rate_ci.resamples)
+        if rate_ci.failed:
+            cells["note"] = f"{rate_ci.failed} of {resamples} resamples without a BD"
+    return cells
+
+
+def _per_image_mean(anchor_rows: pd.DataFrame | None, fixed: pd.DataFrame | None, test_rows: pd.DataFrame,
+                    metric: str, method: str, higher: bool, resamples: int, seed: int) -> dict:
+    rates, qualities, failed = [], [], 0
+    for image, test in test_rows.groupby("image_sha256"):
+        reference = fixed if fixed is not None else anchor_rows[anchor_rows["image_sha256"] == image]
+        try:
+            rate, quality = bd_rate_and_quality(reference["bpp"], reference[metric], test["bpp"], test[metric], method, higher)
+        except BDError:
+            failed += 1
+            continue
+        rates.append(rate)
+        qualities.append(quality)
+    if not rates:
+        raise BDError("no image supports a BD")
+    cells = {"bd_rate": float(np.mean(rates)), "bd_quality": float(np.mean(qualities)),
+             "note": f"{failed} images without a BD" if failed else ""}
+    if resamples:
+        rate_ci, quality_ci = mean_interval(np.array(rates), resamples, seed), mean_interval(np.array(qualities), resamples, seed)
+        cells.update(bd_rate_low=rate_ci.low, bd_rate_high=rate_ci.high, bd_quality_low=quality_ci.low,
+                     bd_quality_high=quality_ci.high, resamples=resamples)
+    return cells
+
+
+def per_image_bd(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: str = "pchip",
+                 images: str = "common") -> pd.DataFrame:
+    """One BD per (dataset, image, curve) against the anchor's curve on the same image.
+
+    Columns: dataset, image, curve, codec, decoder_options, points, bd_rate, bd_quality, note.
+    """
+    check_metric(metric)
+    higher = QUALITY_METRICS[metric]
+    data = image_rows(rows, images).dropna(subset=[metric])
+    if data.empty:
+        return pd.DataFrame(columns=["dataset", "image", "curve", "codec", "decoder_options", "points",
+                                     "bd_rate", "bd_quality", "note"])
+    data = _with_labels(data)
+    records = []
+    for dataset, per_dataset in data.groupby("dataset"):
+        options = _anchor_options(per_dataset, anchor)
+        for (image, codec, decoder_options), test in per_dataset.groupby(["image", *CURVE[1:]]):
+            record = {"dataset": dataset, "image": image, "curve": test["curve"].iloc[0], "codec": codec,
+                      "decoder_options": decoder_options, "points": len(test), "bd_rate": math.nan,
+                      "bd_quality": math.nan, "note": ""}
+            reference = per_dataset[(per_dataset["image"] == image) & (per_dataset["codec"] == anchor)
+                                    & (per_dataset["decoder_options"] == options)]
+            if len(test) < MIN_POINTS:
+                record["note"] = points_note(len(test), MIN_POINTS)
+            elif reference.empty:
+                record["note"] = f"n/a (anchor {anchor} not measured on this image)"
+            else:
+                try:
+                    record["bd_rate"], record["bd_quality"] = bd_rate_and_quality(
+                        reference["bpp"], reference[metric], test["bpp"], test[metric], method, higher)
+                except BDError as exc:
+                    record["note"] = f"n/a ({exc})"
+            records.append(record)
     return pd.DataFrame(records)
+
+
+def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = "common",
+              bpp_range: tuple[float, float] | None = None, interpolation: str = DEFAULT_INTERPOLATION,
+              normalise: bool = False, extra_curves: pd.DataFrame | None = None) -> pd.DataFrame:
+    """AUC of every dataset-mean curve over one bpp range per dataset.
+
+    The range is ``bpp_range`` when given, else the range common to every curve with at least
+    two points (curves with one point get a note, never an error). ``extra_curves`` (e.g.
+    published curves, mean-curve shape) join the comparison.
+
+    Columns: dataset, curve, codec, decoder_options, images, points, auc, bpp_low, bpp_high, note.
+    """
+    check_metric(metric)
+    curves = mean_curves(rows, images)
+    if extra_curves is not None and not extra_curves.empty:
+        curves = pd.concat([curves, extra_curves[[c for c in extra_curves.columns if c in curves.columns]]], ignore_index=True)
+    curves = _with_labels(curves.dropna(subset=[metric]))
+    records = []
+    for dataset, per_dataset in curves.groupby("dataset"):
+        groups = {key: g.sort_values("bpp") for key, g in per_dataset.groupby(["codec", "decoder_options"], sort=False)}
+        spans = [g["bpp"] for g in groups.values() if len(g) >= 2]
+        low = high = math.nan
+        range_note = ""
+        if bpp_range:
+            low, high = bpp_range
+        elif spans:
+            try:
+                low, high = common_range(spans)
+            except BDError as exc:
+                range_note = f"n/a ({exc})"
+        else:
+            range_note = "n/a (no curve with two rate points)"
+        for (codec, decoder_options), curve in groups.items():
+            record = {"dataset": dataset, "curve": curve["curve"].iloc[0], "codec": codec,
+                      "decoder_options": decoder_options, "images": int(curve["n_images"].max()),
+                      "points": len(curve), "auc": math.nan, "bpp_low": low, "bpp_high": high, "note": range_note}
+            if len(curve) < 2:
+                record["note"] = points_note(len(curve), 2)
+            elif not range_note:
+                try:
+                    record["auc"] = auc(curve["bpp"], curve[metric], low, high, interpolation, normalise)
+                except BDError as exc:
+                    record["note"] = f"n/a ({exc})"
+            records.append(record)
+    return pd.DataFrame(records, columns=["dataset", "curve", "codec", "decoder_options", "images", "points", "auc",
+                                          "bpp_low", "bpp_high", "note"])
+
+
+def rd_points(rows: pd.DataFrame, metrics: list[str], images: str = "common") -> pd.DataFrame:
+    """Dataset-mean RD points with their standard deviation over images, n and mean timings."""
+    curves = _with_labels(mean_curves(rows, images))
+    columns = ["dataset", "curve", "codec", "decoder_options", "rate", "n_images", "bpp", "bpp_std"]
+    for metric in metrics:
+        columns += [metric, f"{metric}_std"]
+    return curves[[*columns, "encode_s", "decode_s"]]
+
+
+def per_image_points(rows: pd.DataFrame, metrics: list[str], images: str = "common") -> pd.DataFrame:
+    """Every image's RD point behind the dataset means."""
+    data = image_rows(rows, images)
+    if data.empty:
+        return pd.DataFrame(columns=["dataset", "image", "curve", "rate", "bpp", *metrics, "encode_s", "decode_s"])
+    data = _with_labels(data)
+    return data[["dataset", "image", "curve", "codec", "decoder_options", "rate", "bpp", *metrics, "encode_s",
+                 "decode_s"]].sort_values(["dataset", "image", "curve", "rate"]).reset_index(drop=True)

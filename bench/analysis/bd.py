@@ -96,3 +96,17 @@ def _curves(anchor_rates, anchor_quality, test_rates, test_quality, method, high
         raise BDError(f"unknown BD method {method!r}; use one of {', '.join(METHODS)}")
     return (validate(anchor_rates, anchor_quality, "anchor", higher_is_better),
             validate(test_rates, test_quality, "test", higher_is_better))
+
+
+def bd_rate_and_quality(anchor_rates: Sequence[float], anchor_quality: Sequence[float], test_rates: Sequence[float],
+                        test_quality: Sequence[float], method: str = "pchip", higher_is_better: bool = True,
+                        min_overlap: float = 0.5) -> tuple[float, float]:
+    """(BD-rate %, BD-quality) with the curves validated once: what a bootstrap calls thousands of times."""
+    anchor, test = _curves(anchor_rates, anchor_quality, test_rates, test_quality, method, higher_is_better)
+    _check_overlap(overlap(anchor.quality, test.quality), "quality", min_overlap)
+    _check_overlap(overlap(np.log10(anchor.rates), np.log10(test.rates)), "log-rate", min_overlap)
+    rate = float(bjontegaard.bd_rate(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
+                                     require_matching_points=False, min_overlap=0.0))
+    delta = float(bjontegaard.bd_psnr(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
+                                      require_matching_points=False, min_overlap=0.0))
+    return rate, delta if higher_is_better else -delta

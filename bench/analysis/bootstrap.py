@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.analysis.bd import BDError, bd_quality, bd_rate
+from bench.analysis.bd import BDError, bd_rate_and_quality
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
@@ -77,22 +77,28 @@ def bd_intervals(anchor: ImageMatrix | tuple[np.ndarray, np.ndarray], test: Imag
                  level: float = DEFAULT_LEVEL) -> tuple[Interval, Interval]:
     """Bootstrap intervals of (BD-rate %, BD-quality) of ``test`` against ``anchor``.
 
-    ``anchor`` is an ImageMatrix over the same images as ``test`` (paired draws), or a fixed
-    (bpp, quality) curve — a published anchor has no per-image data, so only the test side is
-    resampled.
+    ``anchor`` is an ImageMatrix over the same images as ``test`` (paired draws), an
+    ImageMatrix over other images (each side drawn on its own, as when every curve is averaged
+    over its own images), or a fixed (bpp, quality) curve — a published anchor has no per-image
+    data, so only the test side is resampled.
     """
     if resamples < 1:
         raise BDError(f"bootstrap resamples must be at least 1, got {resamples}")
     weights = resample_weights(len(test.images), resamples, seed)
+    if isinstance(anchor, ImageMatrix):
+        paired = anchor.images == test.images
+        anchor_weights = weights if paired else resample_weights(len(anchor.images), resamples, seed + 1)
     rates, qualities, failed = [], [], 0
-    for w in weights:
-        anchor_curve = anchor.mean(w) if isinstance(anchor, ImageMatrix) else anchor
+    for index, w in enumerate(weights):
+        anchor_curve = anchor.mean(anchor_weights[index]) if isinstance(anchor, ImageMatrix) else anchor
         test_curve = test.mean(w)
         try:
-            rates.append(bd_rate(*anchor_curve, *test_curve, method, higher_is_better))
-            qualities.append(bd_quality(*anchor_curve, *test_curve, method, higher_is_better))
+            rate, quality = bd_rate_and_quality(*anchor_curve, *test_curve, method, higher_is_better)
         except BDError:
             failed += 1
+            continue
+        rates.append(rate)
+        qualities.append(quality)
     if not rates:
         raise BDError(f"no bootstrap resample of {resamples} supports a BD")
     kept = len(rates)

@@ -1,4 +1,4 @@
-"""``bench table``: BD-rate, AUC and per-rate-point tables in Markdown, LaTeX and CSV."""
+"""``bench table``: BD (with bootstrap intervals), AUC, per-image and RD-point tables per dataset."""
 
 from __future__ import annotations
 
@@ -7,39 +7,36 @@ from typing import Optional
 
 import typer
 
-from bench.analysis.aggregate import auc_table, bd_table
+from bench.analysis.auc import INTERPOLATIONS
+from bench.analysis.paper import TableSettings, paper_tables
+from bench.analysis.select import parse_where, select_rows
 from bench.cli.app import app, console, stored_rows
-from bench.curves import mean_curves
-from bench.render.tables import write_all
-
-MEAN_NOTE = "dataset means are means over images of per-image values at equal rate parameter"
+from bench.render.tables import write_paper_tables
 
 
 @app.command("table")
 def table_command(
-    anchor: str = typer.Option("jpeg", "--anchor", help="codec label the BD-rates are measured against"),
-    metric: list[str] = typer.Option(["psnr_rgb"], "--metric", "-m", help="quality metric (repeatable)"),
-    method: str = typer.Option("pchip", "--method", help="pchip (JVET CTC, default) or cubic (VCEG-M33)"),
+    anchor: str = typer.Option("jpeg", "--anchor", help="codec label the BD-rates are measured against, or published:<curve>"),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="quality metric (repeatable; default: psnr_rgb, ms_ssim_db and lpips where stored)"),
+    method: str = typer.Option("pchip", "--method", help="BD interpolation: pchip (JVET CTC, default) or cubic (VCEG-M33)"),
     mode: str = typer.Option("mean-curve", "--mode", help="mean-curve: BD of the mean curves; per-image: mean of per-image BDs"),
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder"),
-    out: Path = typer.Option(Path("results/tables"), "--out", "-o"),
-    config_path: Optional[Path] = typer.Option(None, "--config"),
+    images: str = typer.Option("common", "--images", help="common: means over the images every curve has; own: each curve over its own"),
+    dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="only this dataset (repeatable)"),
+    codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="only this codec label (repeatable)"),
+    where: Optional[list[str]] = typer.Option(None, "--where", help="only rows whose column, decoder option or parameter KEY equals VALUE (repeatable)"),
+    auc_range: Optional[tuple[float, float]] = typer.Option(None, "--auc-range", help="AUC bpp range LOW HIGH (default: common to the curves)"),
+    auc_interpolation: str = typer.Option("cubic", "--auc-interpolation", help=f"AUC interpolation: {', '.join(INTERPOLATIONS)}"),
+    auc_normalise: bool = typer.Option(False, "--auc-normalise", help="divide the AUC by the range width (mean quality) instead of the papers' raw area"),
+    resamples: int = typer.Option(1000, "--resamples", min=0, help="bootstrap resamples for the BD intervals (0: none)"),
+    seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
+    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
+    out: Path = typer.Option(Path("results/tables"), "--out", "-o", help="folder for the tables, one sub-folder per dataset"),
+    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
-    """Write bd-<metric>, auc-<metric> and rd-points tables (.md, .tex, .csv)."""
-    rows = stored_rows(results, config_path)
-    for name in metric:
-        bd = bd_table(rows, anchor, name, method, mode)
-        bd = bd.rename(columns={"bd_rate": "BD-rate %", "bd_quality": f"BD-{name}"})
-        caption = (f"BD-rate and BD-{name} vs {anchor} ({method}; {'BD of the dataset-mean curves' if mode == 'mean-curve' else 'mean of per-image BDs'}; "
-                   f"{MEAN_NOTE}); negative BD-rate = fewer bits")
-        digits = 4 if name == "lpips" else 2
-        for path in write_all(bd, out / f"bd-{name}", caption, best={"BD-rate %": "min"}, digits=digits):
-            console.print(str(path))
-        auc = auc_table(rows, name)
-        lower = name == "lpips"
-        caption = f"AUC of {name} over the common bpp range, normalised by its width (linear interpolation; {MEAN_NOTE})"
-        for path in write_all(auc, out / f"auc-{name}", caption, best={"auc": "min" if lower else "max"}, digits=4):
-            console.print(str(path))
-    points = mean_curves(rows)[["dataset", "codec", "decoder_options", "rate", "bpp", *metric, "n_images"]]
-    for path in write_all(points, out / "rd-points", f"RD points ({MEAN_NOTE})", digits=4):
-        console.print(str(path))
+    """Write bd-<metric>, auc-<metric>, per-image and rd-points tables (.md, .tex, .csv) per dataset."""
+    rows = select_rows(stored_rows(results, config_path), dataset, codec, parse_where(where or []))
+    settings = TableSettings(anchor=anchor, metrics=tuple(metric or ()), method=method, mode=mode, images=images,
+                             auc_range=auc_range, auc_interpolation=auc_interpolation, auc_normalise=auc_normalise,
+                             resamples=resamples, seed=seed)
+    for path in write_paper_tables(paper_tables(rows, settings), out):
+        console.print(str(path), highlight=False, soft_wrap=True)

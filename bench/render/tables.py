@@ -1,23 +1,112 @@
-"""Paper tables in Markdown, LaTeX (booktabs, best value per column in bold) and CSV."""
+"""Paper tables in Markdown, LaTeX (booktabs, best value per column in bold) and CSV.
+
+Analysis functions return frames with machine column names (``bd_rate``, ``bd_rate_low``...);
+the ``*_display`` functions here turn them into what a paper prints: headers that read as words
+("BD-rate %"), intervals as one "[low, high]" cell, notes where a number cannot exist, and no
+"-0.00" for the anchor. Files are written per dataset, so the bold "best" of a column is chosen
+among codecs measured on the same images, never across datasets.
+"""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+#: How each metric reads in a header.
+METRIC_NAMES = {"psnr_rgb": "PSNR RGB", "psnr_y": "PSNR Y", "ms_ssim": "MS-SSIM", "ms_ssim_db": "MS-SSIM",
+                "lpips": "LPIPS"}
+METRIC_UNITS = {"psnr_rgb": "dB", "psnr_y": "dB", "ms_ssim": "", "ms_ssim_db": "dB", "lpips": ""}
 
-def _fmt(value: object, digits: int) -> str:
-    if isinstance(value, float):
-        return "–" if math.isnan(value) else f"{round(value, digits) + 0.0:.{digits}f}"  # no "-0.00"
+
+def metric_header(metric: str) -> str:
+    unit = METRIC_UNITS.get(metric, "")
+    return f"{METRIC_NAMES.get(metric, metric)} ({unit})" if unit else METRIC_NAMES.get(metric, metric)
+
+
+def metric_digits(metric: str) -> int:
+    return 4 if metric in ("lpips", "ms_ssim") else 2
+
+
+def number(value: object, digits: int) -> str:
+    """A cell: rounded, "–" for missing, and never "-0.00"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return f"{round(float(value), digits) + 0.0:.{digits}f}"
     return str(value)
 
 
+def interval(low: object, high: object, digits: int) -> str:
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high)):
+        return "–"
+    return f"[{number(low, digits)}, {number(high, digits)}]"
+
+
+def bd_display(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """BD table columns as a paper prints them; the anchor row shows 0 and no interval."""
+    digits = metric_digits(metric)
+    quality = f"BD-{metric_header(metric)}"
+    return pd.DataFrame({
+        "codec": table["curve"],
+        "images": table["images"],
+        "points": table["points"],
+        "BD-rate %": [number(v, 2) for v in table["bd_rate"]],
+        "BD-rate 95 % CI": [interval(lo, hi, 2) if n else "–" for lo, hi, n in
+                            zip(table["bd_rate_low"], table["bd_rate_high"], table["resamples"])],
+        quality: [number(v, digits) for v in table["bd_quality"]],
+        f"{quality} 95 % CI": [interval(lo, hi, digits) if n else "–" for lo, hi, n in
+                               zip(table["bd_quality_low"], table["bd_quality_high"], table["resamples"])],
+        "note": table["note"],
+    })
+
+
+def auc_display(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return pd.DataFrame({
+        "codec": table["curve"], "images": table["images"], "points": table["points"],
+        f"AUC {metric_header(metric)}": [number(v, 4) for v in table["auc"]],
+        "note": table["note"],
+    })
+
+
+def points_display(points: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    """RD points: mean ± standard deviation over images, n, and mean coding seconds."""
+    frame = pd.DataFrame({"codec": points["curve"], "rate": [number(v, 4).rstrip("0").rstrip(".") for v in points["rate"]],
+                          "images": points["n_images"], "bpp": [number(v, 4) for v in points["bpp"]],
+                          "bpp sd": [number(v, 4) for v in points["bpp_std"]]})
+    for metric in metrics:
+        digits = metric_digits(metric)
+        frame[metric_header(metric)] = [number(v, digits) for v in points[metric]]
+        frame[f"{metric_header(metric)} sd"] = [number(v, digits) for v in points[f"{metric}_std"]]
+    frame["encode s"] = [number(v, 3) for v in points["encode_s"]]
+    frame["decode s"] = [number(v, 3) for v in points["decode_s"]]
+    return frame
+
+
+def per_image_display(points: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
+    frame = pd.DataFrame({"image": points["image"], "codec": points["curve"],
+                          "rate": [number(v, 4).rstrip("0").rstrip(".") for v in points["rate"]],
+                          "bpp": [number(v, 4) for v in points["bpp"]]})
+    for metric in metrics:
+        frame[metric_header(metric)] = [number(v, metric_digits(metric)) for v in points[metric]]
+    return frame
+
+
+def per_image_bd_display(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+    return pd.DataFrame({"image": table["image"], "codec": table["curve"], "points": table["points"],
+                         "BD-rate %": [number(v, 2) for v in table["bd_rate"]],
+                         f"BD-{metric_header(metric)}": [number(v, metric_digits(metric)) for v in table["bd_quality"]],
+                         "note": table["note"]})
+
+
 def to_markdown(frame: pd.DataFrame, caption: str, digits: int = 2) -> str:
-    header = "| " + " | ".join(frame.columns) + " |"
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(_fmt(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]
+    body = ["| " + " | ".join(number(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]
     return "\n".join([f"*{caption}*", "", header, rule, *body]) + "\n"
 
 
@@ -28,22 +117,23 @@ def _latex_escape(text: str) -> str:
 
 
 def to_latex(frame: pd.DataFrame, caption: str, best: dict[str, str] | None = None, digits: int = 2) -> str:
-    """A booktabs table; ``best`` maps column → "min"/"max" to bold the best value of that column."""
+    """A booktabs table; ``best`` maps column → "min"/"max" to bold the best value of that column
+    (cells are compared as numbers, so preformatted text cells work too)."""
     best = best or {}
+    numeric = {c: pd.to_numeric(frame[c], errors="coerce") for c in frame.columns}
     winners = {}
     for column, direction in best.items():
-        values = pd.to_numeric(frame[column], errors="coerce")
-        if values.notna().any():
-            winners[column] = values.min() if direction == "min" else values.max()
-    align = "".join("r" if pd.api.types.is_numeric_dtype(frame[c]) else "l" for c in frame.columns)
+        if column in numeric and numeric[column].notna().any():
+            winners[column] = numeric[column].min() if direction == "min" else numeric[column].max()
+    align = "".join("r" if numeric[c].notna().any() else "l" for c in frame.columns)
     lines = [r"\begin{table}[t]", r"\centering", f"\\caption{{{_latex_escape(caption)}}}",
              f"\\begin{{tabular}}{{{align}}}", r"\toprule",
              " & ".join(_latex_escape(str(c)) for c in frame.columns) + r" \\", r"\midrule"]
-    for row in frame.itertuples(index=False):
+    for index, row in enumerate(frame.itertuples(index=False)):
         cells = []
         for column, value in zip(frame.columns, row):
-            text = _latex_escape(_fmt(value, digits))
-            if column in winners and isinstance(value, float) and not math.isnan(value) and value == winners[column]:
+            text = _latex_escape(number(value, digits))
+            if column in winners and numeric[column].iloc[index] == winners[column]:
                 text = f"\\textbf{{{text}}}"
             cells.append(text)
         lines.append(" & ".join(cells) + r" \\")
@@ -59,3 +149,68 @@ def write_all(frame: pd.DataFrame, stem: Path, caption: str, best: dict[str, str
     paths[1].write_text(to_latex(frame, caption, best, digits))
     frame.to_csv(paths[2], index=False)
     return paths
+
+
+def images_note(images: str, counts: pd.Series) -> str:
+    """How the dataset means were taken, as a caption says it."""
+    if images == "common":
+        n = int(counts.max()) if len(counts) else 0
+        return f"means over the {n} image{'s' if n != 1 else ''} every curve has, of per-image values at equal rate parameter"
+    return "each curve averaged over its own images (count in the images column), per-image values at equal rate parameter"
+
+
+def bd_caption(tables, dataset: str, metric: str, counts: pd.Series) -> str:
+    s = tables.settings
+    how = "BD of the dataset-mean curves" if s.mode == "mean-curve" else "mean of per-image BDs"
+    ci = (f"95 % CI: percentile bootstrap over images, {s.resamples} resamples, seed {s.seed}"
+          if s.resamples else "no interval (0 resamples)")
+    return (f"{dataset}: BD-rate and BD-{metric_header(metric)} against {s.anchor} ({s.method}; {how}; "
+            f"{images_note(s.images, counts)}; {ci}); negative BD-rate = fewer bits")
+
+
+def auc_caption(tables, dataset: str, metric: str, frame: pd.DataFrame) -> str:
+    from bench.analysis.auc import describe
+
+    s = tables.settings
+    low, high = frame["bpp_low"].iloc[0], frame["bpp_high"].iloc[0]
+    span = f"[{low:.4f}, {high:.4f}] bpp" if not (math.isnan(low) or math.isnan(high)) else "no common range"
+    given = "given with --auc-range" if s.auc_range else "common to the curves with two or more points"
+    return (f"{dataset}: AUC of {metric_header(metric)}, {describe(s.auc_interpolation, s.auc_normalise)}; "
+            f"range {span}, {given}; {images_note(s.images, frame['images'])}")
+
+
+def write_paper_tables(tables, out: Path) -> list[Path]:
+    """One folder per dataset: bd-, auc-, per-image BD and RD-point tables in .md/.tex/.csv."""
+    written: list[Path] = []
+    for dataset in tables.datasets:
+        folder = out / _safe(dataset)
+        for metric in tables.metrics:
+            bd = tables.bd[metric][tables.bd[metric]["dataset"] == dataset]
+            if not bd.empty:
+                lower_better = metric == "lpips"
+                written += write_all(bd_display(bd, metric), folder / f"bd-{metric}",
+                                     bd_caption(tables, dataset, metric, bd["images"]),
+                                     best={"BD-rate %": "min", f"BD-{metric_header(metric)}": "min" if lower_better else "max"})
+            auc = tables.auc[metric][tables.auc[metric]["dataset"] == dataset]
+            if not auc.empty:
+                written += write_all(auc_display(auc, metric), folder / f"auc-{metric}", auc_caption(tables, dataset, metric, auc),
+                                     best={f"AUC {metric_header(metric)}": "min" if metric == "lpips" else "max"})
+            per_image = tables.per_image_bd.get(metric)
+            if per_image is not None and not per_image[per_image["dataset"] == dataset].empty:
+                frame = per_image[per_image["dataset"] == dataset]
+                written += write_all(per_image_bd_display(frame, metric), folder / f"bd-{metric}-per-image",
+                                     f"{dataset}: BD against {tables.settings.anchor} per image ({tables.settings.method})")
+        points = tables.points[tables.points["dataset"] == dataset]
+        written += write_all(points_display(points, list(tables.metrics)), folder / "rd-points",
+                             f"{dataset}: RD points, mean and standard deviation (sd) over images; "
+                             f"{images_note(tables.settings.images, points['n_images'])}; mean coding seconds per image")
+        per_image = tables.per_image_points[tables.per_image_points["dataset"] == dataset]
+        written += write_all(per_image_display(per_image, list(tables.metrics)), folder / "rd-points-per-image",
+                             f"{dataset}: RD point of every image behind the means")
+    return written
+
+
+def _safe(name: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "dataset"

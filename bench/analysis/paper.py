@@ -1,0 +1,96 @@
+"""Every table a paper's results section and appendix need, computed once from stored rows.
+
+``bench table``, ``bench report`` and the Python API all call ``paper_tables``, so the numbers
+in a report and in the LaTeX beside it cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from bench.analysis.aggregate import (PUBLISHED_PREFIX, QUALITY_METRICS, auc_table, bd_table, per_image_bd,
+                                      per_image_points, rd_points)
+from bench.analysis.auc import DEFAULT_INTERPOLATION
+from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+from bench.errors import AnalysisError
+
+DEFAULT_METRICS = ("psnr_rgb", "ms_ssim_db", "lpips")
+
+
+@dataclass(frozen=True)
+class TableSettings:
+    """How the tables are computed; every caption is written from these."""
+
+    anchor: str = "jpeg"
+    metrics: tuple[str, ...] = ()
+    method: str = "pchip"
+    mode: str = "mean-curve"
+    images: str = "common"
+    auc_range: tuple[float, float] | None = None
+    auc_interpolation: str = DEFAULT_INTERPOLATION
+    auc_normalise: bool = False
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = DEFAULT_SEED
+
+
+@dataclass
+class PaperTables:
+    """Machine-readable frames (all datasets in each), keyed by metric where they depend on one."""
+
+    settings: TableSettings
+    metrics: tuple[str, ...]
+    bd: dict[str, pd.DataFrame] = field(default_factory=dict)
+    auc: dict[str, pd.DataFrame] = field(default_factory=dict)
+    per_image_bd: dict[str, pd.DataFrame] = field(default_factory=dict)
+    points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    per_image_points: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def datasets(self) -> list[str]:
+        return sorted(set(self.points["dataset"])) if not self.points.empty else []
+
+
+def measured_metrics(rows: pd.DataFrame, wanted: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The metrics to tabulate: those asked for, else the default ones the store has values for."""
+    for metric in wanted:
+        if metric not in QUALITY_METRICS:
+            raise AnalysisError(f"--metric {metric}: tables support {', '.join(QUALITY_METRICS)}")
+    chosen = tuple(wanted) or tuple(m for m in DEFAULT_METRICS if rows[m].notna().any())
+    if not chosen:
+        raise AnalysisError("the selected rows have none of the metrics "
+                            f"{', '.join(DEFAULT_METRICS)}; run `bench run --metric psnr_rgb`")
+    return chosen
+
+
+def published_anchor(anchor: str) -> pd.DataFrame | None:
+    """The published curve named by ``published:<curve>``, or None for a measured anchor."""
+    if not anchor.startswith(PUBLISHED_PREFIX):
+        return None
+    try:
+        from bench.analysis.published import published_curves
+    except ImportError:
+        raise AnalysisError(f"--anchor {anchor}: published curves are not available in this installation") from None
+    curves = published_curves([anchor])
+    return curves.assign(codec=anchor)
+
+
+def paper_tables(rows: pd.DataFrame, settings: TableSettings) -> PaperTables:
+    """BD (with intervals), AUC, per-image BD, RD points and per-image points for ``rows``."""
+    metrics = measured_metrics(rows, settings.metrics)
+    anchor_curves = published_anchor(settings.anchor)
+    if anchor_curves is None and settings.anchor not in set(rows["codec"]):
+        raise AnalysisError(f"--anchor {settings.anchor}: no rows of that codec in the selection "
+                            f"(codecs: {', '.join(sorted(set(rows['codec'])))}; or use published:<curve>)")
+    tables = PaperTables(settings, metrics)
+    for metric in metrics:
+        tables.bd[metric] = bd_table(rows, settings.anchor, metric, settings.method, settings.mode, settings.images,
+                                     settings.resamples, settings.seed, anchor_curves)
+        tables.auc[metric] = auc_table(rows, metric, settings.images, settings.auc_range, settings.auc_interpolation,
+                                       settings.auc_normalise)
+        if anchor_curves is None:
+            tables.per_image_bd[metric] = per_image_bd(rows, settings.anchor, metric, settings.method, settings.images)
+    tables.points = rd_points(rows, list(metrics), settings.images)
+    tables.per_image_points = per_image_points(rows, list(metrics), settings.images)
+    return tables
