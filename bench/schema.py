@@ -3,6 +3,11 @@
 The descriptions travel inside every parquet file (field metadata) and are rendered into the
 README, so a results file explains itself. Bump ``SCHEMA_VERSION`` when a column changes
 meaning; it is part of every row key, so old rows are never mistaken for new ones.
+
+Adding an *optional* column (nullable, null in every row that predates it) does not bump the
+version: no existing column changes meaning and no existing key changes, so old rows stay valid
+measurements and a version bump would only make their results unreadable and their work redone.
+The store fills an optional column missing from an older part with nulls on read.
 """
 
 from __future__ import annotations
@@ -19,6 +24,9 @@ class Column:
     name: str
     type: pa.DataType
     description: str
+    #: Added after its schema version's first release: parts written before it lack it, and the
+    #: store reads them with the column null.
+    optional: bool = False
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -38,6 +46,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("decoder_options", pa.string(), "decoder-only options (e.g. sampling temperature, seed), canonical JSON"),
     Column("generation", pa.int32(), "re-encoding generation; 1 is the ordinary single pass"),
     Column("chain", pa.string(), "re-encoding schedule of a drift study, canonical JSON; empty for single-pass rows"),
+    Column("target_bpp", pa.float64(), "target bpp of a matched-rate run; null for ordinary rows", optional=True),
+    Column("rate_search", pa.string(), "JSON of the rate search: tolerance, within, reason and every (rate, bpp) tried; null for ordinary rows", optional=True),
     Column("command", pa.string(), "exact encode call or command line"),
     # result
     Column("bytes", pa.int64(), "size of the complete bitstream in bytes (headers included)"),
@@ -67,9 +77,12 @@ COLUMNS: tuple[Column, ...] = (
 
 METRIC_COLUMNS = ("psnr_rgb", "psnr_y", "ms_ssim", "ms_ssim_db", "lpips")
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
+OPTIONAL_COLUMNS = frozenset(c.name for c in COLUMNS if c.optional)
+#: ``target_bpp`` (with the tolerance inside ``rate_search``) replaces ``rate`` in the key of a
+#: matched-rate row, whose rate is found by the run; ordinary rows' keys never include it.
 IDENTITY_COLUMNS = (
     "dataset", "image_sha256", "codec", "codec_impl", "codec_version", "params",
-    "rate", "decoder_options", "generation", "chain", "reference",
+    "rate", "decoder_options", "generation", "chain", "reference", "target_bpp",
 )
 
 

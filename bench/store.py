@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.errors import ResultsError
-from bench.schema import SCHEMA_VERSION, arrow_schema
+from bench.schema import OPTIONAL_COLUMNS, SCHEMA_VERSION, arrow_schema
 
 PART_GLOB = "part-*.parquet"
 TMP_PREFIX = ".tmp-"
@@ -94,7 +94,28 @@ def read_part(path: Path) -> pa.Table:
             f"{path}: schema version {version}, this harness reads {SCHEMA_VERSION}; "
             "use a matching bench version or move the old results aside"
         )
-    return table
+    return with_optional_columns(table, path)
+
+
+def with_optional_columns(table: pa.Table, path: Path) -> pa.Table:
+    """``table`` with every optional column it predates added as nulls, in schema order.
+
+    Optional columns join a schema version without bumping it (bench/schema.py), so parts
+    written before them must still read, and concatenate with newer parts. A missing column
+    that is not optional means the part is not this harness's: one line naming the file.
+    """
+    schema = arrow_schema()
+    missing = [f.name for f in schema if f.name not in table.column_names]
+    if not missing:
+        return table
+    required = [name for name in missing if name not in OPTIONAL_COLUMNS]
+    if required:
+        raise ResultsError(
+            f"{path}: lacks column(s) {', '.join(required)} of schema version {SCHEMA_VERSION}; "
+            "it was not written by bench run: move it out of the results"
+        )
+    columns = [table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def read_rows(path: Path | str) -> pd.DataFrame:

@@ -87,3 +87,33 @@ def test_a_foreign_or_corrupt_results_file_is_one_line_for_the_cli(tmp_path, con
                              "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert path.name in result.stderr and "Traceback" not in result.stderr
+
+
+def write_part_without(tmp_path, rows: list[dict], dropped: tuple[str, ...]) -> None:
+    """A part as an older harness of the same schema version wrote it: ``dropped`` columns absent."""
+    from bench.store import rows_to_table
+
+    table = rows_to_table(rows)
+    table = table.drop_columns(list(dropped)).replace_schema_metadata(table.schema.metadata)
+    pq.write_table(table, tmp_path / "part-00000000T000000-old.parquet")
+
+
+def test_a_part_without_the_optional_columns_reads_with_them_null(tmp_path):
+    from bench.schema import OPTIONAL_COLUMNS
+
+    assert OPTIONAL_COLUMNS == {"target_bpp", "rate_search"}
+    write_part_without(tmp_path, [row("old")], tuple(OPTIONAL_COLUMNS))
+    store = Store(tmp_path)
+    store.write([{**row("new", minutes=1), "target_bpp": 0.5, "rate_search": "{}"}])
+    frame = store.read().set_index("key")
+    assert list(frame.reset_index().columns) == list(COLUMN_NAMES)
+    assert frame["target_bpp"].isna()["old"] and frame.loc["new", "target_bpp"] == 0.5
+    assert frame["rate_search"].isna()["old"] and frame.loc["new", "rate_search"] == "{}"
+    assert store.finished_keys() == {"old", "new"}
+    assert store.compact() == 2 and len(store.read()) == 2
+
+
+def test_a_part_without_a_required_column_is_one_line_naming_it(tmp_path):
+    write_part_without(tmp_path, [row("a")], ("bpp",))
+    with pytest.raises(ResultsError, match=r"part-00000000T000000-old.parquet: lacks column\(s\) bpp"):
+        Store(tmp_path).read()
