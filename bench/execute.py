@@ -3,6 +3,10 @@
 Workers keep one instance per configured codec and a few decoded images, so a learned model is
 loaded once per worker, not once per image. A failing task becomes a row carrying its one-line
 error; the run goes on.
+
+A matched-rate task first searches its rate inside the worker (``bench.rate_search``, one
+encode per step), then measures at the rate found exactly as an ordinary task would, so both
+kinds of task parallelise alike.
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -23,10 +26,12 @@ from bench.backends import stream_results
 from bench.codec import Codec, canonical_json, make_codec
 from bench.errors import BenchError, CodecFailure
 from bench.images import MS_SSIM_MIN_SIDE, load_rgb8
-from bench.plan import Task
+from bench.plan import RateTarget, Task
 from bench.provenance import Provenance, utc_now
+from bench.rate_search import RateSearch, search_rate
 from bench.schema import SCHEMA_VERSION
 from bench.store import BufferedWriter, Store
+from bench.summary import RunSummary
 
 _CODECS: dict[tuple[str, str], Codec] = {}
 
@@ -139,6 +144,7 @@ def base_row(task: Task, provenance: Provenance) -> dict[str, Any]:
         "rate_parameter": task.rate_parameter, "rate": float(task.rate),
         "decoder_options": canonical_json(task.decoder_options), "generation": task.generation,
         "chain": task.chain, "reference": task.reference, "schema_version": SCHEMA_VERSION,
+        "target_bpp": task.target.bpp if task.target is not None else None,
         **provenance.fields(),
     }
 
@@ -149,19 +155,39 @@ def one_line(exc: BaseException) -> str:
     return " ".join(text.split()) or type(exc).__name__
 
 
+def search_target_rate(codec: Codec, image: np.ndarray, target: RateTarget) -> RateSearch:
+    """The rate at which ``codec`` encodes ``image`` nearest ``target.bpp``: one encode per step,
+    none for the points ``target.known`` already holds."""
+    pixels = image.shape[0] * image.shape[1]
+
+    def measure_bpp(rate: float) -> float:
+        return len(codec.encode(image, rate)) * 8.0 / pixels
+
+    return search_rate(measure_bpp, target.bpp, target.low, target.high, target.integer,
+                       tolerance=target.tolerance, known=dict(target.known))
+
+
 def run_task(task: Task, settings: Settings, provenance: Provenance) -> dict[str, Any]:
-    """Run one single-pass task in whatever process this is; never raises."""
+    """Run one single-pass task in whatever process this is; never raises.
+
+    A matched-rate task searches its rate first; the row records the search, and the rate found.
+    """
     row = base_row(task, provenance)
     try:
         image = cached_image(task.image_path, settings.min_side)
         height, width = image.shape[:2]
         row.update(width=width, height=height)
         codec = codec_for(task.codec_impl, task.params)
-        row["command"] = codec.describe(task.rate)
+        rate = task.rate
+        if task.target is not None:
+            search = search_target_rate(codec, image, task.target)
+            rate = search.rate
+            row.update(rate=float(rate), rate_search=search.to_json())
+        row["command"] = codec.describe(rate)
         # optional codec hook: PSNR against e.g. the Y'CbCr round-tripped input (row['reference'])
         reference_image = getattr(codec, "reference_image", None)
         reference = reference_image(image) if reference_image else image
-        measurement = encode_decode_measure(codec, image, reference, task.rate, task.decoder_options, settings)
+        measurement = encode_decode_measure(codec, image, reference, rate, task.decoder_options, settings)
         row.update(measurement.values)
         if settings.bitstream_dir is not None:
             keep_bitstream(settings.bitstream_dir, task.key, measurement.data)
@@ -171,30 +197,26 @@ def run_task(task: Task, settings: Settings, provenance: Provenance) -> dict[str
     return row
 
 
-@dataclass
-class RunSummary:
-    planned: int
-    skipped: int
-    written: int = 0
-    errors: Counter = field(default_factory=Counter)
-
-
 def execute(tasks: list[Task], skipped: int, settings: Settings, store: Store, provenance: Provenance,
             jobs: int = 1, on_row: Callable[[dict], None] | None = None,
             worker: Callable[..., dict] = run_task, backend: str = "loky",
             scheduler: str | None = None) -> RunSummary:
-    """Run ``tasks``, writing every row to ``store`` as it arrives (small atomic parts)."""
-    summary = RunSummary(planned=len(tasks) + skipped, skipped=skipped)
+    """Run ``tasks``, writing every row to ``store`` as it arrives (small atomic parts).
+
+    Returns the run's summary: counts, per-codec means of the rows written, wall time.
+    """
+    start = time.perf_counter()
+    summary = RunSummary(planned=len(tasks) + skipped, skipped=skipped, results=store.root)
     rows = stream_results(worker, tasks, {"settings": settings, "provenance": provenance},
                           backend=backend, jobs=jobs, scheduler=scheduler)
     with BufferedWriter(store) as writer:
         for row in rows:
             writer.add(row)
-            if row.get("error"):
-                summary.errors[row["error"]] += 1
+            summary.add(row)
             if on_row:
                 on_row(row)
         writer.flush()
         summary.written = writer.written
+    summary.wall_s = time.perf_counter() - start
     return summary
 

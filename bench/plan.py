@@ -4,20 +4,49 @@ A task's key hashes everything that determines its result (image bytes, codec im
 version and parameters, rate, decoder options, generation, metric reference, schema version),
 so finished tasks are found in the store and dropped here: resuming is free, and changing a
 codec's version or parameters invalidates exactly its rows.
+
+A matched-rate task (``bench run --target-bpp``) does not know its rate before it runs: its
+key holds the target bpp and tolerance in place of the rate, so it is keyed, and skipped on
+resume, like any other task, and never collides with an ordinary row at the rate it finds.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from bench.codec import Codec, canonical_json, make_codec
 from bench.config import CodecSpec
 from bench.datasets import ImageRef
+from bench.errors import ConfigError
 from bench.images import file_sha256
 from bench.schema import SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Relative bpp tolerance of a matched-rate run when none is given: ±5 %.
+DEFAULT_TOLERANCE = 0.05
+
+
+@dataclass(frozen=True)
+class RateTarget:
+    """What a matched-rate task searches: the rate in ``[low, high]`` whose bpp is within
+    ``tolerance`` (relative) of ``bpp``, on integer rates when the codec takes only those.
+
+    ``known`` holds (rate, bpp) points already stored for the image and codec, so the search
+    never encodes them again; it does not enter the key.
+    """
+
+    bpp: float
+    tolerance: float
+    low: float
+    high: float
+    integer: bool
+    known: tuple[tuple[float, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -38,15 +67,22 @@ class Task:
     generation: int = 1
     chain: str = ""
     reference: str = "original"
+    #: Set for a matched-rate task: ``rate`` is then unknown (NaN) until the search finds it.
+    target: RateTarget | None = field(default=None, hash=False)
 
     def identity(self) -> dict[str, Any]:
-        return {
+        """What the key hashes; an ordinary task's identity is exactly what it always was."""
+        identity: dict[str, Any] = {
             "dataset": self.dataset, "image_sha256": self.image_sha256, "codec": self.codec,
             "codec_impl": self.codec_impl, "codec_version": self.codec_version,
             "params": canonical_json(self.params), "rate": float(self.rate),
             "decoder_options": canonical_json(self.decoder_options), "generation": self.generation,
             "chain": self.chain, "reference": self.reference, "schema_version": SCHEMA_VERSION,
         }
+        if self.target is not None:
+            del identity["rate"]
+            identity.update(target_bpp=float(self.target.bpp), tolerance=float(self.target.tolerance))
+        return identity
 
     @property
     def key(self) -> str:
@@ -59,6 +95,42 @@ def plan(images: Iterable[ImageRef], specs: list[CodecSpec], codecs: dict[str, C
     ``codecs`` maps labels to instances already built (their ``version()`` enters the key);
     missing ones are built here.
     """
+    return _plan(images, specs, codecs, lambda spec, codec: [{"rate": float(rate)} for rate in spec.rates])
+
+
+def plan_matched(images: Iterable[ImageRef], specs: list[CodecSpec], target_bpp: float, tolerance: float = DEFAULT_TOLERANCE,
+                 codecs: dict[str, Codec] | None = None) -> list[Task]:
+    """One matched-rate task per image × spec × decoder options, searching for ``target_bpp``."""
+    if not (target_bpp > 0 and math.isfinite(target_bpp)):
+        raise ConfigError(f"--target-bpp {target_bpp}: give a positive bpp, e.g. --target-bpp 0.5")
+    if not 0 < tolerance < 1:
+        raise ConfigError(f"--tolerance {tolerance}: give a relative tolerance between 0 and 1, e.g. 0.05 for ±5 %")
+
+    def targets(spec: CodecSpec, codec: Codec) -> list[dict[str, Any]]:
+        low, high = search_bounds(spec, codec)
+        target = RateTarget(float(target_bpp), float(tolerance), low, high, bool(codec.integer_rates))
+        return [{"rate": math.nan, "target": target}]
+
+    return _plan(images, specs, codecs, targets)
+
+
+def search_bounds(spec: CodecSpec, codec: Codec) -> tuple[float, float]:
+    """The rates a matched-rate search may try for ``spec``.
+
+    The codec's declared ``rate_range``, except where it cannot be encoded throughout: an
+    unbounded range, or a model index (learned codecs declare 1–64 but hold only the
+    configured checkpoints), is narrowed to the span of the configured rates.
+    """
+    low, high = (float(v) for v in codec.rate_range)
+    if codec.rate_parameter == "model_index" or not (math.isfinite(low) and math.isfinite(high)):
+        return float(min(spec.rates)), float(max(spec.rates))
+    return low, high
+
+
+def _plan(images: Iterable[ImageRef], specs: list[CodecSpec], codecs: dict[str, Codec] | None,
+          points: Callable[[CodecSpec, Codec], list[dict[str, Any]]]) -> list[Task]:
+    """Tasks for ``images`` × ``specs`` × decoder options × ``points(spec, codec)`` (the
+    per-task fields that vary: a rate, or a rate target), in a stable order."""
     codecs = dict(codecs or {})
     for spec in specs:
         codecs.setdefault(spec.label, make_codec(spec.impl, spec.params))
@@ -69,13 +141,13 @@ def plan(images: Iterable[ImageRef], specs: list[CodecSpec], codecs: dict[str, C
             codec = codecs[spec.label]
             version = codec.version()
             for options in spec.decoder_options:
-                for rate in spec.rates:
+                for point in points(spec, codec):
                     tasks.append(Task(
                         dataset=ref.dataset, image=ref.name, image_path=ref.path, image_sha256=digest,
                         codec=spec.label, codec_impl=spec.impl, codec_version=version,
-                        params=codec.params, rate_parameter=codec.rate_parameter, rate=float(rate),
+                        params=codec.params, rate_parameter=codec.rate_parameter,
                         decoder_options=codec.check_decoder_options(options),
-                        reference=getattr(codec, "reference_name", lambda: "original")(),
+                        reference=getattr(codec, "reference_name", lambda: "original")(), **point,
                     ))
     return tasks
 
@@ -83,3 +155,23 @@ def plan(images: Iterable[ImageRef], specs: list[CodecSpec], codecs: dict[str, C
 def pending(tasks: list[Task], finished: set[str]) -> list[Task]:
     """Tasks whose key has no successful row yet."""
     return [t for t in tasks if t.key not in finished]
+
+
+def with_known_rates(tasks: list[Task], rows: pd.DataFrame) -> list[Task]:
+    """Matched-rate tasks seeded with the (rate, bpp) points of stored successful single-pass
+    rows of the same image, codec label, parameters and codec version, so their searches
+    reuse those encodes instead of repeating them. Ordinary tasks pass through unchanged."""
+    if rows.empty:
+        return tasks
+    ok = rows[rows["error"].isna() & (rows["generation"] == 1) & (rows["chain"].fillna("") == "") & rows["bpp"].notna()]
+    points: dict[tuple[str, str, str, str], dict[float, float]] = {}
+    for image, label, params, version, rate, bpp in zip(ok["image_sha256"], ok["codec"], ok["params"],
+                                                        ok["codec_version"], ok["rate"], ok["bpp"]):
+        points.setdefault((image, label, params, version), {})[float(rate)] = float(bpp)
+    seeded = []
+    for task in tasks:
+        known = points.get((task.image_sha256, task.codec, canonical_json(task.params), task.codec_version))
+        if task.target is not None and known:
+            task = replace(task, target=replace(task.target, known=tuple(sorted(known.items()))))
+        seeded.append(task)
+    return seeded

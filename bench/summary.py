@@ -1,0 +1,157 @@
+"""What one ``bench run`` did: per codec label, the rows it wrote, failures, mean bpp and PSNR.
+
+The summary is data first (``execute`` returns it, so a Python caller gets the same numbers the
+CLI prints) and text second: ``render`` lays it out as a compact aligned table of short lines
+that a narrow terminal or a CI log never hard-wraps.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The analysis commands worth running after a run, in the order a researcher needs them.
+NEXT_COMMANDS = ("plot", "report", "table")
+
+
+def _number(value: Any) -> float | None:
+    """A stored metric as a float, or None when it is missing (null, NaN, not measured)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _mean(values: list[float]) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+@dataclass
+class CodecSummary:
+    """The rows one codec label wrote in this run; means are over its successful rows only."""
+
+    codec: str
+    written: int = 0
+    failed: int = 0
+    #: Matched-rate rows written, and those of them stored off target (not within tolerance).
+    matched: int = 0
+    off_target: int = 0
+    bpp: list[float] = field(default_factory=list, repr=False)
+    psnr_rgb: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def mean_bpp(self) -> float | None:
+        return _mean(self.bpp)
+
+    @property
+    def mean_psnr_rgb(self) -> float | None:
+        """Mean PSNR RGB in dB (inf when every row was lossless); None when not measured."""
+        return _mean(self.psnr_rgb)
+
+
+@dataclass(frozen=True)
+class OffTarget:
+    """A matched-rate row stored at the nearest rate because no rate landed within tolerance."""
+
+    codec: str
+    image: str
+    decoder_options: str
+    rate: float
+    bpp: float
+    target_bpp: float
+    reason: str
+
+
+@dataclass
+class RunSummary:
+    """Counts, per-codec means and wall time of one run, built row by row as rows arrive."""
+
+    planned: int
+    skipped: int
+    written: int = 0
+    errors: Counter = field(default_factory=Counter)
+    per_codec: dict[str, CodecSummary] = field(default_factory=dict)
+    off_target: list[OffTarget] = field(default_factory=list)
+    wall_s: float = 0.0
+    #: The store folder the rows went to.
+    results: Path | None = None
+
+    @property
+    def failed(self) -> int:
+        return sum(self.errors.values())
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Count one row produced by a worker (successful or carrying its error)."""
+        tally = self.per_codec.setdefault(row["codec"], CodecSummary(row["codec"]))
+        tally.written += 1
+        if row.get("error"):
+            self.errors[row["error"]] += 1
+            tally.failed += 1
+            return
+        bpp, psnr = _number(row.get("bpp")), _number(row.get("psnr_rgb"))
+        if bpp is not None:
+            tally.bpp.append(bpp)
+        if psnr is not None:
+            tally.psnr_rgb.append(psnr)
+        if row.get("target_bpp") is not None and row.get("rate_search"):
+            tally.matched += 1
+            search = json.loads(row["rate_search"])
+            if not search["within"]:
+                tally.off_target += 1
+                self.off_target.append(OffTarget(
+                    codec=row["codec"], image=row.get("image", ""), decoder_options=row.get("decoder_options", "{}"),
+                    rate=float(row["rate"]), bpp=float(row["bpp"]), target_bpp=float(row["target_bpp"]),
+                    reason=search["reason"],
+                ))
+
+    def next_commands(self) -> list[str]:
+        """The analysis commands to run next, on this run's store."""
+        where = f" --results {shlex.quote(str(self.results))}" if self.results is not None else ""
+        return [f"bench {command}{where}" for command in NEXT_COMMANDS]
+
+
+def _format_psnr(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "inf dB" if math.isinf(value) else f"{value:.2f} dB"
+
+
+def codec_table(summary: RunSummary) -> list[list[str]]:
+    """Header and one row of cells per codec label; a "within target" column in matched-rate runs."""
+    matched = any(t.matched for t in summary.per_codec.values())
+    table = [["codec", "rows", "failed", "mean bpp", "mean PSNR RGB"] + (["within target"] if matched else [])]
+    for tally in summary.per_codec.values():
+        cells = [tally.codec, str(tally.written), str(tally.failed),
+                 "-" if tally.mean_bpp is None else f"{tally.mean_bpp:.4f}", _format_psnr(tally.mean_psnr_rgb)]
+        if matched:
+            cells.append(f"{tally.matched - tally.off_target}/{tally.matched}")
+        table.append(cells)
+    return table
+
+
+def render(summary: RunSummary) -> list[str]:
+    """The summary as short plain-text lines: the per-codec table (codec left-aligned, numbers
+    right-aligned, padded to the widest cell, never wrapped), totals, off-target rows and the
+    next commands."""
+    lines = []
+    if summary.per_codec:
+        table = codec_table(summary)
+        widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
+        for row in table:
+            cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:], widths[1:])]
+            lines.append("  ".join(cells).rstrip())
+    where = f" to {summary.results}" if summary.results is not None else ""
+    lines.append(f"wrote {summary.written} rows ({summary.failed} failed) in {summary.wall_s:.1f} s{where}")
+    for off in summary.off_target:
+        options = "" if off.decoder_options in ("", "{}") else f" {off.decoder_options}"
+        lines.append(f"off target: {off.codec}{options} {off.image} at rate {off.rate:g}: {off.bpp:.4g} bpp "
+                     f"for target {off.target_bpp:g} ({off.reason})")
+    first, *rest = summary.next_commands()
+    lines.append(f"next: {first}")
+    lines += [f"      {command}" for command in rest]
+    return lines
