@@ -158,7 +158,8 @@ def test_sweep_plot_groups_rows_by_the_knob(tmp_path):
 
     import pandas as pd
 
-    from bench.sweep_plot import plot_sweep, points_markdown, sweep_points
+    from bench.analysis.sweep import sweep_points
+    from bench.render.sweep import plot_sweep, points_markdown
 
     rows = []
     for image in ("a", "b"):
@@ -187,7 +188,7 @@ def test_sweep_points_where_keeps_one_decoder_mode():
 
     import pandas as pd
 
-    from bench.sweep_plot import sweep_points
+    from bench.analysis.sweep import sweep_points
 
     base = {"dataset": "kodak", "codec": "ilc", "rate": 1.0, "image_sha256": "a", "bitstream_sha256": "bits",
             "bpp": 0.8, "lpips": 0.1, "error": None, "generation": 1, "chain": ""}

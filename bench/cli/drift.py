@@ -10,14 +10,16 @@ import typer
 
 from bench import config as config_module
 from bench import datasets
+from bench.analysis.drift_summary import summary_table
 from bench.backends import stream_results
 from bench.cli.app import app, console, err_console, fail
+from bench.cli.plot import colour_order
 from bench.cli.run import apply_overrides, progress_bar, resolve_device
 from bench.drift import chain_keys, check_float_carry, first_missing, plan_chains, run_chain
-from bench.drift_summary import plot_drift, summary_table
 from bench.errors import ConfigError
 from bench.execute import Settings, codec_for
 from bench.provenance import new_provenance
+from bench.render.drift import plot_drift
 from bench.render.tables import write_all
 from bench.store import Store
 
@@ -116,7 +118,7 @@ def drift_report(
     table = summary_table(rows, metric, threshold)
     if table.empty:
         fail("no drift rows stored; run `bench drift run` first")
-    for path in plot_drift(rows, out, metric):
+    for path in plot_drift(rows, out, metric, codec_order=colour_order(rows, config_path)):
         console.print(str(path))
     caption = (f"Generation loss in {metric} against the original: means over images; first crossing = first generation at least "
                f"{threshold:g} below generation 1; fixed point = identical bitstreams in consecutive generations")

@@ -19,16 +19,12 @@ from bench.analysis.envelope import envelope_curves
 from bench.curves import CURVE, image_rows, mean_curves
 from bench.errors import AnalysisError
 from bench.render.figure import legend_outside, new_figure, new_grid, safe_name, save
-from bench.render.style import PUBLISHED_LINE, axis_label, codec_colours, curve_labels, curve_styles
+from bench.render.style import PUBLISHED_LINE, axis_label, codec_colours, curve_labels, curve_styles, images_text
 
 DEFAULT_METRICS = ("psnr_rgb", "ms_ssim_db", "lpips")
 BANDS = {"iqr": ("q25", "q75", "interquartile range"), "minmax": ("min", "max", "min–max"), "none": None}
 LOWER_IS_BETTER = {"lpips"}
 Key = tuple[str, str]
-
-
-def _images(n: int) -> str:
-    return f"{n} image" if n == 1 else f"{n} images"
 
 
 def metric_counts(per_image: pd.DataFrame, metric: str) -> dict[Key, tuple[int, int]]:
@@ -82,7 +78,7 @@ def _common_count(counts: dict[Key, tuple[int, int]], images: str) -> int | None
 
 def _title(dataset: str, common: int | None, band_text: str | None, published: bool) -> str:
     curves = "every measured curve" if published else "every curve"
-    lines = [f"{dataset}: mean over {_images(common)} {curves} has" if common is not None
+    lines = [f"{dataset}: mean over {images_text(common)} {curves} has" if common is not None
              else f"{dataset}: each curve averaged over its own images (n in legend)"]
     if band_text:
         lines.append(f"band: {band_text} over images")

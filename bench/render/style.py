@@ -47,6 +47,14 @@ def axis_label(metric: str) -> str:
     return AXIS_LABELS.get(metric, metric)
 
 
+def images_text(low: int, high: int | None = None) -> str:
+    """"1 image", "24 images", or "2–4 images" when points of one line average different counts."""
+    high = low if high is None else high
+    if low != high:
+        return f"{low}–{high} images"
+    return f"{low} image" if low == 1 else f"{low} images"
+
+
 def base_codec(label: str) -> str:
     """The codec a curve belongs to for colouring: ``published:vtm`` → ``vtm``."""
     return label[len(PUBLISHED_PREFIX):] if label.startswith(PUBLISHED_PREFIX) else label

@@ -1,17 +1,15 @@
-"""Summaries, plots and tables of drift studies (rows with a ``chain``)."""
+"""Summaries of drift studies (rows with a ``chain``): loss per chain and per schedule.
+
+A chain re-encodes one image generation after generation under one schedule; these functions
+say how far quality fell, when it first fell by more than a threshold, and whether the codec
+reached a fixed point (the same bitstream twice in a row). :mod:`bench.render.drift` draws them.
+"""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from bench.plot import AXIS_LABELS, safe_name  # noqa: E402
+import pandas as pd
 
 
 def drift_rows(rows: pd.DataFrame) -> pd.DataFrame:
@@ -19,6 +17,11 @@ def drift_rows(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows[rows["error"].isna() & (rows["chain"].fillna("") != "")].copy()
     rows["schedule"] = rows["chain"].map(lambda text: json.loads(text)["schedule"])
     return rows
+
+
+def schedule_codec(chain: str) -> str:
+    """The codec label of a chain's first step: the codec whose colour draws the schedule."""
+    return json.loads(chain)["steps"][0][0]
 
 
 def per_chain(rows: pd.DataFrame, metric: str = "psnr_rgb", threshold: float = 1.0) -> pd.DataFrame:
@@ -57,28 +60,3 @@ def summary_table(rows: pd.DataFrame, metric: str = "psnr_rgb", threshold: float
             "median fixed-point gen": group["fixed_point"].median(),
         })
     return pd.DataFrame(out)
-
-
-def plot_drift(rows: pd.DataFrame, out_dir: Path, metric: str = "psnr_rgb", formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
-    """Metric vs generation: mean over images, band from min to max, one line per schedule."""
-    data = drift_rows(rows)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for dataset, per_dataset in data.groupby("dataset"):
-        fig, ax = plt.subplots(figsize=(6.4, 4.4))
-        for schedule, group in per_dataset.groupby("schedule"):
-            stats = group.groupby("generation")[metric].agg(["mean", "min", "max", "count"])
-            line, = ax.plot(stats.index, stats["mean"], label=f"{schedule} ({int(stats['count'].max())} images)")
-            ax.fill_between(stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.15)
-        ax.set_xlabel("generation (encode/decode cycles)")
-        ax.set_ylabel(AXIS_LABELS.get(metric, metric) + " vs original")
-        ax.set_title(f"{dataset}: mean over images, band = min–max", fontsize=10)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-        fig.tight_layout()
-        for fmt in formats:
-            path = out_dir / f"drift-{safe_name(str(dataset))}-{metric}.{fmt}"
-            fig.savefig(path, dpi=150)
-            written.append(path)
-        plt.close(fig)
-    return written

@@ -1,0 +1,46 @@
+"""The drift figure: a metric against generation, one line per schedule, band over images.
+
+A schedule takes the colour of the codec of its first step, so ``jpeg:75`` is drawn in JPEG's
+colour here as in the RD plots; several schedules of one codec differ by line style.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from bench.analysis.drift_summary import drift_rows, schedule_codec
+from bench.render.figure import legend_outside, new_figure, safe_name, save
+from bench.render.style import VARIANT_LINES, axis_label, codec_colours, images_text
+
+
+def plot_drift(rows: pd.DataFrame, out_dir: Path, metric: str = "psnr_rgb", formats: tuple[str, ...] = ("png", "svg"),
+               codec_order: Sequence[str] = ()) -> list[Path]:
+    """Metric vs generation per dataset (``drift-<dataset>-<metric>.<fmt>``): mean over images,
+    band from min to max; returns the files written."""
+    data = drift_rows(rows)
+    data["schedule_codec"] = data["chain"].map(schedule_codec)
+    colours = codec_colours(sorted(set(data["schedule_codec"])), codec_order)
+    written: list[Path] = []
+    for dataset, per_dataset in data.groupby("dataset"):
+        fig, ax = new_figure()
+        position = {codec: i for i, codec in enumerate(colours)}
+        schedules = sorted(per_dataset.groupby(["schedule_codec", "schedule"]),
+                           key=lambda item: (position[item[0][0]], item[0][1]))
+        variants: dict[str, int] = {}
+        for (codec, schedule), group in schedules:
+            variants[codec] = variants.get(codec, -1) + 1
+            linestyle, marker = VARIANT_LINES[variants[codec] % len(VARIANT_LINES)]
+            stats = group.groupby("generation")[metric].agg(["mean", "min", "max", "count"])
+            images = images_text(int(stats["count"].min()), int(stats["count"].max()))
+            ax.plot(stats.index, stats["mean"], color=colours[codec], linestyle=linestyle, marker=marker, markersize=3,
+                    label=f"{schedule} ({images})")
+            ax.fill_between(stats.index, stats["min"], stats["max"], color=colours[codec], alpha=0.15, linewidth=0)
+        ax.set_xlabel("generation (encode/decode cycles)")
+        ax.set_ylabel(axis_label(metric) + " vs original")
+        ax.set_title(f"{dataset}: mean over images; band: min–max over images", fontsize=9, loc="left")
+        legend_outside(ax)
+        written += save(fig, out_dir, f"drift-{safe_name(str(dataset))}-{metric}", formats)
+    return written
