@@ -1,80 +1,257 @@
 """Baseline vs candidate: the regression verdict CI acts on.
 
-Rows are matched on (dataset, codec, decoder options, rate, image). A codec fails when rows
-disappeared, its rate grid changed, a decode became non-deterministic, its BD-rate against the
-baseline exceeds ``max_bd_rate`` percent, a mean PSNR point dropped by more than
-``max_psnr_drop`` dB, or — with ``exact`` — its bytes changed while its version string did not
-(same library version must mean the same output).
+Rows are matched on (dataset, codec, decoder options, rate, image), and every curve — one
+(dataset, codec, decoder options) — is judged on its own: averaging ILC's mode decoder with its
+sampling decoders would hide a regression of one behind the others. A curve fails when rows
+disappeared, its rate grid changed, a decode became non-deterministic, a mean PSNR point dropped
+by more than ``max_psnr_drop`` dB, — with ``exact`` — its bytes changed while its version string
+did not (same library version must mean the same output), or its BD-rate against the baseline
+regressed beyond ``max_bd_rate`` percent.
+
+How the BD-rate regression is judged is the gate:
+
+* ``point``: the BD-rate of the mean curves exceeds ``max_bd_rate``;
+* ``interval``: the whole 95 % bootstrap interval over images (paired draws of the images both
+  stores share) lies above ``max_bd_rate`` — a change that a different sample of photos could
+  undo does not fail the build.
 """
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
 from bench.analysis.bd import BDError, bd_rate
-from bench.curves import successful_single_pass
+from bench.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, Interval, bd_intervals
+from bench.analysis.select import select_rows
+from bench.curves import CURVE, curve_labels, successful_single_pass
+from bench.errors import AnalysisError
 
-MATCH = ["dataset", "codec", "decoder_options", "rate", "image_sha256"]
+MATCH = [*CURVE, "rate", "image_sha256"]
+GATES = ("point", "interval")
+#: Version of the JSON verdict's shape (docs/ci.md); bumped when a key changes meaning or goes away.
+JSON_SCHEMA = 1
+POINT_COLUMNS = ["rate", "bpp_base", "bpp_cand", "psnr_rgb_base", "psnr_rgb_cand", "d_bpp_pct", "d_psnr_db"]
+
+
+@dataclass(frozen=True)
+class GateSettings:
+    """Thresholds and gate of one comparison; they travel with the verdict so a CI log or JSON
+    file says what a pass meant."""
+
+    max_bd_rate: float = 0.5
+    max_psnr_drop: float = 0.05
+    exact: bool = True
+    gate: str = "point"
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = DEFAULT_SEED
+
+    def __post_init__(self) -> None:
+        if self.gate not in GATES:
+            raise AnalysisError(f"--gate {self.gate!r}: use one of {', '.join(GATES)}")
+        if self.resamples < 1:
+            raise AnalysisError(f"--resamples {self.resamples}: the bootstrap needs at least 1 resample (default 1000)")
 
 
 @dataclass
-class Verdict:
+class CurveVerdict:
+    """One (dataset, codec, decoder options) curve of the baseline and what the candidate made of it."""
+
+    dataset: str
+    codec: str
+    decoder_options: str
+    label: str
+    #: Images the baseline and the candidate share on this curve (0 when the candidate has none).
+    images: int = 0
+    points: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=POINT_COLUMNS))
+    bd_rate: float | None = None
+    interval: Interval | None = None
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    points: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def where(self) -> str:
+        return f"{self.label} on {self.dataset}"
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
+    def fail(self, message: str) -> None:
+        self.failures.append(f"{self.where}: {message}")
 
-def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, max_bd_rate: float = 0.5,
-            max_psnr_drop: float = 0.05, exact: bool = True) -> Verdict:
-    verdict = Verdict()
+    def note(self, message: str) -> None:
+        self.notes.append(f"{self.where}: {message}")
+
+
+@dataclass
+class Verdict:
+    settings: GateSettings = field(default_factory=GateSettings)
+    curves: list[CurveVerdict] = field(default_factory=list)
+    #: Observations about no baseline curve (curves only the candidate has).
+    extra_notes: list[str] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[str]:
+        return [message for curve in self.curves for message in curve.failures]
+
+    @property
+    def notes(self) -> list[str]:
+        return [message for curve in self.curves for message in curve.notes] + self.extra_notes
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    @property
+    def points(self) -> pd.DataFrame:
+        """Mean per rate point of every compared curve, candidate vs baseline, labelled by curve."""
+        frames = [curve.points.assign(dataset=curve.dataset, codec=curve.label) for curve in self.curves
+                  if not curve.points.empty]
+        if not frames:
+            return pd.DataFrame(columns=["dataset", "codec", *POINT_COLUMNS])
+        return pd.concat(frames, ignore_index=True)[["dataset", "codec", *POINT_COLUMNS]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The machine-readable verdict; its shape is documented in docs/ci.md (keep them in step)."""
+        s = self.settings
+        return {
+            "schema": JSON_SCHEMA,
+            "passed": self.passed,
+            "gate": s.gate,
+            "thresholds": {"max_bd_rate": s.max_bd_rate, "max_psnr_drop": s.max_psnr_drop, "exact": s.exact},
+            "bootstrap": {"resamples": s.resamples, "seed": s.seed, "level": DEFAULT_LEVEL} if s.gate == "interval" else None,
+            "failures": self.failures,
+            "notes": self.notes,
+            "curves": [_curve_dict(curve) for curve in self.curves],
+        }
+
+
+def _finite(value: Any) -> float | None:
+    """JSON has no NaN or infinity: a number that is not finite is written as null."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _curve_dict(curve: CurveVerdict) -> dict[str, Any]:
+    interval = curve.interval
+    return {
+        "dataset": curve.dataset,
+        "codec": curve.codec,
+        "decoder_options": json.loads(curve.decoder_options or "{}"),
+        "label": curve.label,
+        "images": curve.images,
+        "passed": curve.passed,
+        "bd_rate": _finite(curve.bd_rate),
+        "bd_rate_interval": None if interval is None else {
+            "low": _finite(interval.low), "high": _finite(interval.high), "level": DEFAULT_LEVEL,
+            "resamples": interval.resamples, "failed": interval.failed},
+        "failures": curve.failures,
+        "notes": curve.notes,
+        "points": [{column: _finite(value) for column, value in row.items()}
+                   for row in curve.points[POINT_COLUMNS].to_dict("records")],
+    }
+
+
+def narrow(baseline: pd.DataFrame, candidate: pd.DataFrame, datasets: Iterable[str] | None = None,
+           codecs: Iterable[str] | None = None, where: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both stores narrowed by one ``select_rows`` call over their union, so they are cut the same
+    way: a codec the candidate lost is still a failure (missing rows), not an unknown name, and
+    only a name neither store has is an error."""
+    if not (datasets or codecs or where):
+        return baseline, candidate
+    both = pd.concat([baseline.assign(_store="baseline"), candidate.assign(_store="candidate")], ignore_index=True)
+    kept = select_rows(both, datasets, codecs, where)
+    split = [kept[kept["_store"] == store].drop(columns="_store") for store in ("baseline", "candidate")]
+    return split[0], split[1]
+
+
+def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, settings: GateSettings | None = None) -> Verdict:
+    """Judge every baseline curve against the candidate's rows under ``settings``."""
+    settings = settings or GateSettings()
+    verdict = Verdict(settings)
     base, cand = successful_single_pass(baseline), successful_single_pass(candidate)
+    labels = curve_labels(list(dict.fromkeys(zip(pd.concat([base["codec"], cand["codec"]]),
+                                                  pd.concat([base["decoder_options"], cand["decoder_options"]])))))
     merged = base.merge(cand, on=MATCH, how="left", suffixes=("_base", "_cand"), indicator=True)
-    for (dataset, codec), group in merged.groupby(["dataset", "codec"]):
-        where = f"{codec} on {dataset}"
-        base_rates = set(base[(base.dataset == dataset) & (base.codec == codec)]["rate"])
-        cand_rates = set(cand[(cand.dataset == dataset) & (cand.codec == codec)]["rate"])
-        if cand_rates and cand_rates != base_rates:
-            verdict.failures.append(f"{where}: rate grid changed (removed {sorted(base_rates - cand_rates)}, added {sorted(cand_rates - base_rates)})")
-        missing = group[group["_merge"] == "left_only"]
-        if len(missing):
-            verdict.failures.append(f"{where}: {len(missing)} of {len(group)} baseline rows missing from the candidate "
-                                    f"(rates {sorted(set(missing['rate']))})")
-        matched = group[group["_merge"] == "both"]
-        if matched.empty:
-            continue
-        if (matched["deterministic_decode_cand"] == False).any():  # noqa: E712 - null means not checked
-            verdict.failures.append(f"{where}: decoding is no longer deterministic")
-        versions_equal = (matched["codec_version_base"] == matched["codec_version_cand"]).all()
-        if not versions_equal:
-            verdict.notes.append(f"{where}: codec version changed {matched['codec_version_base'].iloc[0]!r} → "
-                                 f"{matched['codec_version_cand'].iloc[0]!r}")
-        changed = (matched["bytes_base"] != matched["bytes_cand"]) | (matched["psnr_rgb_base"] != matched["psnr_rgb_cand"])
-        if exact and versions_equal and changed.any():
-            verdict.failures.append(f"{where}: output changed in {int(changed.sum())} rows at the same codec version")
-        means = matched.groupby("rate")[["bpp_base", "bpp_cand", "psnr_rgb_base", "psnr_rgb_cand"]].mean().reset_index()
-        means.insert(0, "codec", codec)
-        means.insert(0, "dataset", dataset)
-        means["d_bpp_%"] = (means["bpp_cand"] / means["bpp_base"] - 1) * 100
-        means["d_psnr_db"] = means["psnr_rgb_cand"] - means["psnr_rgb_base"]
-        verdict.points = pd.concat([verdict.points, means], ignore_index=True)
-        worst = means["d_psnr_db"].min()
-        if worst < -max_psnr_drop:
-            verdict.failures.append(f"{where}: mean PSNR dropped by {-worst:.3f} dB at some rate (limit {max_psnr_drop} dB)")
-        if len(means) >= 4:
-            try:
-                value = bd_rate(means["bpp_base"], means["psnr_rgb_base"], means["bpp_cand"], means["psnr_rgb_cand"])
-            except BDError as exc:
-                verdict.notes.append(f"{where}: no BD-rate ({exc})")
-            else:
-                verdict.notes.append(f"{where}: BD-rate vs baseline {value:+.3f} %")
-                if value > max_bd_rate:
-                    verdict.failures.append(f"{where}: BD-rate vs baseline {value:+.3f} % exceeds {max_bd_rate} %")
-    for codec in sorted(set(cand["codec"]) - set(base["codec"])):
-        verdict.notes.append(f"{codec}: new in the candidate (no baseline)")
+    cand_curves = dict(iter(cand.groupby(CURVE)))
+    for key, group in merged.groupby(CURVE):
+        dataset, codec, options = key
+        curve = CurveVerdict(dataset, codec, options, labels[(codec, options)])
+        base_rows = base[(base.dataset == dataset) & (base.codec == codec) & (base.decoder_options == options)]
+        _judge(curve, group, base_rows, cand_curves.get(key, cand.iloc[:0]), settings)
+        verdict.curves.append(curve)
+    base_keys = set(merged.groupby(CURVE).groups)
+    for dataset, codec, options in sorted(set(cand.groupby(CURVE).groups) - base_keys):
+        verdict.extra_notes.append(f"{labels[(codec, options)]} on {dataset}: new in the candidate (no baseline)")
     return verdict
+
+
+def _judge(curve: CurveVerdict, group: pd.DataFrame, base_rows: pd.DataFrame, cand_rows: pd.DataFrame,
+           settings: GateSettings) -> None:
+    base_rates, cand_rates = set(base_rows["rate"]), set(cand_rows["rate"])
+    if cand_rates and cand_rates != base_rates:
+        curve.fail(f"rate grid changed (removed {sorted(base_rates - cand_rates)}, added {sorted(cand_rates - base_rates)})")
+    missing = group[group["_merge"] == "left_only"]
+    if len(missing):
+        curve.fail(f"{len(missing)} of {len(group)} baseline rows missing from the candidate (rates {sorted(set(missing['rate']))})")
+    matched = group[group["_merge"] == "both"]
+    if matched.empty:
+        return
+    curve.images = matched["image_sha256"].nunique()
+    if (matched["deterministic_decode_cand"] == False).any():  # noqa: E712 - null means not checked
+        curve.fail("decoding is no longer deterministic")
+    versions_equal = (matched["codec_version_base"] == matched["codec_version_cand"]).all()
+    if not versions_equal:
+        curve.note(f"codec version changed {matched['codec_version_base'].iloc[0]!r} → {matched['codec_version_cand'].iloc[0]!r}")
+    changed = (matched["bytes_base"] != matched["bytes_cand"]) | (matched["psnr_rgb_base"] != matched["psnr_rgb_cand"])
+    if settings.exact and versions_equal and changed.any():
+        curve.fail(f"output changed in {int(changed.sum())} rows at the same codec version")
+    means = matched.groupby("rate")[["bpp_base", "bpp_cand", "psnr_rgb_base", "psnr_rgb_cand"]].mean().reset_index()
+    means["d_bpp_pct"] = (means["bpp_cand"] / means["bpp_base"] - 1) * 100
+    means["d_psnr_db"] = means["psnr_rgb_cand"] - means["psnr_rgb_base"]
+    curve.points = means[POINT_COLUMNS]
+    worst = means["d_psnr_db"].min()
+    if worst < -settings.max_psnr_drop:
+        curve.fail(f"mean PSNR dropped by {-worst:.3f} dB at some rate (limit {settings.max_psnr_drop} dB)")
+    if len(means) >= 4:
+        _judge_bd_rate(curve, means, base_rows, cand_rows, settings)
+
+
+def _judge_bd_rate(curve: CurveVerdict, means: pd.DataFrame, base_rows: pd.DataFrame, cand_rows: pd.DataFrame,
+                   settings: GateSettings) -> None:
+    try:
+        curve.bd_rate = bd_rate(means["bpp_base"], means["psnr_rgb_base"], means["bpp_cand"], means["psnr_rgb_cand"])
+    except BDError as exc:
+        curve.note(f"no BD-rate ({exc})")
+        return
+    limit = settings.max_bd_rate
+    if settings.gate == "point":
+        curve.note(f"BD-rate vs baseline {curve.bd_rate:+.3f} %")
+        if curve.bd_rate > limit:
+            curve.fail(f"BD-rate vs baseline {curve.bd_rate:+.3f} % exceeds {limit} %")
+        return
+    images = sorted(set(base_rows["image_sha256"]) & set(cand_rows["image_sha256"]))
+    try:
+        curve.interval, _ = bd_intervals(ImageMatrix.from_rows(base_rows, "psnr_rgb", images),
+                                         ImageMatrix.from_rows(cand_rows, "psnr_rgb", images),
+                                         resamples=settings.resamples, seed=settings.seed)
+    except BDError as exc:
+        curve.note(f"BD-rate vs baseline {curve.bd_rate:+.3f} %, no interval ({exc}); not gated")
+        return
+    low, high = curve.interval.low, curve.interval.high
+    shown = f"BD-rate vs baseline {curve.bd_rate:+.3f} %, {DEFAULT_LEVEL * 100:g} % interval [{low:+.3f}, {high:+.3f}] % over {len(images)} images"
+    if curve.interval.failed:
+        shown += f" ({curve.interval.failed} of {settings.resamples} resamples had no BD and were left out)"
+    curve.note(shown)
+    if low > limit:
+        curve.fail(f"{shown} lies entirely above {limit} %")
+    elif curve.bd_rate > limit:
+        curve.note(f"BD-rate {curve.bd_rate:+.3f} % exceeds {limit} % but its interval reaches down to "
+                   f"{low:+.3f} %: not counted by the interval gate")
