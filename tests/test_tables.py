@@ -49,7 +49,7 @@ def test_markdown_rows_match_the_header():
 def test_table_command_writes_three_formats(tmp_path):
     result = CliRunner().invoke(app, ["table", "--results", str(BASELINE), "--out", str(tmp_path), "--anchor", "jpeg"])
     assert result.exit_code == 0, result.output
-    for stem in ("bd-psnr_rgb", "auc-psnr_rgb", "rd-points"):
+    for stem in ("bd-psnr_rgb", "auc-psnr_rgb", "rd-points", "rd-points-per-image", "bd-psnr_rgb-per-image"):
         for suffix in (".md", ".tex", ".csv"):
-            assert (tmp_path / f"{stem}{suffix}").stat().st_size > 0
-    assert "means over images" in (tmp_path / "bd-psnr_rgb.md").read_text()
+            assert (tmp_path / "sample" / f"{stem}{suffix}").stat().st_size > 0
+    assert "means over the 4 images every curve has" in (tmp_path / "sample" / "bd-psnr_rgb.md").read_text()

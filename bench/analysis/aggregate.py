@@ -114,7 +114,9 @@ def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, anchor: str, anchor_optio
         cells = {"bd_rate": rate, "bd_quality": quality, "note": ""}
     except BDError as exc:
         return {**empty, "note": f"n/a ({exc})"}
-    if resamples:
+    if resamples and len(set(test_rows["image_sha256"])) < 2:
+        cells["note"] = "no interval (one image)"
+    elif resamples:
         test_matrix = ImageMatrix.from_rows(test_rows, metric, sorted(set(test_rows["image_sha256"])))
         anchor_side = anchor_curve if fixed is not None else ImageMatrix.from_rows(
             anchor_rows, metric, sorted(set(anchor_rows["image_sha256"])))
@@ -146,7 +148,9 @@ def _per_image_mean(anchor_rows: pd.DataFrame | None, fixed: pd.DataFrame | None
         raise BDError("no image supports a BD")
     cells = {"bd_rate": float(np.mean(rates)), "bd_quality": float(np.mean(qualities)),
              "note": f"{failed} images without a BD" if failed else ""}
-    if resamples:
+    if resamples and len(rates) < 2:
+        cells["note"] = (cells["note"] + "; " if cells["note"] else "") + "no interval (one image)"
+    elif resamples:
         rate_ci, quality_ci = mean_interval(np.array(rates), resamples, seed), mean_interval(np.array(qualities), resamples, seed)
         cells.update(bd_rate_low=rate_ci.low, bd_rate_high=rate_ci.high, bd_quality_low=quality_ci.low,
                      bd_quality_high=quality_ci.high, resamples=resamples)

@@ -33,6 +33,8 @@ class TableSettings:
     auc_normalise: bool = False
     resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
+    #: Row order of every table: these codec labels first (the configuration's order), then the rest.
+    codec_order: tuple[str, ...] = ()
 
 
 @dataclass
@@ -65,15 +67,17 @@ def measured_metrics(rows: pd.DataFrame, wanted: tuple[str, ...] = ()) -> tuple[
 
 
 def published_anchor(anchor: str) -> pd.DataFrame | None:
-    """The published curve named by ``published:<curve>``, or None for a measured anchor."""
+    """The published curve named by ``published:<curve>`` (every dataset it was published
+    for), or None for a measured anchor."""
     if not anchor.startswith(PUBLISHED_PREFIX):
         return None
-    try:
-        from bench.analysis.published import published_curves
-    except ImportError:
-        raise AnalysisError(f"--anchor {anchor}: published curves are not available in this installation") from None
+    from bench.analysis.published import published_curves
+
     curves = published_curves([anchor])
-    return curves.assign(codec=anchor)
+    if curves["codec"].nunique() != 1:
+        raise AnalysisError(f"--anchor {anchor}: names {curves['codec'].nunique()} published curves; name one, "
+                            "e.g. published:vtm")
+    return curves
 
 
 def paper_tables(rows: pd.DataFrame, settings: TableSettings) -> PaperTables:
@@ -93,4 +97,19 @@ def paper_tables(rows: pd.DataFrame, settings: TableSettings) -> PaperTables:
             tables.per_image_bd[metric] = per_image_bd(rows, settings.anchor, metric, settings.method, settings.images)
     tables.points = rd_points(rows, list(metrics), settings.images)
     tables.per_image_points = per_image_points(rows, list(metrics), settings.images)
+    order = {codec: position for position, codec in enumerate(dict.fromkeys([settings.anchor, *settings.codec_order]))}
+    for frames in (tables.bd, tables.auc, tables.per_image_bd):
+        for metric, frame in frames.items():
+            frames[metric] = in_order(frame, order)
+    tables.points = in_order(tables.points, order, ["rate"])
+    tables.per_image_points = in_order(tables.per_image_points, order, ["image", "rate"])
     return tables
+
+
+def in_order(frame: pd.DataFrame, order: dict[str, int], then: list[str] | None = None) -> pd.DataFrame:
+    """Rows by dataset, then the anchor and configured codecs in their order, the rest by name."""
+    if frame.empty:
+        return frame
+    rank = frame["codec"].map(lambda codec: order.get(codec, len(order)))
+    keys = ["dataset", "_rank", "codec", "curve", *(then or [])]
+    return frame.assign(_rank=rank).sort_values(keys, kind="stable").drop(columns="_rank").reset_index(drop=True)

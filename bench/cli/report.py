@@ -8,8 +8,11 @@ from typing import Optional
 import typer
 
 from bench.analysis import history as history_module
+from bench.analysis.paper import TableSettings
+from bench.analysis.select import parse_where, select_rows
 from bench.cli.app import app, console, fail, results_path, stored_rows
-from bench.render.report import render_report
+from bench.cli.plot import colour_order
+from bench.render.report import ReportSettings, crop_files, render_report
 from bench.store import read_rows
 
 HISTORY = Path("results/history.jsonl")
@@ -17,17 +20,36 @@ HISTORY = Path("results/history.jsonl")
 
 @app.command("report")
 def report_command(
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder"),
-    out: Path = typer.Option(Path("results/report.html"), "--out", "-o"),
-    anchor: str = typer.Option("jpeg", "--anchor"),
-    config_path: Optional[Path] = typer.Option(None, "--config"),
+    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
+    out: Path = typer.Option(Path("results/report.html"), "--out", "-o", help="HTML file to write"),
+    anchor: str = typer.Option("jpeg", "--anchor", help="codec label the BD-rates are measured against, or published:<curve>"),
+    dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="only this dataset (repeatable)"),
+    codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="only this codec label (repeatable)"),
+    where: Optional[list[str]] = typer.Option(None, "--where", help="only rows whose column, decoder option or parameter KEY equals VALUE (repeatable)"),
+    images: str = typer.Option("common", "--images", help="common: means over the images every curve has; own: each curve over its own"),
+    published: Optional[list[str]] = typer.Option(None, "--published", help="overlay published curves: a set (compressai, invcompress, iat, ilc) or published:<curve> (repeatable)"),
+    band: str = typer.Option("iqr", "--band", help="spread band on mean curves: iqr, minmax or none"),
+    crops: Optional[list[Path]] = typer.Option(None, "--crops", help="crop grid PNG written by `bench crops` to embed (repeatable)"),
+    resamples: int = typer.Option(1000, "--resamples", min=0, help="bootstrap resamples for the BD intervals (0: none)"),
+    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
-    """A self-contained HTML page: RD plots, BD-rate table, provenance and failures."""
+    """A self-contained HTML page per store: per dataset RD plots, BD/AUC/RD-point tables, per-image data, crops, failures; environment."""
     store = results_path(results, config_path)
-    rows = stored_rows(store, config_path)
+    stored = stored_rows(store, config_path)
+    rows = select_rows(stored, dataset, codec, parse_where(where or []))
+    overlay = None
+    if published:
+        from bench.analysis.published import published_curves
+
+        overlay = published_curves(published)
+    order = tuple(colour_order(stored, config_path))
+    settings = ReportSettings(
+        title=f"bench report: {store}",
+        tables=TableSettings(anchor=anchor, images=images, resamples=resamples, codec_order=order), codec_order=order, band=band, published=overlay,
+        crops=crop_files(crops or []))
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(rows, anchor, f"bench report: {store}"))
-    console.print(str(out))
+    out.write_text(render_report(rows, settings), encoding="utf-8")
+    console.print(str(out), highlight=False, soft_wrap=True)
 
 
 history_app = typer.Typer(help="Per-commit history of results summaries.", no_args_is_help=True)
@@ -37,8 +59,8 @@ app.add_typer(history_app, name="history")
 @history_app.command("append")
 def history_append(
     results: Path = typer.Option(..., "--results", help="results store folder"),
-    anchor: str = typer.Option("jpeg", "--anchor"),
-    history: Path = typer.Option(HISTORY, "--file"),
+    anchor: str = typer.Option("jpeg", "--anchor", help="codec label the BD-rates are measured against"),
+    history: Path = typer.Option(HISTORY, "--file", help="history file (JSON lines)"),
 ) -> None:
     """Append this store's summary (BD-rate vs anchor, mean PSNR) keyed by the current git commit."""
     entries = history_module.summarise(read_rows(results), anchor)
@@ -48,8 +70,8 @@ def history_append(
 
 @history_app.command("plot")
 def history_plot(
-    history: Path = typer.Option(HISTORY, "--file"),
-    out: Path = typer.Option(Path("results/plots/history.png"), "--out", "-o"),
+    history: Path = typer.Option(HISTORY, "--file", help="history file (JSON lines)"),
+    out: Path = typer.Option(Path("results/plots/history.png"), "--out", "-o", help="PNG to write"),
     column: str = typer.Option("bd_rate_psnr", "--column", help="bd_rate_psnr, mean_psnr_rgb or mean_bpp"),
 ) -> None:
     """Plot the trend of a summary column over commits."""

@@ -1,48 +1,182 @@
-"""One self-contained HTML page per results store: RD plots, BD table, provenance, failures."""
+"""One self-contained HTML page per store, laid out as a paper's appendix.
+
+Per dataset: RD figures (with published overlays when asked, spread bands, per-image panels),
+BD tables with bootstrap intervals, AUC tables, the RD-point table with spread and timings, the
+per-image table (collapsed), visual crops and failures; then the environment. Every figure and
+table comes from the same functions as ``bench plot`` and ``bench table``, so the page and the
+files agree; every image is inline (base64), so the page works offline and can be attached to CI.
+"""
 
 from __future__ import annotations
 
 import base64
 import html
-import tempfile
+import io
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import pandas as pd
+from matplotlib.figure import Figure
 
-from bench.analysis.aggregate import bd_table
-from bench.analysis.bd import BDError
-from bench.plot import plot_rd
+from bench import environment
+from bench.analysis.paper import PaperTables, TableSettings, paper_tables
+from bench.render.figure import DPI
+from bench.render.rd import per_image_figure, rd_figures
+from bench.render.style import codec_colours
+from bench.render.tables import (auc_caption, auc_display, bd_caption, bd_display, images_note, per_image_bd_display,
+                                 per_image_display, points_display)
+from bench.curves import image_rows
 
-STYLE = "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}" \
-        "td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}img{max-width:49%}"
+STYLE = """
+body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.5em 0 1.2em}td,th{border:1px solid #ccc;padding:3px 8px;font-size:13px}
+th{background:#f4f4f4}td{text-align:right}td:first-child{text-align:left}
+figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top;max-width:100%}
+figure img{max-width:100%;height:auto}figcaption,.caption{font-size:12px;color:#555;max-width:60em}
+details{margin:.5em 0 1em}summary{cursor:pointer;font-weight:600}
+"""
 
 
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="–", border=0)
+@dataclass(frozen=True)
+class ReportSettings:
+    """What the page shows beyond the tables' settings."""
+
+    title: str = "bench report"
+    tables: TableSettings = field(default_factory=TableSettings)
+    codec_order: tuple[str, ...] = ()
+    band: str = "iqr"
+    published: pd.DataFrame | None = None
+    per_image_metric: str = "psnr_rgb"
+    crops: tuple[Path, ...] = ()
 
 
-def render_report(rows: pd.DataFrame, anchor: str, title: str) -> str:
-    """The report as one HTML string, plots embedded as base64 PNG."""
-    parts = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title><style>{STYLE}</style>",
-             f"<h1>{html.escape(title)}</h1>"]
-    with tempfile.TemporaryDirectory() as tmp:
-        for path in plot_rd(rows, Path(tmp), formats=("png",)):
-            data = base64.b64encode(path.read_bytes()).decode()
-            parts.append(f"<img alt='{html.escape(path.stem)}' src='data:image/png;base64,{data}'>")
-    parts.append(f"<h2>BD-rate vs {html.escape(anchor)}</h2><p>pchip (JVET CTC); BD of the dataset-mean curves; "
-                 "dataset means are means over images of per-image values at equal rate parameter.</p>")
-    for metric in ("psnr_rgb", "ms_ssim_db", "lpips"):
-        if rows[metric].notna().any():
-            try:
-                parts.append(f"<h3>{metric}</h3>" + _table(bd_table(rows, anchor, metric)))
-            except BDError as exc:
-                parts.append(f"<h3>{metric}</h3><p>{html.escape(str(exc))}</p>")
-    provenance = rows.groupby(["codec", "codec_version"]).size().reset_index(name="rows")
-    parts.append("<h2>Provenance</h2>" + _table(provenance))
-    runs = rows.groupby(["run_id", "git_commit", "harness_version", "host", "device"]).size().reset_index(name="rows")
-    parts.append(_table(runs))
-    failures = rows[rows["error"].notna()]
-    parts.append(f"<h2>Failures ({len(failures)})</h2>")
+@dataclass(frozen=True)
+class ReportFigure:
+    dataset: str
+    stem: str
+    caption: str
+    figure: Figure
+
+
+def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[ReportFigure]:
+    """Every figure of the page, in order: RD per metric, then per-image panels, per dataset."""
+    images = settings.tables.images
+    band = {"iqr": "shaded: interquartile range over images", "minmax": "shaded: min–max over images",
+            "none": "no spread band"}[settings.band]
+    for stem, fig in rd_figures(rows, settings.tables.metrics or ("psnr_rgb", "ms_ssim_db", "lpips"), images,
+                                settings.codec_order, settings.band, settings.published):
+        dataset = stem.rsplit("-", 1)[0]
+        yield ReportFigure(dataset, stem, f"Dataset means at each rate parameter; {band}; stars: codecs measured at "
+                                          "one rate point (bars: interquartile range)", fig)
+    per_image = image_rows(rows, images)
+    colours = _colours(rows, settings)
+    for dataset, data in per_image.groupby("dataset", sort=True):
+        if data[settings.per_image_metric].notna().any():
+            fig = per_image_figure(data, settings.per_image_metric, dataset=str(dataset), colours=colours, images=images)
+            yield ReportFigure(_safe(dataset), f"{_safe(dataset)}-{settings.per_image_metric}-per-image",
+                               "Every image's curves (the data behind the means)", fig)
+
+
+def _colours(rows: pd.DataFrame, settings: ReportSettings) -> dict[str, str]:
+    labels = set(rows["codec"].astype(str))
+    if settings.published is not None:
+        labels |= set(settings.published["codec"].astype(str))
+    return codec_colours(sorted(labels), settings.codec_order)
+
+
+def _safe(name: object) -> str:
+    from bench.render.figure import safe_name
+
+    return safe_name(str(name))
+
+
+def _png(fig: Figure) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _table(frame: pd.DataFrame, caption: str = "") -> str:
+    body = frame.to_html(index=False, na_rep="–", border=0, escape=True)
+    return (f"<p class='caption'>{html.escape(caption)}</p>" if caption else "") + body
+
+
+def _section(dataset: str, tables: PaperTables, figures: list[ReportFigure], crops: list[Path],
+             failures: pd.DataFrame) -> list[str]:
+    parts = [f"<h2 id='{html.escape(_safe(dataset))}'>{html.escape(dataset)}</h2>"]
+    for item in figures:
+        parts.append(f"<figure><img alt='{html.escape(item.stem)}' src='data:image/png;base64,{_png(item.figure)}'>"
+                     f"<figcaption>{html.escape(item.caption)}</figcaption></figure>")
+    for metric in tables.metrics:
+        bd = tables.bd[metric][tables.bd[metric]["dataset"] == dataset]
+        if not bd.empty:
+            parts.append(f"<h3>BD against {html.escape(tables.settings.anchor)}: {html.escape(metric)}</h3>")
+            parts.append(_table(bd_display(bd, metric), bd_caption(tables, dataset, metric, bd["images"])))
+        auc = tables.auc[metric][tables.auc[metric]["dataset"] == dataset]
+        if not auc.empty:
+            parts.append(f"<h3>AUC: {html.escape(metric)}</h3>")
+            parts.append(_table(auc_display(auc, metric), auc_caption(tables, dataset, metric, auc)))
+    points = tables.points[tables.points["dataset"] == dataset]
+    parts.append("<h3>RD points</h3>")
+    parts.append(_table(points_display(points, list(tables.metrics)),
+                        f"Mean and standard deviation (sd) over images at each rate parameter; "
+                        f"{images_note(tables.settings.images, points['n_images'])}; mean coding seconds per image"))
+    per_image = tables.per_image_points[tables.per_image_points["dataset"] == dataset]
+    parts.append(f"<details><summary>Per-image RD points ({per_image['image'].nunique()} images)</summary>"
+                 + _table(per_image_display(per_image, list(tables.metrics))) + "</details>")
+    for metric, frame in tables.per_image_bd.items():
+        frame = frame[frame["dataset"] == dataset]
+        if not frame.empty:
+            parts.append(f"<details><summary>Per-image BD against {html.escape(tables.settings.anchor)}: "
+                         f"{html.escape(metric)}</summary>" + _table(per_image_bd_display(frame, metric)) + "</details>")
+    for crop in crops:
+        data = base64.b64encode(crop.read_bytes()).decode()
+        parts.append(f"<h3>Visual comparison</h3><figure><img alt='{html.escape(crop.stem)}' "
+                     f"src='data:image/png;base64,{data}'><figcaption>{html.escape(crop.name)}</figcaption></figure>")
+    parts.append(f"<h3>Failures ({len(failures)})</h3>")
     if len(failures):
         parts.append(_table(failures.groupby(["codec", "error"]).size().reset_index(name="tasks")))
+    return parts
+
+
+def _environment(rows: pd.DataFrame) -> list[str]:
+    machine = pd.DataFrame(list(environment.machine().items()), columns=["item", "version"])
+    recorded = environment.recorded(rows)
+    return ["<h2 id='environment'>Environment</h2>",
+            _table(machine, "The machine and libraries that wrote this report"),
+            _table(recorded["codecs"], "Codec versions, binaries and checkpoint hashes recorded in the rows"),
+            _table(recorded["runs"], "Harness versions, commits, hosts and devices recorded in the rows")]
+
+
+def render_report(rows: pd.DataFrame, settings: ReportSettings) -> str:
+    """The report as one HTML string; images embedded, no external resource."""
+    tables = paper_tables(rows, settings.tables)
+    figures = list(report_figures(rows, settings))
+    datasets = sorted(set(rows["dataset"].astype(str)))
+    parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+             f"<title>{html.escape(settings.title)}</title><style>{STYLE}</style></head><body>",
+             f"<h1>{html.escape(settings.title)}</h1>",
+             "<p>" + " · ".join(f"<a href='#{html.escape(_safe(d))}'>{html.escape(d)}</a>" for d in datasets)
+             + " · <a href='#environment'>environment</a></p>"]
+    for dataset in datasets:
+        crops = [c for c in settings.crops if c.name.startswith(f"crops-{_safe(dataset)}-")]
+        failures = rows[(rows["dataset"].astype(str) == dataset) & rows["error"].notna()]
+        parts += _section(dataset, tables, [f for f in figures if f.dataset == _safe(dataset)], crops, failures)
+    parts += _environment(rows)
+    parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def crop_files(paths: Sequence[Path]) -> tuple[Path, ...]:
+    """Crop grids to embed, checked to exist (a missing file is named, not skipped)."""
+    from bench.errors import AnalysisError
+
+    for path in paths:
+        if not path.is_file():
+            raise AnalysisError(f"--crops {path}: no such file; write it with `bench crops` first")
+    return tuple(paths)
