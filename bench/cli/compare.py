@@ -20,6 +20,7 @@ from bench.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_S
 from bench.analysis.compare import GateSettings, Verdict, compare, narrow
 from bench.analysis.select import parse_where
 from bench.cli.app import app
+from bench.errors import AnalysisError
 from bench.render.tables import to_markdown
 from bench.store import read_rows
 
@@ -44,7 +45,10 @@ def compare_command(
 ) -> None:
     """Match rows by dataset, codec, decoder options, rate and image; report deltas; fail on regressions."""
     settings = GateSettings(max_bd_rate, max_psnr_drop, exact, gate, resamples, seed)
-    base, cand = narrow(read_rows(baseline), read_rows(candidate), dataset, codec, parse_where(where))
+    try:
+        base, cand = narrow(read_rows(baseline), read_rows(candidate), dataset, codec, parse_where(where))
+    except AnalysisError as exc:  # name the stores: "the store" alone is ambiguous with two of them
+        raise AnalysisError(f"{baseline} and {candidate}: {exc}") from exc
     verdict = compare(base, cand, settings)
     text = verdict_markdown(verdict)
     sys.stdout.write(text)
