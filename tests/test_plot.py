@@ -179,3 +179,23 @@ def test_the_envelope_takes_the_best_option_at_each_rate():
     assert psnr["best_options"].map(json.loads).map(lambda o: o["scale"]).tolist() == [0.0, 0.0, 0.0]
     ax = figures(rows, metrics=("lpips",), envelope=True)["kodak-lpips"].axes[0]
     assert "probdec (envelope over decoder options)" in [l.get_label() for l in ax.get_lines()]
+
+
+def test_plot_command_narrows_rows_and_writes_per_image_panels(tmp_path):
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    import bench.cli  # noqa: F401
+    from bench.cli.app import app
+    from bench.errors import AnalysisError
+
+    baseline = Path(__file__).resolve().parents[1] / "results" / "baseline" / "gate"
+    args = ["plot", "--results", str(baseline), "--out", str(tmp_path), "--config", str(tmp_path / "none.toml"),
+            "-m", "psnr_rgb"]
+    result = CliRunner().invoke(app, [*args, "--codec", "webp", "--images", "own", "--band", "minmax", "--per-image",
+                                      "--published", "published:vtm"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["sample-psnr_rgb-per-image.png", "sample-psnr_rgb.png"]
+    result = CliRunner().invoke(app, [*args, "--band", "sideways"])
+    assert isinstance(result.exception, AnalysisError) and "--band 'sideways'" in str(result.exception)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from bench.analysis.drift_summary import drift_rows, schedule_codec
 from bench.render.figure import legend_outside, new_figure, safe_name, save
@@ -38,6 +39,7 @@ def plot_drift(rows: pd.DataFrame, out_dir: Path, metric: str = "psnr_rgb", form
             ax.plot(stats.index, stats["mean"], color=colours[codec], linestyle=linestyle, marker=marker, markersize=3,
                     label=f"{schedule} ({images})")
             ax.fill_between(stats.index, stats["min"], stats["max"], color=colours[codec], alpha=0.15, linewidth=0)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("generation (encode/decode cycles)")
         ax.set_ylabel(axis_label(metric) + " vs original")
         ax.set_title(f"{dataset}: mean over images; band: min–max over images", fontsize=9, loc="left")

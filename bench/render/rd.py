@@ -59,11 +59,11 @@ def _spread(ax: Axes, curve: pd.DataFrame, metric: str, band: str, color: str) -
 def _draw_envelope(ax: Axes, curve: pd.DataFrame, metric: str, color: str, label: str) -> None:
     curve = curve.sort_values("bpp")
     if len(curve) > 1:
-        ax.plot(curve["bpp"], curve[metric], color=color, linewidth=4, alpha=0.35, solid_capstyle="round",
-                zorder=1.5, label=label)
+        ax.plot(curve["bpp"], curve[metric], color=color, linewidth=5, alpha=0.45, solid_capstyle="round",
+                zorder=2.5, label=label)
     else:
         ax.plot(curve["bpp"], curve[metric], linestyle="none", marker="o", markersize=18, markerfacecolor="none",
-                markeredgecolor=color, markeredgewidth=2, alpha=0.6, zorder=1.5, label=label)
+                markeredgecolor=color, markeredgewidth=2, alpha=0.6, zorder=2.5, label=label)
 
 
 def _common_count(counts: dict[Key, tuple[int, int]], images: str) -> int | None:
@@ -90,6 +90,21 @@ def _ordered(keys: list[Key], styles: dict[Key, dict[str, Any]], colours: dict[s
     order = {name: i for i, name in enumerate(colours)}
     variant = {key: i for i, key in enumerate(styles)}
     return sorted(keys, key=lambda k: (order[k[0]], variant[k]))
+
+
+def _focus_on_measured(ax: Axes, data: pd.DataFrame, metric: str, band: str, published: pd.DataFrame) -> None:
+    """Keep the axes on the measured curves' bpp range: a published curve often spans far more
+    (CompressAI's BPG runs from 0.07 to 4.7 bpp) and would shrink the curves under study."""
+    low, high = float(data["bpp"].min()), float(data["bpp"].max())
+    pad = 0.05 * (high - low) if high > low else 0.1 * high
+    x0, x1 = max(0.0, low - pad), high + pad
+    values = [data[metric], published.loc[published["bpp"].between(x0, x1), metric]]
+    if BANDS[band] is not None:
+        values += [data[f"{metric}_{BANDS[band][0]}"], data[f"{metric}_{BANDS[band][1]}"]]
+    ys = pd.concat(values).dropna()
+    margin = 0.05 * (ys.max() - ys.min()) or 0.05 * abs(ys.max()) or 0.05
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(ys.min() - margin, ys.max() + margin)
 
 
 def _published_rows(published: pd.DataFrame | None, dataset: str, metric: str) -> pd.DataFrame:
@@ -129,6 +144,8 @@ def rd_figure(curves: pd.DataFrame, counts: dict[Key, tuple[int, int]], metric: 
         curve = curve.sort_values("bpp")
         ax.plot(curve["bpp"], curve[metric], color=colours[codec], label=f"{text} (published{suffix})", zorder=2,
                 **PUBLISHED_LINE)
+    if not published_data.empty:
+        _focus_on_measured(ax, data, metric, band, published_data)
     ax.set_xlabel("bits per pixel")
     ax.set_ylabel(axis_label(metric))
     ax.set_title(_title(dataset, common, band_text, not published_data.empty), fontsize=9, loc="left")
@@ -174,7 +191,7 @@ def plot_rd(rows: pd.DataFrame, out_dir: Path, metrics: Sequence[str] = DEFAULT_
 
 def _columns(n_panels: int) -> int:
     """Grid width: about 3 columns per 2 rows (24 Kodak images → 6 × 4)."""
-    return max(1, min(n_panels, math.ceil(math.sqrt(1.5 * n_panels))))
+    return max(1, min(n_panels, round(math.sqrt(1.5 * n_panels))))
 
 
 def per_image_figure(per_image: pd.DataFrame, metric: str, *, dataset: str, colours: dict[str, str],
@@ -186,7 +203,7 @@ def per_image_figure(per_image: pd.DataFrame, metric: str, *, dataset: str, colo
     styles = curve_styles(keys, n_points, colours)
     labels = curve_labels(keys)
     names = sorted(data["image"].astype(str).unique())
-    fig, axes = new_grid(len(names), _columns(len(names)))
+    fig, axes = new_grid(len(names), _columns(len(names)), (2.4, 1.9) if len(names) > 4 else (3.2, 2.5))
     handles: dict[Key, Any] = {}
     for ax, name in zip(axes, names):
         panel = data[data["image"].astype(str) == name]
@@ -195,13 +212,17 @@ def per_image_figure(per_image: pd.DataFrame, metric: str, *, dataset: str, colo
             line, = ax.plot(curve["bpp"], curve[metric], **{**styles[key], "markersize": styles[key]["markersize"] * 0.7})
             handles.setdefault(key, line)
         ax.set_title(Path(name).stem, fontsize=8)
-    chosen = "images every curve has" if images == "common" else "each curve on all of its own images"
-    fig.suptitle(f"{dataset}: {axis_label(metric)} per image ({len(names)} panels; {chosen})", fontsize=10)
+    chosen = "images every curve has" if images == "common" else "each curve on its own images"
+    fig.suptitle(f"{dataset}, per image: {images_text(len(names))} ({chosen})", fontsize=10, x=0.01,
+                 horizontalalignment="left")
     fig.supxlabel("bits per pixel", fontsize=9)
     fig.supylabel(axis_label(metric), fontsize=9)
     ordered = _ordered(list(handles), styles, colours)
-    fig.legend([handles[k] for k in ordered], [labels[k] for k in ordered], loc="outside right upper", fontsize=8,
-               frameon=False)
+    # right of the first row, outside the laid-out area: saving with tight bounds keeps it whole,
+    # however many entries it has, and the panels keep their size
+    top_right = axes[min(len(axes), _columns(len(names))) - 1]
+    fig.legend([handles[k] for k in ordered], [labels[k] for k in ordered], loc="upper left",
+               bbox_to_anchor=(1.04, 1.0), bbox_transform=top_right.transAxes, fontsize=8, frameon=False)
     return fig
 
 

@@ -26,10 +26,12 @@ AXIS_LABELS = {
     "lpips": "LPIPS (AlexNet), lower is better",
     "mse": "MSE (8-bit RGB)",
 }
-#: tab10, then the light halves of tab20 (its dark halves repeat tab10): 20 distinct colours.
+#: tab10, then the darkest and the middle shade of each of tab20b's five hue families: 20 colours
+#: that stay readable on white (tab20's light halves are too pale for thin lines).
 PALETTE: tuple[str, ...] = (
     *(to_hex(c) for c in colormaps["tab10"].colors),
-    *(to_hex(c) for c in colormaps["tab20"].colors[1::2]),
+    *(to_hex(c) for c in colormaps["tab20b"].colors[0::4]),
+    *(to_hex(c) for c in colormaps["tab20b"].colors[2::4]),
 )
 #: Line style and marker of a codec's 1st, 2nd, … decoder-option variant. Plain dashes are left
 #: out: they mark published curves.

@@ -36,6 +36,7 @@ def plot_sweep(points: pd.DataFrame, codec: str, knob: str, out_dir: Path, fidel
             for _, p in line.iterrows():
                 ax.annotate(f"{knob}={p[knob]:g}", (p["lpips"], p[fidelity]), textcoords="offset points",
                             xytext=(4, 4), fontsize=7)
+        ax.margins(0.08)  # room for the value labels at the ends of a line
         ax.set_xlabel(axis_label("lpips"))
         ax.set_ylabel(axis_label(fidelity))
         counts = data["n_images"]
