@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bench.analysis.envelope import envelope_curves
-from bench.curves import CURVE, image_rows, mean_curves
+from bench.curves import image_rows, mean_curves
 from bench.errors import AnalysisError
 from bench.render.figure import legend_outside, new_figure, new_grid, safe_name, save
 from bench.render.style import PUBLISHED_LINE, axis_label, codec_colours, curve_labels, curve_styles, images_text
@@ -40,11 +40,11 @@ def _count_text(low: int, high: int) -> str:
     return f"n={low}" if low == high else f"n={low}–{high}"
 
 
-def _spread(ax: Axes, curve: pd.DataFrame, metric: str, band: str, color: str) -> bool:
-    """Shade the spread over images behind a curve, or bar it on a single-rate point; False
-    when there is nothing to draw (one image, or no band asked for)."""
+def _spread(ax: Axes, curve: pd.DataFrame, metric: str, band: str, color: str) -> None:
+    """Shade the spread over images behind a curve, or bar it (both axes) on a single-rate point;
+    nothing for one image or ``band="none"``."""
     if BANDS[band] is None or curve["n_images"].max() < 2:
-        return False
+        return
     low, high, _ = BANDS[band]
     if len(curve) > 1:
         ax.fill_between(curve["bpp"], curve[f"{metric}_{low}"], curve[f"{metric}_{high}"], color=color,
@@ -53,10 +53,11 @@ def _spread(ax: Axes, curve: pd.DataFrame, metric: str, band: str, color: str) -
         point = curve.iloc[0]
         ax.vlines(point["bpp"], point[f"{metric}_{low}"], point[f"{metric}_{high}"], color=color, linewidth=1.2)
         ax.hlines(point[metric], point[f"bpp_{low}"], point[f"bpp_{high}"], color=color, linewidth=1.2)
-    return True
 
 
 def _draw_envelope(ax: Axes, curve: pd.DataFrame, metric: str, color: str, label: str) -> None:
+    """A broad translucent line under the codec's curves (a ring around a single-rate point), so
+    the option chosen at each rate shows through it."""
     curve = curve.sort_values("bpp")
     if len(curve) > 1:
         ax.plot(curve["bpp"], curve[metric], color=color, linewidth=5, alpha=0.45, solid_capstyle="round",
@@ -76,12 +77,12 @@ def _common_count(counts: dict[Key, tuple[int, int]], images: str) -> int | None
     return low if low == high else None
 
 
-def _title(dataset: str, common: int | None, band_text: str | None, published: bool) -> str:
+def _title(dataset: str, common: int | None, band_text: str | None, bars: bool, published: bool) -> str:
     curves = "every measured curve" if published else "every curve"
     lines = [f"{dataset}: mean over {images_text(common)} {curves} has" if common is not None
              else f"{dataset}: each curve averaged over its own images (n in legend)"]
     if band_text:
-        lines.append(f"band: {band_text} over images")
+        lines.append(f"band and bars: {band_text} over images" if bars else f"band: {band_text} over images")
     return "\n".join(lines)
 
 
@@ -148,7 +149,8 @@ def rd_figure(curves: pd.DataFrame, counts: dict[Key, tuple[int, int]], metric: 
         _focus_on_measured(ax, data, metric, band, published_data)
     ax.set_xlabel("bits per pixel")
     ax.set_ylabel(axis_label(metric))
-    ax.set_title(_title(dataset, common, band_text, not published_data.empty), fontsize=9, loc="left")
+    bars = any(n_points[k] == 1 for k in keys) and bool((data.loc[data["n_points"] == 1, "n_images"] > 1).any())
+    ax.set_title(_title(dataset, common, band_text, bars, not published_data.empty), fontsize=9, loc="left")
     legend_outside(ax)
     return fig
 
