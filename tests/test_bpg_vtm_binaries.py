@@ -34,3 +34,44 @@ def test_vtm_real_binary_non_multiple_size(photo):
     data = codec.encode(crop, 37)
     decoded = codec.decode(data)
     assert decoded.shape == crop.shape and mse_psnr(crop, decoded) > 28
+
+
+def _measured_vs_published(tmp_path, codec: str, rates: list[int], extra_params: str = "") -> float:
+    """BD-rate (%) of the harness's measured Kodak curve against the published one of the same
+    codec, through the commands a user runs: `bench run` then `bench table --anchor published:…`."""
+    from typer.testing import CliRunner
+
+    import bench.cli  # noqa: F401
+    from bench.analysis.paper import TableSettings, paper_tables
+    from bench.cli.app import app
+    from bench.store import read_rows
+
+    config = tmp_path / "bench.toml"
+    config.write_text(f'[run]\nmetrics = ["psnr_rgb"]\njobs = 2\nresults = "{tmp_path / "store"}"\n\n'
+                      f'[codecs.{codec}]\nrates = {rates}\n{extra_params}\n')
+    result = CliRunner().invoke(app, ["run", "--config", str(config), "--dataset", "kodak", "--codec", codec])
+    assert result.exit_code == 0, result.output
+    rows = read_rows(tmp_path / "store")
+    table = paper_tables(rows, TableSettings(anchor=f"published:{codec}", metrics=("psnr_rgb",), resamples=0))
+    return float(table.bd["psnr_rgb"].set_index("codec").loc[codec, "bd_rate"])
+
+
+def test_measured_bpg_reproduces_compressais_published_curve(tmp_path, kodak_dir):
+    reason = BpgCodec.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    params = 'params = { chroma = "444", encoder = "x265", color_space = "ycbcr", bit_depth = 8 }'
+    assert abs(_measured_vs_published(tmp_path, "bpg", [47, 42, 37, 32, 27, 22], params)) < 1.0
+
+
+def test_measured_vtm_reproduces_compressais_published_curve(tmp_path, kodak_dir):
+    reason = VtmCodec.unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    import os
+
+    if not os.environ.get("BENCH_LONG_TESTS"):
+        pytest.skip("VTM on 24 Kodak images takes about 80 minutes on 2 cores; set BENCH_LONG_TESTS=1 to run it")
+    params = ('params = { chroma = "444", bit_depth = 10, matrix = "bt709", range = "full", '
+              'psnr_reference = "ycbcr-roundtrip" }')
+    assert abs(_measured_vs_published(tmp_path, "vtm", [47, 42, 37, 32, 27, 22], params)) < 2.0

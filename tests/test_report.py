@@ -20,8 +20,8 @@ def test_report_is_one_self_contained_page(tmp_path):
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert page.count("data:image/png;base64,") >= 1 and "src='http" not in page
-    assert "BD-rate vs jpeg" in page and "Provenance" in page and "Failures (0)" in page
-    assert "Pillow" in page
+    assert "BD against jpeg" in page and "Environment" in page and "Failures (0)" in page
+    assert "Pillow" in page and "95 % CI" in page and "Per-image RD points" in page
 
 
 def test_history_appends_per_commit_and_plots(tmp_path):

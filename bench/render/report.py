@@ -63,13 +63,12 @@ class ReportFigure:
 def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[ReportFigure]:
     """Every figure of the page, in order: RD per metric, then per-image panels, per dataset."""
     images = settings.tables.images
-    band = {"iqr": "shaded: interquartile range over images", "minmax": "shaded: min–max over images",
-            "none": "no spread band"}[settings.band]
+    spread = {"iqr": "interquartile range", "minmax": "min–max", "none": ""}[settings.band]
+    caption = ("Dataset means at each rate parameter; stars: codecs measured at one rate point"
+               + (f"; shaded band and bars: {spread} over images" if spread else ""))
     for stem, fig in rd_figures(rows, settings.tables.metrics or ("psnr_rgb", "ms_ssim_db", "lpips"), images,
                                 settings.codec_order, settings.band, settings.published):
-        dataset = stem.rsplit("-", 1)[0]
-        yield ReportFigure(dataset, stem, f"Dataset means at each rate parameter; {band}; stars: codecs measured at "
-                                          "one rate point (bars: interquartile range)", fig)
+        yield ReportFigure(stem.rsplit("-", 1)[0], stem, caption, fig)
     per_image = image_rows(rows, images)
     colours = _colours(rows, settings)
     for dataset, data in per_image.groupby("dataset", sort=True):
