@@ -114,7 +114,8 @@ def run_command(
     mode = "" if target_bpp is None else f" at {target_bpp:g} bpp ±{100 * (tolerance or DEFAULT_TOLERANCE):g} %"
     console.print(
         f"{len(images)} images × {len(config.codecs)} codecs{mode}: {len(tasks)} tasks, "
-        f"{len(tasks) - len(todo)} already stored, {len(todo)} to run on {config.backend} with {where} → {store.root}"
+        f"{len(tasks) - len(todo)} already stored, {len(todo)} to run on {config.backend} with {where} → {store.root}",
+        soft_wrap=True,
     )
     settings = Settings(metrics=tuple(config.metrics), check_determinism=config.check_determinism, device=config.device,
                         bitstream_dir=store.root / "bitstreams" if keep_bitstreams else None)
