@@ -4,6 +4,10 @@ The CLI prints ``str(error)`` for these and exits non-zero without a traceback, 
 researcher needs to know what to change, not where in the harness the check lives.
 """
 
+from __future__ import annotations
+
+import re
+
 
 class BenchError(Exception):
     """A user-facing problem (bad config, bad image, missing tool) with a one-line message."""
@@ -31,3 +35,38 @@ class ResultsError(BenchError):
 
 class AnalysisError(BenchError):
     """Stored rows cannot support the requested table or figure (no rows selected, no common images)."""
+
+
+#: Longest message ``one_line`` returns: enough for a path, a command and the tool's last words.
+ONE_LINE_LIMIT = 500
+
+#: ANSI/VT escape sequences: CSI (``ESC [ … final``), OSC (``ESC ] … BEL`` or ``ESC \``), and
+#: two-character escapes. A tool's colours must not reach a terminal or a results row.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[ -/]*[0-~])|\x9b[0-?]*[ -/]*[@-~]")
+
+
+def one_line(value: BaseException | str | bytes, limit: int = ONE_LINE_LIMIT, keep: str = "start") -> str:
+    """Any message as one printable line of at most ``limit`` characters.
+
+    Why one function: errors end up in result rows, terminal summaries and Markdown tables, so
+    text from anywhere (exceptions, a tool's stderr) must lose escape sequences, control and other
+    non-printable characters, and line breaks the same way everywhere. A BenchError is its
+    message; another exception is prefixed by its type, which is the only clue a bare message
+    such as ``'x'`` (a KeyError) gives. ``keep="end"`` keeps the tail, where tools print errors.
+    """
+    if isinstance(value, BaseException):
+        message = _printable(str(value))
+        name = type(value).__name__
+        text = message if isinstance(value, BenchError) and message else f"{name}: {message}" if message else name
+    else:
+        text = _printable(value.decode("utf-8", errors="replace") if isinstance(value, bytes) else str(value))
+    if len(text) <= limit:
+        return text
+    return "…" + text[-(limit - 1):] if keep == "end" else text[:limit - 1] + "…"
+
+
+def _printable(text: str) -> str:
+    """``text`` without escape sequences or non-printable characters, whitespace collapsed."""
+    text = _ESCAPES.sub("", text)
+    text = "".join(ch if ch.isprintable() else (" " if ch.isspace() else "") for ch in text)
+    return " ".join(text.split())
