@@ -79,9 +79,10 @@ def test_rows_carry_provenance_and_resume_skips_finished_work(tmp_path, photo):
     assert "quality=30" in rows.sort_values("rate").iloc[0]["command"]
     assert rows["deterministic_decode"].all()
     assert np.allclose(rows["bpp"], rows["bytes"] * 8 / (200 * 200))
+    parts = Store(tmp_path / "store").parts()  # one or more: a slow first task flushes by time
     second = runner.invoke(app, ["run", "--config", str(cfg), "--dataset", str(folder)])
     assert "3 already stored, 0 to run" in second.output
-    assert len(Store(tmp_path / "store").parts()) == 1
+    assert Store(tmp_path / "store").parts() == parts
 
 
 def test_changing_a_parameter_invalidates_exactly_that_codec(tmp_path, photo):
