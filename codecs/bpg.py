@@ -8,6 +8,8 @@ paths as ``params = { bpgenc = "...", bpgdec = "..." }`` (docs/reference-codecs.
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -84,16 +86,31 @@ class BpgCodec(RoundTripReference, Codec):
         with sp.task_dir("bpgenc") as folder:
             source, target = folder / "input image.png", folder / "out.bpg"
             Image.fromarray(np.ascontiguousarray(image)).save(source, compress_level=1)
-            sp.run(self.encode_args(str(source), str(target), rate), float(self.params["timeout_s"]), f"codec {self.name}")
-            return target.read_bytes()
+            args = self.encode_args(str(source), str(target), rate)
+            sp.run(args, float(self.params["timeout_s"]), f"codec {self.name}")
+            return sp.read_output(target, f"codec {self.name}", args[0])
 
     def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
         with sp.task_dir("bpgdec") as folder:
             source, target = folder / "in.bpg", folder / "decoded image.png"
             source.write_bytes(data)
-            sp.run([self._binary("bpgdec"), "-b", "8", "-o", str(target), str(source)],
-                   float(self.params["timeout_s"]), f"codec {self.name}")
-            with Image.open(target) as im:
-                if im.mode not in ("RGB", "RGBA"):
-                    raise CodecFailure(f"codec {self.name}: bpgdec wrote a {im.mode} image, expected RGB")
-                return np.asarray(im.convert("RGB"))
+            binary = self._binary("bpgdec")
+            sp.run([binary, "-b", "8", "-o", str(target), str(source)], float(self.params["timeout_s"]), f"codec {self.name}")
+            return read_png(sp.read_output(target, f"codec {self.name}", binary), f"codec {self.name}", binary)
+
+
+def read_png(data: bytes, what: str, binary: str) -> np.ndarray:
+    """The RGB pixels of the PNG a decoder wrote; anything Pillow cannot read is the tool's fault.
+
+    Pillow's own errors (UnidentifiedImageError, truncated data, decompression bombs) would say
+    nothing about which binary produced the file, so they become one CodecFailure naming it.
+    """
+    name = sp.one_line(Path(binary).name)
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if im.mode not in ("RGB", "RGBA"):
+                raise CodecFailure(f"{what}: {name} wrote a {im.mode} image, expected RGB")
+            return np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise CodecFailure(f"{what}: {name} exited 0 but its output is not a readable PNG "
+                           f"({sp.one_line(str(exc) or type(exc).__name__, 120)}); check the binary") from None

@@ -134,9 +134,9 @@ class VtmCodec(yuv.RoundTripReference, Codec):
             cfg, source, target = folder / "intra.cfg", folder / "input frame.yuv", folder / "out.bin"
             cfg.write_text(INTRA_CFG)
             yuv.write_yuv(source, planes, int(p["bit_depth"]))
-            sp.run(self.encode_args(str(cfg), str(source), str(target), width, height, rate),
-                   float(p["timeout_s"]), f"codec {self.name}", cwd=folder)
-            return target.read_bytes()
+            args = self.encode_args(str(cfg), str(source), str(target), width, height, rate)
+            sp.run(args, float(p["timeout_s"]), f"codec {self.name}", cwd=folder)
+            return sp.read_output(target, f"codec {self.name}", args[0])
 
     def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
         p = self.params
@@ -144,11 +144,12 @@ class VtmCodec(yuv.RoundTripReference, Codec):
         with sp.task_dir("vtm-dec") as folder:
             source, target = folder / "in.bin", folder / "decoded frame.yuv"
             source.write_bytes(data)
-            done = sp.run([self._binary("decoder_app", "DecoderApp"), "-b", str(source), "-o", str(target), "-d", str(depth)],
-                          float(p["timeout_s"]), f"codec {self.name}", cwd=folder)
-            del done
+            binary = self._binary("decoder_app", "DecoderApp")
+            sp.run([binary, "-b", str(source), "-o", str(target), "-d", str(depth)],
+                   float(p["timeout_s"]), f"codec {self.name}", cwd=folder)
+            sp.read_output(target, f"codec {self.name}", binary)
             width, height = picture_size(source)
-            planes = yuv.read_yuv(target, width, height, depth, str(p["chroma"]))
+            planes = read_frame(target, width, height, depth, str(p["chroma"]), f"codec {self.name}", binary)
         return yuv.ycbcr_to_rgb(planes, p["matrix"], p["range"], depth, str(p["chroma"]))
 
 
@@ -162,10 +163,21 @@ def picture_size(bitstream: Path, timeout_s: float = 60.0) -> tuple[int, int]:
 
     import imageio_ffmpeg
 
-    done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-f", "vvc", "-i", str(bitstream)],
-                          capture_output=True, timeout=timeout_s, check=False)
-    match = re.search(r"Video: vvc.*?, (\d+)x(\d+)", done.stderr.decode(errors="replace"))
+    try:
+        _, _, stderr = sp.communicate([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-f", "vvc", "-i", str(bitstream)],
+                                      timeout_s)
+    except subprocess.TimeoutExpired:
+        raise CodecFailure(f"{bitstream.name}: FFmpeg timed out after {timeout_s:g} s reading the VVC picture size") from None
+    match = re.search(r"Video: vvc.*?, (\d+)x(\d+)", stderr.decode(errors="replace"))
     if not match:
-        raise CodecFailure(f"{bitstream.name}: FFmpeg could not read the VVC picture size: "
-                           f"{sp.one_line(done.stderr.decode(errors='replace'))}")
+        raise CodecFailure(f"{bitstream.name}: FFmpeg could not read the VVC picture size: {sp.one_line(stderr)}")
     return int(match.group(1)), int(match.group(2))
+
+
+def read_frame(path: Path, width: int, height: int, depth: int, chroma: str, what: str, binary: str) -> yuv.Planes:
+    """The decoded frame a tool wrote; a file of the wrong size is the tool's fault, named so."""
+    try:
+        return yuv.read_yuv(path, width, height, depth, chroma)
+    except CodecFailure as exc:
+        raise CodecFailure(f"{what}: {sp.one_line(Path(binary).name)} exited 0 but its output is not one "
+                           f"{width}x{height} frame ({exc}); check the binary") from None

@@ -76,19 +76,21 @@ class VvencCodec(yuv.RoundTripReference, Codec):
         with sp.task_dir("vvenc") as folder:
             source, target = folder / "input frame.yuv", folder / "out.266"
             yuv.write_yuv(source, planes, 10)
-            sp.run(self.encode_args(str(source), str(target), width, height, rate),
-                   float(self.params["timeout_s"]), f"codec {self.name}")
-            return target.read_bytes()
+            args = self.encode_args(str(source), str(target), width, height, rate)
+            sp.run(args, float(self.params["timeout_s"]), f"codec {self.name}")
+            return sp.read_output(target, f"codec {self.name}", args[0])
 
     def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
-        from bench_codecs.vtm import picture_size
+        from bench_codecs.vtm import picture_size, read_frame
 
         with sp.task_dir("vvdec") as folder:
             source, target = folder / "in.266", folder / "decoded frame.yuv"
             source.write_bytes(data)
             width, height = picture_size(source)
-            sp.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "vvc", "-i", str(source),
+            binary = ffmpeg_exe()
+            sp.run([binary, "-hide_banner", "-loglevel", "error", "-y", "-f", "vvc", "-i", str(source),
                     "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", PIX_FMT, str(target)],
                    float(self.params["timeout_s"]), f"codec {self.name}")
-            planes = yuv.read_yuv(target, width, height, 10, "420")
+            sp.read_output(target, f"codec {self.name}", binary)
+            planes = read_frame(target, width, height, 10, "420", f"codec {self.name}", binary)
         return yuv.ycbcr_to_rgb(planes, self.params["matrix"], self.params["range"], 10, "420")

@@ -179,3 +179,111 @@ def test_plan_and_run_task_use_the_codec_reference(monkeypatch, tmp_path):
         mse = np.mean((codec.reference_image(img).astype(float) - img) ** 2)
         expected = float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)
         assert row["psnr_rgb"] == pytest.approx(expected)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie awaiting its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def _gone_soon(pid: int, seconds: float = 3.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not _alive(pid)
+
+
+def hanging_wrapper(tmp_path: Path) -> tuple[Path, Path]:
+    """A shell-script "codec binary" that starts a ``sleep 300`` child, records its PID and hangs."""
+    pidfile = tmp_path / "child.pid"
+    script = tmp_path / "wrapper codec"
+    script.write_text(f"#!/bin/sh\nsleep 300 &\necho $! > '{pidfile}'\nwait\n")
+    script.chmod(0o755)
+    return script, pidfile
+
+
+def test_timeout_kills_the_tools_children_too(tmp_path):
+    script, pidfile = hanging_wrapper(tmp_path)
+    with pytest.raises(CodecFailure, match="timed out after 0.5 s"):
+        sp.run([script], 0.5, "codec t")
+    assert _gone_soon(int(pidfile.read_text()))
+
+
+def test_interrupt_while_waiting_kills_the_tools_children(tmp_path):
+    import signal
+
+    script, pidfile = hanging_wrapper(tmp_path)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        with pytest.raises(KeyboardInterrupt):
+            sp.run([script], 60, "codec t")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert pidfile.exists() and _gone_soon(int(pidfile.read_text()))
+
+
+def test_tool_output_is_sanitised_before_it_reaches_a_message(tmp_path):
+    junk = "\x1b[31mred\x07 \x1b]0;title\x07\x00bell\r\nnext\x1b[0m"
+    tool = fake_tool(tmp_path, "noisy", f"sys.stderr.write({junk!r}); sys.exit(2)")
+    with pytest.raises(CodecFailure) as info:
+        sp.run([tool], 10, "codec t")
+    text = str(info.value)
+    assert text.endswith("exited with 2: red bell next")
+    assert text.isprintable() and "\x1b" not in text
+    versioned = fake_tool(tmp_path, "versioned", f"print({'Tool version 2' + junk!r})")
+    assert sp.probe_version(str(versioned), (), "version") == "Tool version 2red bell"
+
+
+@pytest.fixture
+def fake_bpg(monkeypatch, tmp_path):
+    """Install fake bpgenc/bpgdec built from the given bodies; returns the installer."""
+
+    def install(enc_body: str, dec_body: str) -> BpgCodec:
+        monkeypatch.setenv("BENCH_BPGENC", str(fake_tool(tmp_path, "bpgenc", enc_body)))
+        monkeypatch.setenv("BENCH_BPGDEC", str(fake_tool(tmp_path, "bpgdec", dec_body)))
+        return BpgCodec()
+
+    return install
+
+
+COPY = "import shutil; a = sys.argv; shutil.copy(a[-1], a[a.index('-o') + 1])"
+IMG = np.random.default_rng(0).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+
+
+def test_encoder_exiting_0_without_output_is_named(fake_bpg):
+    codec = fake_bpg("pass", COPY)
+    with pytest.raises(CodecFailure, match=r"^codec bpg: bpgenc exited 0 but wrote no output file out\.bpg; check the binary$"):
+        codec.encode(IMG, 30)
+
+
+def test_decoder_exiting_0_without_output_is_named(fake_bpg):
+    codec = fake_bpg(COPY, "pass")
+    with pytest.raises(CodecFailure, match=r"^codec bpg: bpgdec exited 0 but wrote no output file"):
+        codec.decode(codec.encode(IMG, 30))
+
+
+def test_decoder_output_pillow_cannot_read_is_named(fake_bpg):
+    garbage = "a = sys.argv; open(a[a.index('-o') + 1], 'wb').write(b'\\x89PNG\\r\\n\\x1a\\n' + bytes(40))"
+    codec = fake_bpg(COPY, garbage)
+    with pytest.raises(CodecFailure, match=r"^codec bpg: bpgdec exited 0 but its output is not a readable PNG .*check the binary$") as info:
+        codec.decode(codec.encode(IMG, 30))
+    assert "\n" not in str(info.value)
+
+
+def test_vtm_decoder_exiting_0_without_output_is_named(monkeypatch, tmp_path):
+    fake_tool(tmp_path, "DecoderApp", "pass")
+    monkeypatch.setenv("BENCH_VTM_DIR", str(tmp_path))
+    with pytest.raises(CodecFailure, match=r"^codec vtm: DecoderApp exited 0 but wrote no output file"):
+        VtmCodec().decode(b"\x00\x00\x01")
