@@ -32,8 +32,11 @@ IMAGE_SETS = ("common", "own")
 
 
 def successful_single_pass(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows without error from ordinary single-pass coding (generation 1, no drift chain)."""
+    """Rows without error from ordinary single-pass coding (generation 1, no drift chain, not a
+    matched-rate row: those sit at a per-image searched rate, so they form no curve over rates)."""
     ok = rows["error"].isna() & (rows["generation"] == 1) & (rows["chain"].fillna("") == "")
+    if "target_bpp" in rows.columns:
+        ok &= rows["target_bpp"].isna()
     return rows[ok]
 
 

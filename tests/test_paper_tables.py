@@ -167,3 +167,14 @@ def test_table_command_on_a_mixed_store_exits_0(tmp_path):
     assert "[0.3000, 1.5000] bpp, given with --auc-range" in (tmp_path / "n" / "kodak" / "auc-psnr_rgb.md").read_text()
     bad = CliRunner().invoke(app, ["table", "--results", str(tmp_path / "store"), "--codec", "nope"])
     assert bad.exit_code != 0
+
+
+def test_matched_rate_rows_stay_out_of_the_curves():
+    rows = mixed_rows()
+    matched = pd.DataFrame(curve_rows("kodak", "jpeg", ["k1", "k2"], rates=(37,)))
+    matched["target_bpp"] = 0.75
+    matched["key"] = matched["key"] + "-matched"
+    rows["target_bpp"] = float("nan")
+    combined = pd.concat([rows, matched], ignore_index=True)
+    plain = bd_table(rows, "jpeg", resamples=0)
+    assert bd_table(combined, "jpeg", resamples=0)["bd_rate"].equals(plain["bd_rate"])

@@ -7,6 +7,7 @@ in a report and in the LaTeX beside it cannot drift apart.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
@@ -48,6 +49,8 @@ class PaperTables:
     per_image_bd: dict[str, pd.DataFrame] = field(default_factory=dict)
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
     per_image_points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Files written from these tables (filled by the writer; empty when nothing was written).
+    files: list[Path] = field(default_factory=list)
 
     @property
     def datasets(self) -> list[str]:

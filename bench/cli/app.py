@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, Callable, TypeVar
 
 import pandas as pd
 import typer
 from rich.console import Console
+
+from bench.errors import BenchError
+
+T = TypeVar("T")
 
 app = typer.Typer(
     add_completion=False,
@@ -28,20 +33,26 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run an API function; a BenchError becomes its one line on stderr and exit status 2,
+    also when the app is driven without ``bench.cli.main`` (tests, embedding)."""
+    try:
+        return function(*args, **kwargs)
+    except BenchError as exc:
+        fail(str(exc))
+        raise  # unreachable: fail exits
+
+
 def results_path(results: Path | None, config_path: Path | None) -> Path:
     """``--results`` when given, else the store bench.toml names."""
-    from bench import config as config_module
+    from bench import api
 
-    return Path(results or config_module.load(config_path).results)
+    return call(api.results_folder, results, config_path)
 
 
 def stored_rows(results: Path | None, config_path: Path | None) -> pd.DataFrame:
     """Rows of ``--results`` (a store folder or one parquet file; default: bench.toml's store),
     or a one-line error when there are none, so no analysis command draws from an empty store."""
-    from bench.store import read_rows
+    from bench import api
 
-    source = results_path(results, config_path)
-    rows = read_rows(source) if source.exists() else pd.DataFrame()
-    if rows.empty:
-        fail(f"{source}: no rows stored yet; run `bench run` first")
-    return rows
+    return call(api.stored, results, config_path)

@@ -5,27 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
-import pandas as pd
 import typer
 
-from bench import config as config_module
-from bench.analysis.select import parse_where, select_rows
-from bench.cli.app import app, console, stored_rows
-from bench.render.rd import DEFAULT_METRICS, plot_per_image, plot_rd
-
-
-def config_codec_order(config_path: Path | None) -> list[str]:
-    """The ``[codecs.*]`` section order of the config file, which fixes each codec's colour;
-    empty when there is no config file."""
-    path = config_path or config_module.DEFAULT_CONFIG
-    return list(config_module.load(path).codec_specs) if path.exists() else []
-
-
-def colour_order(rows: pd.DataFrame, config_path: Path | None) -> list[str]:
-    """Configured codecs first, then every label in the whole store, so narrowing a plot with
-    ``--codec`` or ``--dataset`` never recolours the codecs that remain."""
-    order = config_codec_order(config_path)
-    return [*order, *sorted(set(rows["codec"].astype(str)) - set(order))]
+from bench import api
+from bench.analysis.select import parse_where
+from bench.cli.app import app, call, console
 
 
 @app.command("plot")
@@ -53,19 +37,8 @@ def plot_command(
                                                "codec order fixes the colours"),
 ) -> None:
     """Draw bpp vs PSNR, MS-SSIM dB and LPIPS per dataset, one line per codec and decoder option set."""
-    stored = stored_rows(results, config_path)
-    rows = select_rows(stored, datasets=dataset, codecs=codec, where=parse_where(where))
-    metrics = tuple(metric) if metric else DEFAULT_METRICS
-    order = colour_order(stored, config_path)
-    overlay = None
-    if published:
-        from bench.analysis.published import published_curves
-
-        overlay = published_curves(published)
-    written = plot_rd(rows, out, metrics, images=images, codec_order=order, band=band, published=overlay,
-                      envelope=envelope)
-    if per_image:
-        for name in metrics:
-            written += plot_per_image(rows, out, name, images=images, codec_order=order)
+    written = call(api.plot, results, config=config_path, datasets=dataset, codecs=codec, where=parse_where(where),
+                   metrics=metric or (), images=images, band=band, per_image=per_image, envelope=envelope,
+                   published_curves=published, out=out)
     for path in written:
-        console.print(str(path))
+        console.print(str(path), highlight=False, soft_wrap=True)

@@ -7,12 +7,10 @@ from typing import Optional
 
 import typer
 
+from bench import api
 from bench.analysis import history as history_module
-from bench.analysis.paper import TableSettings
-from bench.analysis.select import parse_where, select_rows
-from bench.cli.app import app, console, fail, results_path, stored_rows
-from bench.cli.plot import colour_order
-from bench.render.report import ReportSettings, crop_files, render_report
+from bench.analysis.select import parse_where
+from bench.cli.app import app, call, console, fail
 from bench.store import read_rows
 
 HISTORY = Path("results/history.jsonl")
@@ -34,22 +32,10 @@ def report_command(
     config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """A self-contained HTML page per store: per dataset RD plots, BD/AUC/RD-point tables, per-image data, crops, failures; environment."""
-    store = results_path(results, config_path)
-    stored = stored_rows(store, config_path)
-    rows = select_rows(stored, dataset, codec, parse_where(where or []))
-    overlay = None
-    if published:
-        from bench.analysis.published import published_curves
-
-        overlay = published_curves(published)
-    order = tuple(colour_order(stored, config_path))
-    settings = ReportSettings(
-        title=f"bench report: {store}",
-        tables=TableSettings(anchor=anchor, images=images, resamples=resamples, codec_order=order), codec_order=order, band=band, published=overlay,
-        crops=crop_files(crops or []))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(rows, settings), encoding="utf-8")
-    console.print(str(out), highlight=False, soft_wrap=True)
+    path = call(api.report, results, config=config_path, datasets=dataset or (), codecs=codec or (),
+                where=parse_where(where or []), anchor=anchor, images=images, band=band,
+                published_curves=published or (), crops=crops or (), resamples=resamples, out=out)
+    console.print(str(path), highlight=False, soft_wrap=True)
 
 
 history_app = typer.Typer(help="Per-commit history of results summaries.", no_args_is_help=True)

@@ -10,7 +10,7 @@ import typer
 from bench.analysis.select import parse_where, select_rows
 from bench.analysis.sweep import sweep_points
 from bench.cli.app import app, console, fail, results_path, stored_rows
-from bench.cli.plot import config_codec_order
+from bench.api import colour_order
 from bench.errors import BenchError
 from bench.render.figure import safe_name
 from bench.render.sweep import FIDELITY, plot_sweep, points_markdown
@@ -44,7 +44,7 @@ def sweep_plot_command(
     if points.empty:
         fail(f"no successful rows of codec {codec!r} with decoder option {knob!r}"
              f"{' matching ' + ' '.join(where) if where else ''} in {store}")
-    written = plot_sweep(points, codec, knob, out, fidelity, codec_order=config_codec_order(config_path))
+    written = plot_sweep(points, codec, knob, out, fidelity, codec_order=colour_order(rows, config_path))
     table = out / f"sweep-{safe_name(codec)}-{safe_name(knob)}.md"
     table.write_text(points_markdown(points, knob))
     for path in [*written, table]:

@@ -7,12 +7,10 @@ from typing import Optional
 
 import typer
 
+from bench import api
 from bench.analysis.auc import INTERPOLATIONS
-from bench.analysis.paper import TableSettings, paper_tables
-from bench.analysis.select import parse_where, select_rows
-from bench.cli.app import app, console, stored_rows
-from bench.cli.plot import colour_order
-from bench.render.tables import write_paper_tables
+from bench.analysis.select import parse_where
+from bench.cli.app import app, call, console
 
 
 @app.command("table")
@@ -35,10 +33,9 @@ def table_command(
     config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Write bd-<metric>, auc-<metric>, per-image and rd-points tables (.md, .tex, .csv) per dataset."""
-    stored = stored_rows(results, config_path)
-    rows = select_rows(stored, dataset, codec, parse_where(where or []))
-    settings = TableSettings(codec_order=tuple(colour_order(stored, config_path)), anchor=anchor, metrics=tuple(metric or ()), method=method, mode=mode, images=images,
-                             auc_range=auc_range, auc_interpolation=auc_interpolation, auc_normalise=auc_normalise,
-                             resamples=resamples, seed=seed)
-    for path in write_paper_tables(paper_tables(rows, settings), out):
+    tables = call(api.table, results, config=config_path, datasets=dataset or (), codecs=codec or (),
+                  where=parse_where(where or []), anchor=anchor, metrics=metric or (), method=method, mode=mode,
+                  images=images, auc_range=auc_range, auc_interpolation=auc_interpolation,
+                  auc_normalise=auc_normalise, resamples=resamples, seed=seed, out=out)
+    for path in tables.files:
         console.print(str(path), highlight=False, soft_wrap=True)
