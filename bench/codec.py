@@ -10,15 +10,84 @@ from __future__ import annotations
 
 import abc
 import json
+import math
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.errors import CodecUnavailable, ConfigError
+from bench.errors import CodecUnavailable, ConfigError, one_line
 
 ENTRY_POINT_GROUP = "bench.codecs"
+
+_KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
+
+
+@dataclass(frozen=True)
+class ValueType:
+    """What one parameter or decoder option accepts: a kind, and optionally choices or a range.
+
+    Most are inferred from the default's type (see :func:`inferred_type`); a codec declares one
+    where the default cannot say it: a None default (a checkpoint path), a closed set of strings
+    (WebP has no ``method = "fast"``), or a range (ProbDec's ``scale`` in [0, 4]). ``float``
+    accepts integers, since TOML writes ``1`` for ``1.0``; no kind accepts a bool but ``bool``.
+    """
+
+    kind: type
+    choices: tuple[Any, ...] = ()
+    low: float | None = None
+    high: float | None = None
+    #: For ``list``: the kind of every item (checkpoint paths are strings).
+    items: type | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """None when ``value`` fits, else what was expected ("expected an integer")."""
+        if not _is_kind(value, self.kind) or (self.items and not all(_is_kind(v, self.items) for v in value)):
+            return f"expected {self.describe()}"
+        if self.choices and value not in self.choices:
+            return f"expected one of {', '.join(toml_value(c) for c in self.choices)}"
+        if self.kind in (int, float) and not (
+                (self.low is None or value >= self.low) and (self.high is None or value <= self.high)):
+            return f"expected {self.describe()}"
+        return None
+
+    def describe(self) -> str:
+        """The accepted values in words: "an integer in [0, 6]", "a list of strings"."""
+        if self.kind is list and self.items:
+            return f"a list of {_KIND_NAMES[self.items].removeprefix('a ').removeprefix('an ')}s"
+        text = _KIND_NAMES.get(self.kind, self.kind.__name__)
+        if self.low is not None and self.high is not None:
+            return f"{text} in [{self.low:g}, {self.high:g}]"
+        if self.low is not None:
+            return f"{text} ≥ {self.low:g}"
+        if self.high is not None:
+            return f"{text} ≤ {self.high:g}"
+        return text
+
+
+def _is_kind(value: Any, kind: type) -> bool:
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def inferred_type(default: Any) -> ValueType | None:
+    """The type a default's own type implies (bool, int, float, str, list of str); None: unchecked."""
+    for kind in (bool, int, float, str):
+        if type(default) is kind:
+            return ValueType(kind)
+    if isinstance(default, list) and default and all(isinstance(v, str) for v in default):
+        return ValueType(list, items=str)
+    return None
+
+
+def toml_value(value: Any) -> str:
+    """``value`` as bench.toml writes it (``"fast"``, ``true``, ``[1, 2]``), capped to one short line."""
+    return one_line(json.dumps(value, ensure_ascii=False, default=str), 80)
 
 
 class Codec(abc.ABC):
@@ -45,6 +114,10 @@ class Codec(abc.ABC):
     param_defaults: ClassVar[dict[str, Any]] = {}
     #: Allowed decoder options and their defaults.
     decoder_option_defaults: ClassVar[dict[str, Any]] = {}
+    #: Types of parameters beyond what their defaults imply (choices, ranges, None defaults).
+    param_types: ClassVar[dict[str, ValueType]] = {}
+    #: Types of decoder options beyond what their defaults imply.
+    decoder_option_types: ClassVar[dict[str, ValueType]] = {}
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.param_defaults))
@@ -53,7 +126,27 @@ class Codec(abc.ABC):
                 f"codec {self.name!r}: unknown parameter(s) {unknown}; "
                 f"allowed: {sorted(self.param_defaults)}"
             )
+        for key, value, problem in self.value_problems(params):
+            raise ConfigError(f"codec {self.name!r}: params.{key} = {toml_value(value)}: {problem}")
         self.params: dict[str, Any] = {**self.param_defaults, **params}
+
+    @classmethod
+    def value_type(cls, key: str, decoder_option: bool = False) -> ValueType | None:
+        """The declared type of a parameter (or decoder option), else the one its default implies."""
+        declared, defaults = ((cls.decoder_option_types, cls.decoder_option_defaults) if decoder_option
+                              else (cls.param_types, cls.param_defaults))
+        return declared.get(key) or inferred_type(defaults.get(key))
+
+    @classmethod
+    def value_problems(cls, values: dict[str, Any], decoder_option: bool = False) -> list[tuple[str, Any, str]]:
+        """(key, value, what was expected) for each known key whose value does not fit its type."""
+        problems = []
+        for key, value in values.items():
+            kind = cls.value_type(key, decoder_option)
+            problem = kind.problem(value) if kind else None
+            if problem:
+                problems.append((key, value, problem))
+        return problems
 
     # -- what the harness records ------------------------------------------------------
     @property
@@ -103,6 +196,8 @@ class Codec(abc.ABC):
                 f"codec {self.name!r}: unknown decoder option(s) {unknown}; "
                 f"allowed: {sorted(self.decoder_option_defaults)}"
             )
+        for key, value, problem in self.value_problems(options, decoder_option=True):
+            raise ConfigError(f"codec {self.name!r}: decoder_options.{key} = {toml_value(value)}: {problem}")
         return {**self.decoder_option_defaults, **options}
 
 

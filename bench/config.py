@@ -7,6 +7,7 @@ key, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 from bench import metrics as metric_registry
 from bench.backends import BACKENDS
-from bench.codec import codec_class
+from bench.codec import codec_class, toml_value
 from bench.errors import ConfigError
 
 DEFAULT_CONFIG = Path("bench.toml")
@@ -23,6 +24,8 @@ RUN_KEYS = {"datasets", "codecs", "metrics", "jobs", "results", "data_dir", "che
 CODEC_KEYS = {"impl", "params", "rates", "decoder_options"}
 #: ``drift`` is validated by ``bench drift`` (bench/cli/drift.py), which alone reads it.
 TOP_LEVEL_KEYS = {"run", "codecs", "drift"}
+#: Devices the torch metrics accept; whether CUDA exists is checked when the run starts.
+DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -94,11 +97,11 @@ def _parse(raw: dict[str, Any], source: str) -> Config:
     base = Path(source).parent if source.endswith(".toml") else Path(".")
     config = Config(source=source)
     if "datasets" in run:
-        config.datasets = _string_list(run["datasets"], source, "run.datasets")
+        config.datasets = _string_list(run["datasets"], source, "run.datasets", "dataset")
     if "codecs" in run:
-        config.codecs = _string_list(run["codecs"], source, "run.codecs")
+        config.codecs = _string_list(run["codecs"], source, "run.codecs", "codec")
     if "metrics" in run:
-        config.metrics = metric_registry.validate(_string_list(run["metrics"], source, "run.metrics"))
+        config.metrics = metric_registry.validate(_string_list(run["metrics"], source, "run.metrics", "metric"))
     if "jobs" in run:
         _expect(run["jobs"], int, source, "run.jobs")
         if run["jobs"] < 1:
@@ -112,6 +115,8 @@ def _parse(raw: dict[str, Any], source: str) -> Config:
         config.check_determinism = _expect(run["check_determinism"], bool, source, "run.check_determinism")
     if "device" in run:
         config.device = _expect(run["device"], str, source, "run.device")
+        if not DEVICE.fullmatch(config.device):
+            raise ConfigError(f"{source}: run.device = {toml_value(config.device)}: expected cpu, cuda, cuda:N or auto")
     if "backend" in run:
         config.backend = _expect(run["backend"], str, source, "run.backend")
         if config.backend not in BACKENDS:
@@ -141,12 +146,15 @@ def parse_codec(label: str, body: Any, source: str) -> CodecSpec:
             f"{source}: {where}.params: unknown parameter(s) {unknown} for codec {impl!r}; "
             f"allowed: {sorted(cls.param_defaults)}"
         )
+    for key, value, problem in cls.value_problems(params):
+        raise ConfigError(f"{source}: [{where}] params.{key} = {toml_value(value)}: {problem}")
     rates = rate_grid(body.get("rates", list(cls.default_rates)), cls, source, where + ".rates")
     options = body.get("decoder_options", [{}])
-    if isinstance(options, dict):
+    single = isinstance(options, dict)
+    if single:
         options = [options]
     _expect(options, list, source, where + ".decoder_options")
-    for option in options:
+    for index, option in enumerate(options):
         _expect(option, dict, source, where + ".decoder_options[]")
         bad = sorted(set(option) - set(cls.decoder_option_defaults))
         if bad:
@@ -154,6 +162,9 @@ def parse_codec(label: str, body: Any, source: str) -> CodecSpec:
                 f"{source}: {where}.decoder_options: unknown option(s) {bad} for codec {impl!r}; "
                 f"allowed: {sorted(cls.decoder_option_defaults)}"
             )
+        for key, value, problem in cls.value_problems(option, decoder_option=True):
+            at = "decoder_options" if single else f"decoder_options[{index}]"
+            raise ConfigError(f"{source}: [{where}] {at}.{key} = {toml_value(value)}: {problem}")
     return CodecSpec(label, impl, dict(params), rates, tuple(dict(o) for o in options))
 
 
@@ -161,10 +172,15 @@ def rate_grid(value: Any, cls: type, source: str, where: str) -> tuple[float, ..
     """A list of rates, or ``{start, stop, count}`` for an evenly spaced continuous sweep."""
     if isinstance(value, dict):
         _reject_unknown(value, {"start", "stop", "count"}, source, where + ".")
-        try:
-            start, stop, count = float(value["start"]), float(value["stop"]), int(value["count"])
-        except (KeyError, TypeError, ValueError):
-            raise ConfigError(f"{source}: {where} needs numeric start, stop and an integer count") from None
+        if not {"start", "stop", "count"} <= set(value):
+            raise ConfigError(f"{source}: {where} needs numeric start, stop and an integer count")
+        for key in ("start", "stop", "count"):
+            number = value[key]
+            if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or (
+                    key == "count" and not float(number).is_integer()):
+                expected = "an integer number of rates" if key == "count" else "a number"
+                raise ConfigError(f"{source}: {where}.{key} = {toml_value(number)}: expected {expected}")
+        start, stop, count = float(value["start"]), float(value["stop"]), int(value["count"])
         if count < 1:
             raise ConfigError(f"{source}: {where}.count must be ≥ 1")
         step = 0.0 if count == 1 else (stop - start) / (count - 1)
@@ -196,7 +212,10 @@ def _expect(value: Any, kind: type, source: str, where: str) -> Any:
     return value
 
 
-def _string_list(value: Any, source: str, where: str) -> list[str]:
+def _string_list(value: Any, source: str, where: str, what: str) -> list[str]:
+    """A non-empty list of names: an empty one would plan nothing and still "succeed"."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{source}: {where} must be a list of strings")
+    if not value:
+        raise ConfigError(f"{source}: {where} = []: nothing to run; name at least one {what}")
     return list(value)

@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from bench.codec import Codec
+from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, CodecUnavailable, ConfigError
 from bench_codecs import subprocess_runner as sp
-from bench_codecs.yuv import RoundTripReference
+from bench_codecs.yuv import PSNR_REFERENCES, RoundTripReference
 
 ENCODERS = ("x265", "jctvc")
 CHROMA = ("444", "420", "422")
@@ -34,6 +34,12 @@ class BpgCodec(RoundTripReference, Codec):
     param_defaults = {
         "bpgenc": "", "bpgdec": "", "chroma": "444", "encoder": "x265", "speed": 8,
         "color_space": "ycbcr", "bit_depth": 8, "timeout_s": 600, "psnr_reference": "original",
+    }
+    param_types = {
+        "chroma": ValueType(str, choices=CHROMA), "encoder": ValueType(str, choices=ENCODERS),
+        "speed": ValueType(int, low=1, high=9), "color_space": ValueType(str, choices=tuple(COLOR_SPACES)),
+        "bit_depth": ValueType(int, choices=(8, 10, 12)), "timeout_s": ValueType(float, low=1),
+        "psnr_reference": ValueType(str, choices=PSNR_REFERENCES),
     }
 
     def __init__(self, **params: Any) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.codec import Codec
+from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, ConfigError
 
 CHROMA = ("444", "422", "420")
@@ -24,6 +24,7 @@ class HevcHeifCodec(Codec):
     default_rates = (22, 27, 32, 37, 42, 47)
     rate_range = (0, 51)
     param_defaults = {"chroma": "444", "preset": "", "tune": "psnr"}
+    param_types = {"chroma": ValueType(str, choices=CHROMA)}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

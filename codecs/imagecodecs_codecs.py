@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.codec import Codec
+from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure
 
 
@@ -78,6 +78,7 @@ class AvifCodec(_ImagecodecsCodec):
     default_rates = (10, 20, 30, 40, 50, 60, 70, 80, 90)
     rate_range = (0, 100)
     param_defaults = {"speed": 6, "pixelformat": "444"}
+    param_types = {"speed": ValueType(int, low=0, high=10), "pixelformat": ValueType(str, choices=("444", "422", "420", "400"))}
 
     def _encode_options(self, rate: float) -> dict[str, Any]:
         return {"level": int(rate), "speed": int(self.params["speed"]), "pixelformat": str(self.params["pixelformat"])}
@@ -91,6 +92,7 @@ class JpegXlCodec(_ImagecodecsCodec):
     default_rates = (10, 20, 30, 40, 50, 60, 70, 80, 90)
     rate_range = (0, 100)
     param_defaults = {"effort": 7}
+    param_types = {"effort": ValueType(int, low=1, high=10)}
 
     def _encode_options(self, rate: float) -> dict[str, Any]:
         return {"level": int(rate), "effort": int(self.params["effort"])}

@@ -13,7 +13,7 @@ import numpy as np
 import PIL
 from PIL import Image, features
 
-from bench.codec import Codec
+from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, ConfigError
 
 #: Pillow's names for chroma subsampling in JPEG.save.
@@ -60,6 +60,7 @@ class JpegCodec(_PillowCodec):
     default_rates = (10, 20, 30, 40, 50, 60, 70, 75, 80, 90)
     rate_range = (1, 100)
     param_defaults = {"subsampling": "4:2:0", "optimize": False}
+    param_types = {"subsampling": ValueType(str, choices=tuple(JPEG_SUBSAMPLING))}
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -83,6 +84,7 @@ class WebpCodec(_PillowCodec):
     library = "libwebp"
     default_rates = (10, 20, 30, 40, 50, 60, 70, 75, 80, 90)
     param_defaults = {"method": 4}
+    param_types = {"method": ValueType(int, low=0, high=6)}  # libwebp's effort levels
 
     def _save_options(self, rate: float) -> dict[str, Any]:
         return {"quality": int(rate), "method": int(self.params["method"]), "lossless": False}

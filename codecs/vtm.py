@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.codec import Codec
+from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, CodecUnavailable
 from bench_codecs import subprocess_runner as sp
 from bench_codecs import yuv
@@ -76,6 +76,11 @@ class VtmCodec(yuv.RoundTripReference, Codec):
         "encoder_app": "EncoderApp", "decoder_app": "DecoderApp", "chroma": "444",
         "bit_depth": 10, "matrix": "bt709", "range": "full", "timeout_s": 3600,
         "psnr_reference": "original",
+    }
+    param_types = {
+        "chroma": ValueType(str, choices=yuv.CHROMA_FORMATS), "bit_depth": ValueType(int, choices=yuv.BIT_DEPTHS),
+        "matrix": ValueType(str, choices=tuple(yuv.MATRICES)), "range": ValueType(str, choices=yuv.RANGES),
+        "timeout_s": ValueType(float, low=1), "psnr_reference": ValueType(str, choices=yuv.PSNR_REFERENCES),
     }
 
     def __init__(self, **params: Any) -> None:

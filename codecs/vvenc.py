@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.codec import Codec
+from bench.codec import Codec, ValueType
 from bench.errors import ConfigError
 from bench_codecs import subprocess_runner as sp
 from bench_codecs import yuv
@@ -34,6 +34,11 @@ class VvencCodec(yuv.RoundTripReference, Codec):
     rate_range = (0, 63)
     param_defaults = {"preset": "medium", "matrix": "bt709", "range": "full", "timeout_s": 600,
                       "psnr_reference": "original"}
+    param_types = {
+        "preset": ValueType(str, choices=PRESETS), "matrix": ValueType(str, choices=tuple(yuv.MATRICES)),
+        "range": ValueType(str, choices=yuv.RANGES), "timeout_s": ValueType(float, low=1),
+        "psnr_reference": ValueType(str, choices=yuv.PSNR_REFERENCES),
+    }
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

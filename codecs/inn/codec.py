@@ -13,9 +13,9 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from bench.codec import Codec
+from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure
-from bench_codecs.inn.coding import (Bitstream, build_model, file_sha256, resolve_device, to_float255,
+from bench_codecs.inn.coding import (Bitstream, build_model, checkpoint_sha256, resolve_device, to_float255,
                                      to_padded_tensor, to_uint8)
 from bench_codecs.inn.iat import InvCompressIAT, uniform_level
 from bench_codecs.inn.invcompress import InvCompress
@@ -41,10 +41,27 @@ class _LearnedCodec(Codec):
     def _checkpoint(self, rate: float) -> Path:
         raise NotImplementedError
 
+    def checkpoints(self) -> dict[str, Path]:
+        """Every configured checkpoint by the bench.toml key that sets it (``params.checkpoint``)."""
+        paths = self.params.get("checkpoints")
+        if paths is not None:
+            return {f"params.checkpoints[{i}]": Path(p) for i, p in enumerate(paths)}
+        return {"params.checkpoint": Path(self.params["checkpoint"])}
+
+    def _where(self, path: Path) -> str:
+        """The setting that names ``path``, for error messages: ``codec 'iat': params.checkpoint``."""
+        key = next((k for k, p in self.checkpoints().items() if p == path), "checkpoint")
+        return f"codec {self.name!r}: {key}"
+
+    def checkpoint_digests(self) -> str:
+        """The checkpoints' SHA-256 prefixes, each file checked first (size, type) so a bad path
+        fails in one line when the run is planned, before anything is read."""
+        return ",".join(checkpoint_sha256(path, self._where(path))[:12] for path in self.checkpoints().values())
+
     def _model(self, path: Path) -> torch.nn.Module:
         key = str(path)
         if key not in self._models:
-            self._models[key] = build_model(self.model_class, path).to(self.device)
+            self._models[key] = build_model(self.model_class, path, self._where(path)).to(self.device)
         return self._models[key]
 
     def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
@@ -71,6 +88,7 @@ class InvCompressCodec(_LearnedCodec):
     default_rates = tuple(range(1, len(DEMO_INVCOMPRESS) + 1))
     rate_range = (1, 64)
     param_defaults = {"checkpoints": list(DEMO_INVCOMPRESS), "device": "cpu"}
+    param_types = {"checkpoints": ValueType(list, items=str)}
     model_class = InvCompress
 
     def _checkpoint(self, rate: float) -> Path:
@@ -81,8 +99,7 @@ class InvCompressCodec(_LearnedCodec):
         return Path(paths[index - 1])
 
     def version(self) -> str:
-        digests = ",".join(file_sha256(Path(p))[:12] for p in self.params["checkpoints"])
-        return f"InvCompress; checkpoints sha256 {digests}"
+        return f"InvCompress; checkpoints sha256 {self.checkpoint_digests()}"
 
     def encode(self, image: np.ndarray, rate: float) -> bytes:
         model = self._model(self._checkpoint(rate))
@@ -114,7 +131,7 @@ class IatCodec(_LearnedCodec):
         return Path(self.params["checkpoint"])
 
     def version(self) -> str:
-        return f"IAT; checkpoint sha256 {file_sha256(self._checkpoint(0))[:12]}"
+        return f"IAT; checkpoint sha256 {self.checkpoint_digests()}"
 
     def encode(self, image: np.ndarray, rate: float) -> bytes:
         level = float(np.float32(rate))  # the header stores float32: both sides must use that value

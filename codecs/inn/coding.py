@@ -8,7 +8,10 @@ string (uint32) and the y and z strings. Every byte of it counts towards bpp.
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
+import re
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.errors import CodecFailure, CodecUnavailable
+from bench.errors import CodecFailure, CodecUnavailable, one_line
 
 FORMAT_VERSION = 1
 HEADER = struct.Struct(">BBHHHHf")
@@ -51,50 +54,147 @@ class Bitstream:
         return cls(height, width, (zh, zw), rate, data[start:start + y_length], data[start + y_length:])
 
 
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+#: Largest checkpoint bench reads or hashes: the papers' models are a few hundred MB, and a path
+#: pointing at something huge (a disk image, a dataset archive) must fail at once, not after
+#: minutes of hashing or a MemoryError.
+MAX_CHECKPOINT_BYTES = 2 * 1024 ** 3
+
+#: Buffers CompressAI resizes to the checkpoint's own shape when loading (CDF tables).
+RESIZED_BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
+
+#: Entropy-bottleneck parameter names before CompressAI 1.2: ``_biases.N`` (CompressAI 1.0's
+#: ParameterLists) and ``_biasN`` (1.1), likewise for matrices and factors; 1.2 names them
+#: ``biases.N``. ``compressai.zoo.pretrained.rename_key`` maps only the first to the second and
+#: reads one digit of N; this maps both to 1.2's names, for any N.
+OLD_BOTTLENECK_NAME = re.compile(r"^(.*entropy_bottleneck)\._(matrix|matrices|bias|biases|factor|factors)\.?(\d+)$")
+PLURAL = {"matrix": "matrices", "bias": "biases", "factor": "factors"}
+
+#: Keys under which training scripts nest the weights: CompressAI's examples and InvCompress save
+#: ``state_dict``, HiFi-VRIC's IAT training script saves ``model``.
+NESTING_KEYS = ("state_dict", "model")
 
 
-def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """A state dict from ``path`` with ``torch.load(weights_only=True)``; one-line errors.
+def check_checkpoint(path: str | Path, where: str = "checkpoint") -> Path:
+    """``path`` if it is a readable regular file of at most MAX_CHECKPOINT_BYTES, else CodecUnavailable.
 
-    Accepts a bare state dict or a training checkpoint holding one under ``state_dict``;
-    strips DataParallel's ``module.`` prefix; casts half-precision weights to float32.
+    Checked before any read or hash, because reading a missing path, a directory, a FIFO (blocks
+    for ever) or a device such as /dev/zero (reads until MemoryError) gives a traceback or a
+    hang instead of a line naming the setting to change. ``where`` names that setting, e.g.
+    ``codec 'iat': params.checkpoint``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise CodecUnavailable(f"{path}: checkpoint not found; set the codec's checkpoint in bench.toml")
+    shown = f"{where} = {one_line(str(path), 200)}"
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise CodecUnavailable(f"{shown}: no such file; point it at a checkpoint file in bench.toml") from None
+    except OSError as exc:
+        raise CodecUnavailable(f"{shown}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CodecUnavailable(f"{shown}: is a directory; point it at the checkpoint file inside")
+    if not stat.S_ISREG(info.st_mode):
+        raise CodecUnavailable(f"{shown}: is not a regular file (a FIFO, socket or device); point it at a checkpoint file")
+    if info.st_size > MAX_CHECKPOINT_BYTES:
+        raise CodecUnavailable(f"{shown}: {info.st_size / 1024 ** 3:.1f} GiB, above the "
+                               f"{MAX_CHECKPOINT_BYTES / 1024 ** 3:g} GiB limit for a checkpoint; is this the right file?")
+    if not os.access(path, os.R_OK):
+        raise CodecUnavailable(f"{shown}: not readable (permissions)")
+    return path
+
+
+def checkpoint_sha256(path: str | Path, where: str = "checkpoint") -> str:
+    """SHA-256 of a checked checkpoint, read in chunks (a large one never sits in memory twice)."""
+    with open(check_checkpoint(path, where), "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def load_state_dict(path: Path, where: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """A state dict from ``path`` with ``torch.load(weights_only=True)``; one-line errors.
+
+    Accepts the authors' layouts unchanged: a bare state dict, or one nested under ``state_dict``
+    or ``model`` (see NESTING_KEYS); DataParallel's ``module.`` prefix; CompressAI's pre-1.2
+    entropy-bottleneck names. Half-precision weights are cast to float32.
+    """
+    path = check_checkpoint(path, where)
+    shown = f"{where} = {one_line(str(path), 200)}"
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CodecUnavailable(
-            f"{path}: refused to unpickle ({first}); bench loads checkpoints with weights_only=True, "
+            f"{shown}: refused to unpickle ({one_line(first, 200)}); bench loads checkpoints with weights_only=True, "
             "re-save it as a plain state dict of tensors"
         ) from None
-    except (RuntimeError, EOFError, OSError) as exc:
-        raise CodecUnavailable(f"{path}: not a readable torch checkpoint ({type(exc).__name__}: {exc})") from None
-    state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CodecUnavailable(f"{path}: expected a state dict of tensors")
-    return {k.removeprefix("module."): (v.float() if v.dtype == torch.float16 else v) for k, v in state.items()}
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise CodecUnavailable(f"{shown}: not a readable torch checkpoint ({one_line(exc, 200)})") from None
+    state = unwrap_state_dict(loaded)
+    if state is None:
+        found = sorted(map(str, loaded)) if isinstance(loaded, dict) else []
+        what = f"found top-level keys {one_line(str(found[:12]), 300)}" if found else f"found a {type(loaded).__name__}"
+        raise CodecUnavailable(f"{shown}: expected a state dict of tensors, bare or under "
+                               f"{' or '.join(repr(k) for k in NESTING_KEYS)}; {what}")
+    return {rename_key(k): (v.float() if v.dtype == torch.float16 else v) for k, v in state.items()}
 
 
-def build_model(model_class: type, path: Path) -> torch.nn.Module:
-    """Instantiate ``model_class`` from the checkpoint's own shapes and load it, strictly."""
-    state = load_state_dict(path)
+def unwrap_state_dict(loaded: object) -> dict[str, torch.Tensor] | None:
+    """The dict of tensors in ``loaded``: itself, or under one of NESTING_KEYS; None when neither."""
+    for candidate in (loaded, *(loaded.get(k) for k in NESTING_KEYS if isinstance(loaded, dict))):
+        if isinstance(candidate, dict) and candidate and all(
+                isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in candidate.items()):
+            return candidate
+    return None
+
+
+def rename_key(key: str) -> str:
+    """A parameter name in this CompressAI's (1.2) terms: no ``module.``, new bottleneck names."""
+    key = key.removeprefix("module.")
+    match = OLD_BOTTLENECK_NAME.match(key)
+    if match:
+        module, name, index = match.groups()
+        key = f"{module}.{PLURAL.get(name, name)}.{index}"
+    return key
+
+
+def build_model(model_class: type, path: Path, where: str = "checkpoint") -> torch.nn.Module:
+    """Instantiate ``model_class`` from the checkpoint's own shapes and load it, strictly.
+
+    A tensor of the wrong shape is named (key, file, expected and found shape) before loading,
+    since PyTorch's and CompressAI's own errors for it are multi-line or bare (IndexError).
+    """
+    state = load_state_dict(path, where)
+    shown = f"{where} = {one_line(str(path), 200)}"
     try:
         model = model_class(**model_class.config_from_state_dict(state))
+    except KeyError as exc:
+        raise CodecUnavailable(f"{shown}: does not match the {model_class.__name__} layout "
+                               f"(no tensor {one_line(str(exc.args[0]) if exc.args else '', 120)})") from None
+    except (IndexError, ValueError, TypeError, RuntimeError, AttributeError) as exc:
+        raise CodecUnavailable(f"{shown}: does not match the {model_class.__name__} layout ({one_line(exc, 300)})") from None
+    check_shapes(model, state, shown)
+    try:
         model.load_state_dict(state)
-    except (KeyError, RuntimeError) as exc:
-        message = " ".join(str(exc).split())
-        raise CodecUnavailable(
-            f"{path}: does not match the {model_class.__name__} layout ({message[:300]})"
-        ) from None
+    except (KeyError, IndexError, ValueError, RuntimeError) as exc:
+        raise CodecUnavailable(f"{shown}: does not match the {model_class.__name__} layout ({one_line(exc, 300)})") from None
     model.eval()
     if model.entropy_bottleneck._quantized_cdf.numel() == 0:  # trained weights without CDF tables
         model.update(force=True)
     return model
+
+
+def check_shapes(model: torch.nn.Module, state: dict[str, torch.Tensor], shown: str) -> None:
+    """CodecUnavailable naming the first missing, unexpected or wrongly shaped tensor of ``state``."""
+    expected = model.state_dict()
+    name = type(model).__name__
+    for key, tensor in state.items():
+        if key in expected and key.rsplit(".", 1)[-1] not in RESIZED_BUFFERS and tensor.shape != expected[key].shape:
+            raise CodecUnavailable(f"{shown}: tensor {key} has shape {tuple(tensor.shape)}, the {name} built from "
+                                   f"this file expects {tuple(expected[key].shape)}")
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    for keys, what in ((missing, "lacks"), (unexpected, "has unexpected")):
+        if keys:
+            more = f" and {len(keys) - 1} more" if len(keys) > 1 else ""
+            raise CodecUnavailable(f"{shown}: does not match the {name} layout: {what} tensor {one_line(keys[0], 120)}{more}")
 
 
 def to_padded_tensor(image: np.ndarray, device: str) -> torch.Tensor:

@@ -28,9 +28,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from bench.codec import ValueType
 from bench.errors import CodecFailure, ConfigError
 from bench_codecs.inn.codec import _LearnedCodec
-from bench_codecs.inn.coding import Bitstream, file_sha256, to_float255, to_uint8
+from bench_codecs.inn.coding import Bitstream, to_float255, to_uint8
 from bench_codecs.inn.ilc import ILC, STRIDE
 from bench_codecs.inn.probdec import ProbDec
 
@@ -82,6 +83,9 @@ class _StochasticCodec(_LearnedCodec):
     default_rates = (1,)
     rate_range = (1, 64)
     demo: ClassVar[str]
+    param_types = {"checkpoints": ValueType(list, items=str)}
+    #: Both decoders take a non-negative integer seed for their noise.
+    decoder_option_types = {"seed": ValueType(int, low=0)}
 
     def _checkpoint(self, rate: float) -> Path:
         paths = self.params["checkpoints"]
@@ -91,8 +95,7 @@ class _StochasticCodec(_LearnedCodec):
         return Path(paths[index - 1])
 
     def version(self) -> str:
-        digests = ",".join(file_sha256(Path(p))[:12] for p in self.params["checkpoints"])
-        return f"{self.model_class.__name__}; checkpoints sha256 {digests}"
+        return f"{self.model_class.__name__}; checkpoints sha256 {self.checkpoint_digests()}"
 
     def check_decoder_options(self, options: dict[str, Any]) -> dict[str, Any]:
         merged = super().check_decoder_options(options)
@@ -124,6 +127,8 @@ class IlcCodec(_StochasticCodec):
     name = "ilc"
     param_defaults = {"checkpoints": [DEMO_ILC], "device": "cpu"}
     decoder_option_defaults = {"z": "mode", "temperature": 1.0, "seed": 0}
+    decoder_option_types = {**_StochasticCodec.decoder_option_types, "z": ValueType(str, choices=("mode", "sample")),
+                            "temperature": ValueType(float, low=0)}
     model_class = ILC
 
     def _validate(self, options: dict[str, Any], error: type[Exception]) -> None:
@@ -159,6 +164,7 @@ class ProbDecCodec(_StochasticCodec):
     name = "probdec"
     param_defaults = {"checkpoints": [DEMO_PROBDEC], "device": "cpu"}
     decoder_option_defaults = {"scale": 0.0, "seed": 0}
+    decoder_option_types = {**_StochasticCodec.decoder_option_types, "scale": ValueType(float, low=0, high=4)}
     model_class = ProbDec
 
     def _validate(self, options: dict[str, Any], error: type[Exception]) -> None:
