@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -190,11 +190,13 @@ class _Picker:
         self.optional = () if metrics else SHOWN_IF_STORED
         metric_functions.validate([m for m in self.metrics if m != "ms_ssim_db"])
         self.choices: list[Choice] = []
+        self.codecs: dict[str, Codec] = {}
         self.notes: list[str] = []
         self.pixels = image.shape[0] * image.shape[1]
 
     def add(self, label: str, label_rows: pd.DataFrame, search: bool) -> None:
         codec, label_rows = self._codec(label, label_rows)
+        self.codecs[label] = codec
         if search:
             self._searched(label, codec, label_rows)
         else:
@@ -202,6 +204,21 @@ class _Picker:
                 variant = label_rows[label_rows["decoder_options"] == options]
                 nearest = variant.iloc[int(np.argmin(np.abs(variant["bpp"].to_numpy() - self.target)))]
                 self.choices.append(self._stored(label, codec, nearest.to_dict(), "nearest stored"))
+
+    def shown_metrics(self) -> list[str]:
+        """The metrics every panel prints: the asked ones, plus an optional one stored for any
+        point, measured now for the points that lack it so the panels compare like with like."""
+        shown = list(self.metrics)
+        for name in self.optional:
+            lacking = [i for i, c in enumerate(self.choices) if name not in c.values]
+            if len(lacking) == len(self.choices):
+                continue
+            shown.append(name)
+            for i in lacking:
+                c = self.choices[i]
+                values = {**c.values, **self._measure(self.codecs[c.codec], c.decoded, [name])}
+                self.choices[i] = replace(c, values=values)
+        return shown
 
     def _codec(self, label: str, label_rows: pd.DataFrame) -> tuple[Codec, pd.DataFrame]:
         """The installed codec of the label's newest rows, and the rows it made."""
@@ -230,19 +247,19 @@ class _Picker:
         if data is None or hashlib.sha256(data).hexdigest() != row["bitstream_sha256"]:
             if data is not None:
                 self.notes.append(f"{label}: kept bitstream {kept.name} does not match the row's SHA-256; re-encoded")
-            data, where = codec.encode(self.image, rate), "re-encoded, same bytes"
+            data, where = codec.encode(self.image, rate), "re-encoded (same bytes)"
         options = json.loads(row["decoder_options"] or "{}")
         decoded = codec.decode(data, **options)
         if hashlib.sha256(data).hexdigest() != row["bitstream_sha256"]:
             self.notes.append(f"{label} {row['rate_parameter']}={rate:g}: re-encoding gave other bytes than the "
                               "stored row (SHA-256 differs); bpp and metrics shown are the re-encode's, measured now")
             return self._fresh(label, codec, row["decoder_options"], rate, data, decoded,
-                               f"{how}, re-encoded, other bytes", within=self._close(len(data)))
+                               f"{how} · re-encoded (other bytes)", within=self._close(len(data)))
         values = {m: float(row[m]) for m in (*self.metrics, *self.optional)
                   if m in row and row[m] is not None and not pd.isna(row[m])}
         values.update(self._measure(codec, decoded, [m for m in self.metrics if m not in values]))
         return Choice(label, row["decoder_options"], row["rate_parameter"], rate, float(row["bpp"]), values,
-                      f"{how}, {where}", self._close_bpp(float(row["bpp"])), decoded)
+                      f"{how} · {where}", self._close_bpp(float(row["bpp"])), decoded)
 
     def _fresh(self, label: str, codec: Codec, options: str, rate: float, data: bytes, decoded: np.ndarray,
                how: str, within: bool) -> Choice:
@@ -284,7 +301,7 @@ class _Picker:
         try:
             found = search_rate(measure_bpp, self.target, low, high, cls.integer_rates, self.tolerance, known=known)
             rate, within, reason = found.rate, found.within, found.reason
-            how = f"searched, {len(found.steps)} encode(s)"
+            how = f"searched · {len(found.steps)} new encode{'' if len(found.steps) == 1 else 's'}"
         except BenchError as exc:
             rate = min(known, key=lambda r: abs(known[r] - self.target))
             within, reason, how = self._close_bpp(known[rate]), f"rate search failed: {one_line(exc)}", "search failed"
@@ -292,7 +309,7 @@ class _Picker:
         for options in variant_order(sorted(set(label_rows["decoder_options"]))):
             stored = label_rows[(label_rows["rate"] == float(rate)) & (label_rows["decoder_options"] == options)]
             if not stored.empty:
-                choice = self._stored(label, codec, stored.iloc[0].to_dict(), f"{how}, stored point")
+                choice = self._stored(label, codec, stored.iloc[0].to_dict(), "searched · stored point")
             else:
                 data = encodes.get(rate) or codec.encode(self.image, rate)
                 decoded = codec.decode(data, **json.loads(options or "{}"))
@@ -305,25 +322,26 @@ class _Picker:
 
 def _render(picker: _Picker, ref: ImageRef, box: Box, target: float, search: bool, tolerance: float,
             out_dir: Path) -> CropsResult:
+    metrics = picker.shown_metrics()
     labels = curve_labels([(c.codec, c.decoder_options) for c in picker.choices])
     factor = enlargement(box.height, box.width)
     panels = [Panel(box.cut(picker.image), "original", (Path(ref.name).name, f"box {box}", ""))]
     records = []
     for c in picker.choices:
         label = labels[(c.codec, c.decoder_options)]
-        numbers = ", ".join(METRIC_TEXT.get(m, m + " {:.4g}").format(v) for m, v in c.values.items())
+        numbers = ", ".join(METRIC_TEXT.get(m, m + " {:.4g}").format(c.values[m]) for m in metrics)
         off = c.bpp / target - 1
         panels.append(Panel(box.cut(c.decoded), label, (
             f"{c.bpp:.3f} bpp ({off:+.1%}), {c.rate_parameter}={c.rate:g}", numbers,
             c.how + ("" if c.within else f", outside ±{tolerance:.0%}"))))
         records.append({"codec": label, "rate": f"{c.rate_parameter}={c.rate:g}",
-                        "bpp": c.bpp, "vs target": f"{off:+.1%}", **c.values,
+                        "bpp": c.bpp, "vs target": f"{off:+.1%}", **{m: c.values[m] for m in metrics},
                         "within": c.within, "chosen": c.how})
     rule = (f"rate searched per codec to {target:g} bpp ±{tolerance:.0%} (stored rows reused)" if search
             else f"stored point nearest {target:g} bpp per codec")
     caption = (f"{ref.name} ({ref.dataset}), box x={box.x}, y={box.y}, {box.width}×{box.height} px, "
                f"shown ×{factor} nearest-neighbour. Crops: {rule}. PSNR/LPIPS are of the whole image "
                f"({'as stored' if not search else 'stored where the point was, else measured'}), not of the crop.")
-    stem = f"crops-{safe_name(ref.dataset)}-{safe_name(Path(ref.name).stem)}-{target:g}"
+    stem = f"crops-{safe_name(Path(ref.dataset).name)}-{safe_name(Path(ref.name).stem)}-{target:g}"
     path = render_crops(panels, caption, out_dir, stem)
     return CropsResult(path, pd.DataFrame.from_records(records), picker.notes, len(panels))

@@ -22,6 +22,8 @@ MAX_FACTOR = 8
 MAX_COLUMNS = 6
 TITLE_LINE_IN = 0.17
 GAP_IN = 0.12
+#: Characters of 8-point text per inch of panel width, for wrapping the lines above a crop.
+CHARS_PER_IN = 16
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,9 @@ def render_crops(panels: list[Panel], caption: str, out_dir: Path, stem: str) ->
     panel_w, panel_h = width * factor / DPI, height * factor / DPI
     columns = min(len(panels), MAX_COLUMNS)
     rows = -(-len(panels) // columns)
-    head = TITLE_LINE_IN * (1 + max(len(p.lines) for p in panels)) + 0.05
+    width_chars = max(12, int(panel_w * CHARS_PER_IN))
+    lines = [[part for line in p.lines for part in (textwrap.wrap(line, width_chars) or [""])] for p in panels]
+    head = TITLE_LINE_IN * (1 + max(len(block) for block in lines)) + 0.05
     fig_w = columns * panel_w + (columns - 1) * GAP_IN
     cell_h = head + panel_h + GAP_IN
     wrapped = textwrap.wrap(caption, width=max(40, int(fig_w * 15)))
@@ -67,7 +71,7 @@ def render_crops(panels: list[Panel], caption: str, out_dir: Path, stem: str) ->
         top = bottom + panel_h + head
         fig.text(text_x, (top - TITLE_LINE_IN) / fig_h, panel.title, ha="center", va="bottom",
                  fontsize=9, fontweight="bold")
-        for j, line in enumerate(panel.lines):
+        for j, line in enumerate(lines[i]):
             fig.text(text_x, (top - TITLE_LINE_IN * (j + 2)) / fig_h, line, ha="center", va="bottom", fontsize=8)
     for j, line in enumerate(wrapped):
         fig.text(0.0, (caption_h - TITLE_LINE_IN * (j + 1)) / fig_h, line, ha="left", va="bottom",
