@@ -78,3 +78,64 @@ def test_missing_explicit_config_file(tmp_path):
 def test_parse_rejects_wrong_section_type():
     with pytest.raises(ConfigError, match="codecs must be dict"):
         parse({"codecs": [1]})
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[codecs.webp]\nparams = { method = "fast" }\n', r'\[codecs\.webp\] params\.method = "fast": expected an integer'),
+        ("[codecs.webp]\nparams = { method = 9 }\n", r"\[codecs\.webp\] params\.method = 9: expected an integer in \[0, 6\]"),
+        ('[codecs.jpeg]\nparams = { optimize = "yes" }\n', r'params\.optimize = "yes": expected true or false'),
+        ('[codecs.jpeg]\nparams = { subsampling = "4:1:1" }\n', r'params\.subsampling = "4:1:1": expected one of "4:4:4"'),
+        ("[codecs.bpg]\nparams = { timeout_s = true }\n", r"\[codecs\.bpg\] params\.timeout_s = true: expected a number"),
+        ("[codecs.bpg]\nparams = { chroma = 444 }\n", r"params\.chroma = 444: expected a string"),
+        ('[codecs.invcompress]\nparams = { checkpoints = "q1.pt" }\n', r'params\.checkpoints = "q1\.pt": expected a list of strings'),
+        ('[codecs.ilc]\ndecoder_options = [{}, { z = "random" }]\n',
+         r'\[codecs\.ilc\] decoder_options\[1\]\.z = "random": expected one of "mode", "sample"'),
+        ("[codecs.probdec]\ndecoder_options = { scale = 7 }\n", r"\[codecs\.probdec\] decoder_options\.scale = 7: expected a number in \[0, 4\]"),
+        ("[codecs.probdec]\ndecoder_options = { seed = -1 }\n", r"decoder_options\.seed = -1: expected an integer ≥ 0"),
+        ('[codecs.ilc]\ndecoder_options = { temperature = "hot" }\n', r'decoder_options\.temperature = "hot": expected a number'),
+    ],
+)
+def test_parameter_and_decoder_option_types_are_checked_on_load(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message) as info:
+        load(write(tmp_path, text))
+    assert "bench.toml: [codecs." in str(info.value) and "\n" not in str(info.value)
+
+
+def test_ints_are_accepted_where_numbers_are_expected(tmp_path):
+    config = load(write(tmp_path, "[codecs.probdec]\ndecoder_options = [{ scale = 1 }, { scale = 0.5, seed = 3 }]\n"
+                                  "[codecs.bpg]\nparams = { timeout_s = 30.5 }\n"))
+    assert config.spec("probdec").decoder_options == ({"scale": 1}, {"scale": 0.5, "seed": 3})
+
+
+def test_codec_constructor_and_decoder_options_check_types_too():
+    """Codecs built outside a config (flags, drift, tests) get the same check, without a file."""
+    from bench.codec import codec_class
+
+    with pytest.raises(ConfigError, match=r"^codec 'webp': params\.method = \"fast\": expected an integer"):
+        codec_class("webp")(method="fast")
+    with pytest.raises(ConfigError, match=r"^codec 'ilc': decoder_options\.z = \"random\""):
+        codec_class("ilc")().check_decoder_options({"z": "random"})
+
+
+@pytest.mark.parametrize("key", ["codecs", "datasets", "metrics"])
+def test_empty_run_lists_are_nothing_to_run(tmp_path, key):
+    with pytest.raises(ConfigError, match=rf"bench\.toml: run\.{key} = \[\]: nothing to run"):
+        load(write(tmp_path, f"[run]\n{key} = []\n"))
+
+
+@pytest.mark.parametrize(("count", "message"), [("2.7", "count = 2.7: expected an integer"), ("true", "count = true"),
+                                                ('"3"', 'count = "3"')])
+def test_fractional_rate_count_is_an_error(tmp_path, count, message):
+    with pytest.raises(ConfigError, match=rf"codecs\.iat\.rates\.{message}"):
+        load(write(tmp_path, f"[codecs.iat]\nrates = {{ start = 0, stop = 1, count = {count} }}\n"))
+    grid = load(write(tmp_path, "[codecs.iat]\nrates = { start = 0, stop = 1, count = 3.0 }\n")).spec("iat").rates
+    assert grid == (0.0, 0.5, 1.0)
+
+
+def test_unknown_device_is_the_config_key(tmp_path):
+    with pytest.raises(ConfigError, match=r'bench\.toml: run\.device = "tpu": expected cpu, cuda, cuda:N or auto'):
+        load(write(tmp_path, '[run]\ndevice = "tpu"\n'))
+    for device in ("cpu", "auto", "cuda", "cuda:1"):
+        assert load(write(tmp_path, f'[run]\ndevice = "{device}"\n')).device == device

@@ -339,3 +339,59 @@ def test_float_reconstruction_rounds_to_the_decoded_image(invcompress_codec, pho
     assert np.array_equal(np.clip(np.rint(floats), 0, 255).astype(np.uint8), codec.decode(data))
     assert not np.array_equal(floats, np.rint(floats))  # genuinely unrounded
     assert len(codec.encode(floats, 1)) > 0  # a carried float image encodes like any other
+
+
+def _old_bottleneck_names(state: dict, style: str) -> dict:
+    """``state`` with CompressAI's pre-1.2 entropy-bottleneck names: ``_biases.0`` (1.0) or ``_bias0`` (1.1)."""
+    renamed = {}
+    for key, value in state.items():
+        for new, old in (("matrices", "matrix"), ("biases", "bias"), ("factors", "factor")):
+            prefix = f"entropy_bottleneck.{new}."
+            if key.startswith(prefix):
+                index = key.removeprefix(prefix)
+                key = f"entropy_bottleneck._{new}.{index}" if style == "1.0" else f"entropy_bottleneck._{old}{index}"
+        renamed[key] = value
+    return renamed
+
+
+#: The layouts authors' checkpoints come in, each built from a bare state dict.
+LAYOUTS = {
+    "bare": lambda s: s,
+    "state_dict": lambda s: {"state_dict": s, "epoch": 7, "best_loss": 0.5},
+    "model (HiFi-VRIC IAT training script)": lambda s: {"model": s, "optimizer": {"lr": 1e-4}},
+    "module. prefix (DataParallel)": lambda s: {f"module.{k}": v for k, v in s.items()},
+    "compressai 1.0 _biases.N": lambda s: _old_bottleneck_names(s, "1.0"),
+    "compressai 1.1 _biasN": lambda s: {"state_dict": _old_bottleneck_names(s, "1.1")},
+}
+
+
+@pytest.fixture(scope="module")
+def bare_bitstream(tmp_path_factory, request):
+    """A tiny random-init InvCompress saved bare, and the bitstream its codec makes of a small crop."""
+    from skimage import data
+
+    folder = tmp_path_factory.mktemp("layouts")
+    model = tiny()
+    model.update(force=True)
+    state = model.state_dict()
+    torch.save(state, folder / "bare.pt")
+    image = np.ascontiguousarray(data.astronaut()[200:232, 200:240])
+    return state, image, InvCompressCodec(checkpoints=[str(folder / "bare.pt")]).encode(image, 1), folder
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_authors_checkpoint_layouts_give_the_bare_layouts_bitstream(bare_bitstream, layout):
+    state, image, expected, folder = bare_bitstream
+    path = folder / f"{len(layout)}-{abs(hash(layout))}.pth.tar"
+    torch.save(LAYOUTS[layout](dict(state)), path)
+    codec = InvCompressCodec(checkpoints=[str(path)])
+    data = codec.encode(image, 1)
+    assert data == expected
+    assert np.array_equal(codec.decode(data), InvCompressCodec(checkpoints=[str(folder / "bare.pt")]).decode(expected))
+
+
+def test_unknown_checkpoint_layout_names_the_top_level_keys(tmp_path):
+    torch.save({"epoch": 3, "optimizer": {"lr": torch.tensor(1.0)}, "weights": {"a": 1}}, tmp_path / "odd.pt")
+    with pytest.raises(CodecUnavailable, match=r"odd\.pt: expected a state dict of tensors, bare or under "
+                                               r"'state_dict' or 'model'; found top-level keys \['epoch', 'optimizer', 'weights'\]"):
+        load_state_dict(tmp_path / "odd.pt")

@@ -287,3 +287,15 @@ def test_vtm_decoder_exiting_0_without_output_is_named(monkeypatch, tmp_path):
     monkeypatch.setenv("BENCH_VTM_DIR", str(tmp_path))
     with pytest.raises(CodecFailure, match=r"^codec vtm: DecoderApp exited 0 but wrote no output file"):
         VtmCodec().decode(b"\x00\x00\x01")
+
+
+def test_one_line_formatter_strips_escapes_and_control_characters():
+    from bench.errors import ONE_LINE_LIMIT, ConfigError, one_line
+
+    assert one_line("\x1b[1;31mfailed\x1b[0m:\r\n  bad\x00 \x07input\u202e\x1b]0;t\x07") == "failed: bad input"
+    assert one_line(b"caf\xc3\xa9 \xff") == "café �"
+    assert one_line(KeyError("x")) == "KeyError: 'x'" and one_line(ValueError()) == "ValueError"
+    assert one_line(ConfigError("a\nb")) == "a b"
+    long = one_line("x" * 10_000)
+    assert len(long) == ONE_LINE_LIMIT and long.endswith("…")
+    assert one_line("head " + "y" * 50, 10, keep="end") == "…" + "y" * 9

@@ -95,8 +95,8 @@ def check_checkpoint(path: str | Path, where: str = "checkpoint") -> Path:
     if not stat.S_ISREG(info.st_mode):
         raise CodecUnavailable(f"{shown}: is not a regular file (a FIFO, socket or device); point it at a checkpoint file")
     if info.st_size > MAX_CHECKPOINT_BYTES:
-        raise CodecUnavailable(f"{shown}: {info.st_size / 1024 ** 3:.1f} GiB, above the "
-                               f"{MAX_CHECKPOINT_BYTES / 1024 ** 3:g} GiB limit for a checkpoint; is this the right file?")
+        raise CodecUnavailable(f"{shown}: {info.st_size:,} bytes, above the {MAX_CHECKPOINT_BYTES:,}-byte limit "
+                               "for a checkpoint; is this the right file?")
     if not os.access(path, os.R_OK):
         raise CodecUnavailable(f"{shown}: not readable (permissions)")
     return path
