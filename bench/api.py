@@ -17,7 +17,7 @@ interpreter.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import pandas as pd
 
@@ -26,6 +26,10 @@ from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from bench.analysis.paper import PaperTables, TableSettings, paper_tables
 from bench.analysis.select import select_rows
 from bench.errors import ResultsError
+
+if TYPE_CHECKING:
+    from bench.runner import RunRequest
+    from bench.summary import RunSummary
 
 def results_folder(results: Path | str | None = None, config: Path | str | None = None) -> Path:
     """``results`` when given, else the store the configuration names (bench.toml by default)."""
@@ -45,6 +49,18 @@ def stored(results: Path | str | None = None, config: Path | str | None = None) 
     if frame.empty:
         raise ResultsError(f"{source}: no rows stored yet; run `bench run` first")
     return frame
+
+
+def run(request: "RunRequest | None" = None, *, on_start=None, on_row=None, **fields) -> "RunSummary":
+    """``bench run`` as a function: ``api.run(datasets=("kodak",), codecs=("jpeg",), limit=2)``
+    (or a ``bench.runner.RunRequest``); returns the run's summary (rows written and failed per
+    codec, mean bpp and PSNR, wall time)."""
+    from bench.runner import RunRequest, run as run_request
+
+    if request is None:
+        fields = {k: tuple(v) if k in ("datasets", "codecs", "metrics") else v for k, v in fields.items()}
+        request = RunRequest(**fields)
+    return run_request(request, on_start, on_row)
 
 
 def rows(results: Path | str | None = None, *, config: Path | str | None = None, datasets: Iterable[str] = (),

@@ -75,7 +75,7 @@ def test_dask_cluster_rows_equal_local_rows(tmp_path, kodak_dir):
 
 
 def test_device_flag_is_validated():
-    from bench.cli.run import resolve_device
+    from bench.runner import resolve_device
     from bench.errors import BenchError
 
     import torch

@@ -14,7 +14,8 @@ from bench.analysis.drift_summary import summary_table
 from bench.backends import stream_results
 from bench.cli.app import app, console, err_console, fail
 from bench.api import colour_order
-from bench.cli.run import apply_overrides, progress_bar, resolve_device
+from bench.cli.run import progress_bar
+from bench.runner import apply_overrides, resolve_device
 from bench.drift import chain_keys, check_float_carry, first_missing, plan_chains, run_chain
 from bench.errors import ConfigError
 from bench.execute import Settings, codec_for

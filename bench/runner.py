@@ -1,0 +1,120 @@
+"""One run, start to end: configuration and flags → plan → skip finished work → execute → store.
+
+``bench run`` and ``bench.api.run`` both call ``run``, so a notebook and the command line plan
+and key the same tasks. ``--target-bpp`` plans one matched-rate task per image × codec ×
+decoder options instead of one per configured rate (docs/matched-rate.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from bench import config as config_module
+from bench import datasets
+from bench.config import Config
+from bench.datasets import ImageRef
+from bench.errors import BenchError, ConfigError
+from bench.execute import Settings, execute
+from bench.plan import DEFAULT_TOLERANCE, Task, pending, plan, plan_matched, with_known_rates
+from bench.provenance import new_provenance
+from bench.store import Store
+from bench.summary import RunSummary
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to run: bench.toml (``config``) with the command line's overrides."""
+
+    config: Path | None = None
+    datasets: tuple[str, ...] = ()
+    codecs: tuple[str, ...] = ()
+    jobs: int | None = None
+    results: Path | None = None
+    data_dir: Path | None = None
+    metrics: tuple[str, ...] = ()
+    limit: int | None = None
+    keep_bitstreams: bool = False
+    device: str | None = None
+    backend: str | None = None
+    scheduler: str | None = None
+    target_bpp: float | None = None
+    tolerance: float | None = None
+
+
+def apply_overrides(config: Config, dataset: list[str] | None, codec: list[str] | None, jobs: int | None,
+                    results: Path | None, data_dir: Path | None, metric: list[str] | None) -> Config:
+    """Command-line flags win over bench.toml; codec labels are validated as in the file."""
+    if dataset:
+        config.datasets = dataset
+    if codec:
+        for label in codec:
+            config.spec(label)
+        config.codecs = codec
+    if jobs:
+        config.jobs = jobs
+    if results:
+        config.results = results
+    if data_dir:
+        config.data_dir = data_dir
+    if metric:
+        from bench import metrics
+
+        config.metrics = metrics.validate(metric)
+    return config
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` means the first CUDA device when torch sees one, else the CPU."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BenchError(f"--device {name}: torch sees no CUDA device here; use --device cpu or auto")
+    if name != "cpu" and not name.startswith("cuda"):
+        raise BenchError(f"--device {name!r}: expected cpu, cuda, cuda:N or auto")
+    return name
+
+
+def plan_tasks(images: list[ImageRef], config: Config, target_bpp: float | None, tolerance: float | None) -> list[Task]:
+    """Ordinary tasks (every configured rate), or one matched-rate task per image × codec × options."""
+    if target_bpp is None:
+        if tolerance is not None:
+            raise ConfigError("--tolerance applies to matched-rate runs only; add --target-bpp T or drop --tolerance")
+        return plan(images, config.selected_specs())
+    return plan_matched(images, config.selected_specs(), target_bpp, DEFAULT_TOLERANCE if tolerance is None else tolerance)
+
+
+def run(request: RunRequest, on_start: Callable[[str, int], None] | None = None,
+        on_row: Callable[[dict], None] | None = None) -> RunSummary:
+    """Plan, skip stored work, execute the rest; ``on_start(message, tasks_to_run)`` is called
+    once planning is done, ``on_row(row)`` per stored row."""
+    config = apply_overrides(config_module.load(request.config), list(request.datasets), list(request.codecs),
+                             request.jobs, request.results, request.data_dir, list(request.metrics))
+    if request.backend:
+        config.backend = config_module.parse({"run": {"backend": request.backend}}, source="--backend").backend
+    if request.scheduler:
+        config.scheduler = request.scheduler
+    config.device = resolve_device(request.device or config.device)
+    store = Store(config.results)
+    images = []
+    for name in config.datasets:
+        found = datasets.resolve(name, config.data_dir)
+        images.extend(found[:request.limit] if request.limit else found)
+    tasks = plan_tasks(images, config, request.target_bpp, request.tolerance)
+    todo = pending(tasks, store.finished_keys())
+    if request.target_bpp is not None and todo:
+        todo = with_known_rates(todo, store.read(include_errors=False))
+    where = config.scheduler or f"{config.jobs} job(s)"
+    mode = ("" if request.target_bpp is None
+            else f" at {request.target_bpp:g} bpp ±{100 * (request.tolerance or DEFAULT_TOLERANCE):g} %")
+    if on_start:
+        on_start(f"{len(images)} images × {len(config.codecs)} codecs{mode}: {len(tasks)} tasks, "
+                 f"{len(tasks) - len(todo)} already stored, {len(todo)} to run on {config.backend} with {where} "
+                 f"→ {store.root}", len(todo))
+    settings = Settings(metrics=tuple(config.metrics), check_determinism=config.check_determinism, device=config.device,
+                        bitstream_dir=store.root / "bitstreams" if request.keep_bitstreams else None)
+    return execute(todo, len(tasks) - len(todo), settings, store, new_provenance(), jobs=config.jobs, on_row=on_row,
+                   backend=config.backend, scheduler=config.scheduler)
