@@ -135,7 +135,7 @@ def test_tables_are_written_per_dataset_with_word_headers(tmp_path):
     tex = (tmp_path / "sample" / "bd-psnr_rgb.tex").read_text()
     assert tex.count(r"\textbf{") == 2  # best BD-rate and best BD-PSNR among sample's codecs only
     auc = (tmp_path / "kodak" / "auc-psnr_rgb.md").read_text()
-    assert "cubic-spline" in auc and "bpp" in auc
+    assert "cubic-spline" in auc and "AUC PSNR RGB (dB·bpp)" in auc
     for name in ("rd-points", "rd-points-per-image", "bd-psnr_rgb-per-image"):
         assert (tmp_path / "kodak" / f"{name}.csv").stat().st_size > 0
     points = pd.read_csv(tmp_path / "kodak" / "rd-points.csv")

@@ -62,4 +62,5 @@ def describe(interpolation: str, normalise: bool) -> str:
     """The definition a table caption states."""
     how = {"cubic": "cubic-spline", "pchip": "pchip", "linear": "trapezoid"}[interpolation]
     return (f"mean quality over the range (area / width, {how} interpolation)" if normalise
-            else f"area ∫ quality d(bpp) over the range ({how} interpolation, as the InvCompress and IAT papers' Table 1)")
+            else f"area under the curve, the integral of quality over bpp ({how} interpolation, as the InvCompress "
+                 "and IAT papers' Table 1)")

@@ -119,7 +119,7 @@ def _section(dataset: str, tables: PaperTables, figures: list[ReportFigure], cro
         auc = tables.auc[metric][tables.auc[metric]["dataset"] == dataset]
         if not auc.empty:
             parts.append(f"<h3>AUC: {html.escape(metric)}</h3>")
-            parts.append(_table(auc_display(auc, metric), auc_caption(tables, dataset, metric, auc)))
+            parts.append(_table(auc_display(auc, metric, tables.settings.auc_normalise), auc_caption(tables, dataset, metric, auc)))
     points = tables.points[tables.points["dataset"] == dataset]
     parts.append("<h3>RD points</h3>")
     parts.append(_table(points_display(points, list(tables.metrics)),

@@ -65,10 +65,17 @@ def bd_display(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     })
 
 
-def auc_display(table: pd.DataFrame, metric: str) -> pd.DataFrame:
+def auc_header(metric: str, normalise: bool) -> str:
+    """The raw area's unit is the metric's times bpp; the normalised mean reads in the metric's own."""
+    unit = METRIC_UNITS.get(metric, "")
+    unit = unit if normalise else (f"{unit}·bpp" if unit else "bpp")
+    return f"AUC {METRIC_NAMES.get(metric, metric)} ({unit})"
+
+
+def auc_display(table: pd.DataFrame, metric: str, normalise: bool = False) -> pd.DataFrame:
     return pd.DataFrame({
         "codec": table["curve"], "images": table["images"], "points": table["points"],
-        f"AUC {metric_header(metric)}": [number(v, 4) for v in table["auc"]],
+        auc_header(metric, normalise): [number(v, 4) for v in table["auc"]],
         "note": table["note"],
     })
 
@@ -193,8 +200,10 @@ def write_paper_tables(tables, out: Path) -> list[Path]:
                                      best={"BD-rate %": "min", f"BD-{metric_header(metric)}": "min" if lower_better else "max"})
             auc = tables.auc[metric][tables.auc[metric]["dataset"] == dataset]
             if not auc.empty:
-                written += write_all(auc_display(auc, metric), folder / f"auc-{metric}", auc_caption(tables, dataset, metric, auc),
-                                     best={f"AUC {metric_header(metric)}": "min" if metric == "lpips" else "max"})
+                normalise = tables.settings.auc_normalise
+                written += write_all(auc_display(auc, metric, normalise), folder / f"auc-{metric}",
+                                     auc_caption(tables, dataset, metric, auc),
+                                     best={auc_header(metric, normalise): "min" if metric == "lpips" else "max"})
             per_image = tables.per_image_bd.get(metric)
             if per_image is not None and not per_image[per_image["dataset"] == dataset].empty:
                 frame = per_image[per_image["dataset"] == dataset]
