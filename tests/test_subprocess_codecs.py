@@ -299,3 +299,10 @@ def test_one_line_formatter_strips_escapes_and_control_characters():
     long = one_line("x" * 10_000)
     assert len(long) == ONE_LINE_LIMIT and long.endswith("…")
     assert one_line("head " + "y" * 50, 10, keep="end") == "…" + "y" * 9
+
+
+def test_binary_without_execute_permission_is_named(tmp_path):
+    tool = fake_tool(tmp_path, "tool", "")
+    tool.chmod(0o644)
+    with pytest.raises(CodecUnavailable, match=r"^codec t: binary '.*tool' is not executable \(chmod \+x it"):
+        sp.run([tool], 10, "codec t")
