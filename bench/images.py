@@ -8,6 +8,7 @@ expanded), documented in the README.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +19,53 @@ from bench.errors import ImageError
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: MS-SSIM downsamples four times and filters with an 11-pixel window at the coarsest scale.
 MS_SSIM_MIN_SIDE = 161
+#: The smallest side each size-limited metric accepts, and what in it needs that size. Every
+#: built-in codec encodes a 1×1 image; PSNR has no limit.
+METRIC_MIN_SIDES: dict[str, tuple[int, str]] = {
+    "ms_ssim": (MS_SSIM_MIN_SIDE, "MS-SSIM (five scales, 11-pixel window at the coarsest)"),
+    "lpips": (31, "LPIPS (AlexNet's strided convolutions and pooling)"),
+}
+
+#: Digests of file versions hashed in this process: (path, device, inode, size, mtime, ctime) → hex.
+_DIGESTS: dict[tuple[str, int, int, int, int, int], str] = {}
 
 
 def file_sha256(path: Path) -> str:
-    """SHA-256 of the file bytes (what dataset checksum lists pin)."""
+    """SHA-256 of the file bytes (what dataset checksum lists pin), hashed once per file version.
+
+    Resolving a dataset verifies every file against its pin and planning keys every task by the
+    same digest, so both ask for it. The cache lives in this process only, keyed by the file's
+    stat (path, device, inode, size, mtime_ns and ctime_ns: ctime cannot be set back by tools
+    that preserve mtime, so a replaced file is hashed again). It is not kept on disk: hashing
+    Kodak takes tens of milliseconds, far less than one codec call, while a cache file that can
+    go stale or be edited would turn the tamper check into trusting that file.
+    """
+    before = _stamp(path)
+    digest = _DIGESTS.get(before)
+    if digest is None:
+        digest = _hash_file(path)
+        if _stamp(path) == before:  # not cached when the file changed while it was read
+            _DIGESTS[before] = digest
+    return digest
+
+
+def _stamp(path: Path) -> tuple[str, int, int, int, int, int]:
+    stat = os.stat(path)
+    return (os.path.abspath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+
+
+def _hash_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def size_requirement(metrics: list[str] | tuple[str, ...]) -> tuple[int, str | None]:
+    """The smallest side ``metrics`` can measure, and which of them needs it (None: no limit)."""
+    needs = [METRIC_MIN_SIDES[m] for m in metrics if m in METRIC_MIN_SIDES]
+    return max(needs) if needs else (1, None)
 
 
 def _png_bit_depth(path: Path) -> int | None:
@@ -38,8 +77,13 @@ def _png_bit_depth(path: Path) -> int | None:
     return None
 
 
-def load_rgb8(path: Path, min_side: int = MS_SSIM_MIN_SIDE) -> np.ndarray:
-    """Read ``path`` as an ``H×W×3`` uint8 array or raise ImageError saying what to do."""
+def load_rgb8(path: Path, min_side: int = MS_SSIM_MIN_SIDE, needed_by: str | None = None) -> np.ndarray:
+    """Read ``path`` as an ``H×W×3`` uint8 array or raise ImageError saying what to do.
+
+    ``needed_by`` names what requires ``min_side`` (see ``size_requirement``); when not given it is
+    the metric whose limit ``min_side`` is, so a small image is never blamed on a metric the
+    run does not measure.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"{path}: no such file")
@@ -56,6 +100,11 @@ def load_rgb8(path: Path, min_side: int = MS_SSIM_MIN_SIDE) -> np.ndarray:
             if mode == "P" and not has_palette_alpha:
                 pixels = im.convert("RGB")
             array = np.asarray(pixels)
+    except Image.DecompressionBombError as exc:
+        raise ImageError(
+            f"{path}: refused as a possible decompression bomb ({str(exc).split(',')[0]}); "
+            "if the image is genuine, downscale or crop it first"
+        ) from None
     except UnidentifiedImageError:
         raise ImageError(f"{path}: not an image Pillow can read; remove it from the dataset or fix it") from None
     except (OSError, SyntaxError, ValueError) as exc:
@@ -78,8 +127,11 @@ def load_rgb8(path: Path, min_side: int = MS_SSIM_MIN_SIDE) -> np.ndarray:
         array = array[..., :3]
     height, width = array.shape[:2]
     if min(height, width) < min_side:
+        needed_by = needed_by or next((who for side, who in METRIC_MIN_SIDES.values() if side == min_side), None)
         raise ImageError(
-            f"{path}: image is {width}×{height}; the configured metrics need at least "
-            f"{min_side}×{min_side} pixels (MS-SSIM's five scales), use larger images"
+            f"{path}: image is {width}×{height}; {needed_by} needs at least {min_side}×{min_side} pixels, "
+            "use larger images or leave that metric out" if needed_by else
+            f"{path}: image is {width}×{height}, below the {min_side}×{min_side} pixels this run accepts "
+            "(no measured metric needs that much); use larger images"
         )
     return np.ascontiguousarray(array)

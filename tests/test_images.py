@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from bench.errors import ImageError
-from bench.images import load_rgb8
+from bench.images import file_sha256, load_rgb8, size_requirement
 
 
 @pytest.fixture
@@ -66,20 +66,23 @@ def test_16_bit_png_is_refused(tmp_path, rgb):
         load_rgb8(tmp_path / "deep.png")
 
 
-def test_16_bit_rgb_png_is_refused(tmp_path, rgb):
-    # Hand-made 16-bit RGB PNG (Pillow would silently read it as 8 bits).
+def handmade_png(width: int, height: int, bit_depth: int, raw: bytes) -> bytes:
+    """An RGB PNG with the given header and pixel data, written without Pillow."""
     import struct
     import zlib
-
-    height, width = 4, 4
-    raw = b"".join(b"\x00" + bytes(width * 6) for _ in range(height))
 
     def chunk(kind, body):
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0))
-    png += chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
-    (tmp_path / "rgb16.png").write_bytes(png)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, bit_depth, 2, 0, 0, 0))
+    return png + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def test_16_bit_rgb_png_is_refused(tmp_path, rgb):
+    # Hand-made 16-bit RGB PNG (Pillow would silently read it as 8 bits).
+    height, width = 4, 4
+    raw = b"".join(b"\x00" + bytes(width * 6) for _ in range(height))
+    (tmp_path / "rgb16.png").write_bytes(handmade_png(width, height, 16, raw))
     with pytest.raises(ImageError, match="16-bit PNG"):
         load_rgb8(tmp_path / "rgb16.png")
 
@@ -87,6 +90,50 @@ def test_16_bit_rgb_png_is_refused(tmp_path, rgb):
 def test_one_pixel_image_is_refused(tmp_path):
     with pytest.raises(ImageError, match=r"1×1.*at least 161×161"):
         load_rgb8(save(tmp_path / "dot.png", np.zeros((1, 1, 3), np.uint8)))
+
+
+def test_too_small_without_ms_ssim_does_not_blame_ms_ssim(tmp_path):
+    with pytest.raises(ImageError, match=r"dot\.png: image is 1×1, below the 8×8") as info:
+        load_rgb8(save(tmp_path / "dot.png", np.zeros((1, 1, 3), np.uint8)), min_side=8)
+    assert "MS-SSIM" not in str(info.value)
+
+
+def test_too_small_names_the_metric_that_needs_the_size(tmp_path, rgb):
+    side, needed_by = size_requirement(["psnr_rgb", "lpips"])
+    with pytest.raises(ImageError, match=r"s\.png: image is 20×10; LPIPS .* needs at least 31×31") as info:
+        load_rgb8(save(tmp_path / "s.png", rgb[:10, :20]), min_side=side, needed_by=needed_by)
+    assert "MS-SSIM" not in str(info.value)
+    assert size_requirement(["psnr_rgb"]) == (1, None)
+    assert size_requirement(["lpips", "ms_ssim"])[0] == 161
+
+
+def test_decompression_bomb_names_the_file(tmp_path):
+    # 40000×40000 declared in the header: Pillow refuses it on open, before decoding anything.
+    (tmp_path / "bomb.png").write_bytes(handmade_png(40000, 40000, 8, b""))
+    with pytest.raises(ImageError, match=r"bomb\.png: refused as a possible decompression bomb \(Image size") as info:
+        load_rgb8(tmp_path / "bomb.png")
+    assert "\n" not in str(info.value)
+
+
+def test_digest_is_cached_per_file_version(tmp_path, monkeypatch):
+    import os
+    import time
+
+    import bench.images
+
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"one")
+    calls = []
+    real = bench.images._hash_file
+    monkeypatch.setattr(bench.images, "_hash_file", lambda p: calls.append(p) or real(p))
+    first = file_sha256(path)
+    assert file_sha256(path) == first and len(calls) == 1
+    # same size, mtime set back: the change of ctime (or inode) still makes it a new version
+    stat = path.stat()
+    time.sleep(0.05)  # past the file system's timestamp granularity
+    path.write_bytes(b"two")
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert file_sha256(path) != first and len(calls) == 2
 
 
 def test_small_images_pass_when_ms_ssim_is_off(tmp_path, rgb):
