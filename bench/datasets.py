@@ -3,6 +3,11 @@
 A dataset resolves to an ordered list of image files under a data directory. Named datasets
 can download missing files; downloads verify SHA-256 and land atomically, and tests point the
 data directory at local copies (``BENCH_DATA_DIR``) so nothing is fetched.
+
+Files already present are checked against their pinned SHA-256 too, every time a dataset is
+resolved: a replaced ``kodim01.png`` would otherwise be measured, and published, as Kodak. Only
+the files a caller asks for (``limit``) are checked, and the digests are cached per file
+version (``bench.images.file_sha256``), so the planner's own hashing costs nothing more.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from bench.errors import BenchError, ConfigError
+from bench.images import file_sha256
 
 ENTRY_POINT_GROUP = "bench.datasets"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
@@ -32,6 +38,13 @@ class ImageRef:
     dataset: str
     name: str
     path: Path
+    #: True when the file differs from the dataset's pinned SHA-256 (measured anyway because the
+    #: caller allowed it), False when it matches, None when the dataset pins no digest for it.
+    modified: bool | None = None
+
+
+class DatasetError(BenchError):
+    """A named dataset's files are missing, cannot be downloaded, or differ from their pinned SHA-256."""
 
 
 @dataclass(frozen=True)
@@ -55,20 +68,70 @@ class NamedDataset:
     def root(self, data_dir: Path) -> Path:
         return self.local_root() if self.local_root else data_dir / self.name
 
-    def images(self, data_dir: Path, download: bool = True) -> list[ImageRef]:
+    def images(self, data_dir: Path, download: bool = True, limit: int | None = None,
+               allow_modified: bool = False) -> list[ImageRef]:
+        """The first ``limit`` images (all when None), each present and checked against its pin.
+
+        Missing files are downloaded when ``download`` is set, else refused. A file whose bytes
+        differ from the pinned SHA-256 is refused unless ``allow_modified``; then its ref says so.
+        """
         root = self.root(data_dir)
         if self.local_root:
-            return [ImageRef(self.name, n, root / n) for n in self.local_names]
-        missing = [f for f in self.files if not (root / f.name).is_file()]
+            return [ImageRef(self.name, n, root / n) for n in self.local_names[:limit]]
+        files = self.files[:limit]
+        missing = [f for f in files if not (root / f.name).is_file()]
         if missing and download:
             for remote in missing:
                 fetch(remote, root / remote.name)
         elif missing:
-            raise BenchError(
-                f"dataset {self.name!r}: {len(missing)} file(s) missing under {root}; "
+            raise DatasetError(
+                f"dataset {self.name!r}: {len(missing)} file(s) missing under {root}, first {missing[0].name}; "
                 f"run `bench datasets fetch {self.name}` or set BENCH_DATA_DIR"
             )
-        return [ImageRef(self.name, f.name, root / f.name) for f in self.files]
+        found = {f.name: file_sha256(root / f.name) for f in files}
+        modified = [f for f in files if found[f.name] != f.sha256]
+        if modified and not allow_modified:
+            first = modified[0]
+            others = f" ({len(modified) - 1} more file(s) differ too)" if len(modified) > 1 else ""
+            raise DatasetError(
+                f"{root / first.name}: SHA-256 {found[first.name][:12]}… differs from the pinned "
+                f"{first.sha256[:12]}… of dataset {self.name!r}{others}; restore it with "
+                f"`bench datasets fetch {self.name}`, or pass --allow-modified to measure it anyway "
+                "(its rows get image_modified = true)"
+            )
+        return [ImageRef(self.name, f.name, root / f.name, modified=f in modified) for f in files]
+
+    def fetch_all(self, data_dir: Path) -> FetchReport:
+        """Download missing files and re-download every present file that differs from its pin."""
+        root = self.root(data_dir)
+        report = FetchReport(root)
+        for remote in () if self.local_root else self.files:
+            target = root / remote.name
+            if not target.is_file():
+                fetch(remote, target)
+                report.downloaded.append(remote.name)
+                continue
+            digest = file_sha256(target)
+            if digest == remote.sha256:
+                continue
+            try:
+                fetch(remote, target)
+            except DatasetError as exc:
+                raise DatasetError(
+                    f"{target}: SHA-256 {digest[:12]}… differs from the pinned {remote.sha256[:12]}… and "
+                    f"re-downloading it failed: {exc}"
+                ) from None
+            report.replaced.append(remote.name)
+        return report
+
+
+@dataclass
+class FetchReport:
+    """What ``bench datasets fetch`` did: files downloaded because missing, or because modified."""
+
+    root: Path
+    downloaded: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
 
 
 def fetch(remote: RemoteFile, target: Path) -> None:
@@ -78,13 +141,13 @@ def fetch(remote: RemoteFile, target: Path) -> None:
         with urllib.request.urlopen(remote.url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             data = response.read()
     except (urllib.error.URLError, OSError) as exc:
-        raise BenchError(
+        raise DatasetError(
             f"cannot download {remote.name} from {remote.url} ({exc}); offline? put the file in "
             f"{target.parent} or set BENCH_DATA_DIR to a folder that holds it"
         ) from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != remote.sha256:
-        raise BenchError(
+        raise DatasetError(
             f"{remote.url}: SHA-256 {digest} does not match the pinned {remote.sha256}; not saved"
         )
     handle, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-")
@@ -116,20 +179,38 @@ def folder_images(folder: Path) -> list[ImageRef]:
     """Every file with an image suffix under ``folder`` (recursively), in sorted order."""
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise BenchError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
+        raise DatasetError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
     label = str(folder)
     return [ImageRef(label, str(p.relative_to(folder)), p) for p in files]
 
 
-def resolve(dataset: str, data_dir: Path | None = None, download: bool = True) -> list[ImageRef]:
-    """Images of a registered dataset name or of a folder path."""
+def resolve(dataset: str, data_dir: Path | None = None, download: bool = True, limit: int | None = None,
+            allow_modified: bool = False) -> list[ImageRef]:
+    """The first ``limit`` images (all when None) of a registered dataset name or of a folder path.
+
+    Only the returned files must be present and match their pinned SHA-256, so ``--limit 1``
+    works with one file at hand; ``allow_modified`` lets files that differ through, marked.
+    """
     named = registered_datasets()
     if dataset in named:
-        return named[dataset].images(data_dir or default_data_dir(), download=download)
+        return named[dataset].images(data_dir or default_data_dir(), download=download, limit=limit,
+                                     allow_modified=allow_modified)
     folder = Path(dataset).expanduser()
     if folder.is_dir():
-        return folder_images(folder)
-    raise ConfigError(
+        return folder_images(folder)[:limit]
+    raise _unknown(dataset, named)
+
+
+def fetch_dataset(dataset: str, data_dir: Path | None = None) -> FetchReport:
+    """Make a registered dataset complete and unmodified under ``data_dir`` (``bench datasets fetch``)."""
+    named = registered_datasets()
+    if dataset not in named:
+        raise _unknown(dataset, named)
+    return named[dataset].fetch_all(data_dir or default_data_dir())
+
+
+def _unknown(dataset: str, named: dict[str, NamedDataset]) -> ConfigError:
+    return ConfigError(
         f"unknown dataset {dataset!r}: not a registered name ({', '.join(sorted(named))}) "
         "nor an existing folder"
     )

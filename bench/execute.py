@@ -139,7 +139,8 @@ def base_row(task: Task, provenance: Provenance) -> dict[str, Any]:
     """The identity and provenance columns of a task's row."""
     return {
         "key": task.key, "dataset": task.dataset, "image": task.image,
-        "image_sha256": task.image_sha256, "codec": task.codec, "codec_impl": task.codec_impl,
+        "image_sha256": task.image_sha256, "image_modified": task.image_modified,
+        "codec": task.codec, "codec_impl": task.codec_impl,
         "codec_version": task.codec_version, "params": canonical_json(task.params),
         "rate_parameter": task.rate_parameter, "rate": float(task.rate),
         "decoder_options": canonical_json(task.decoder_options), "generation": task.generation,

@@ -1,9 +1,11 @@
 """Planning: every task of a run is known, and keyed, before any work starts.
 
-A task's key hashes everything that determines its result (image bytes, codec implementation,
-version and parameters, rate, decoder options, generation, metric reference, schema version),
-so finished tasks are found in the store and dropped here: resuming is free, and changing a
-codec's version or parameters invalidates exactly its rows.
+A task's key hashes everything that determines its result (image bytes and the image's name
+within its dataset, codec implementation, version and parameters, rate, decoder options,
+generation, metric reference, schema version), so finished tasks are found in the store and
+dropped here: resuming is free, and changing a codec's version or parameters invalidates exactly
+its rows. The name is in the key because byte-identical files are still different images of the
+dataset: each needs its own rows, or the dataset would lose images (docs/datasets-and-keys.md).
 
 A matched-rate task (``bench run --target-bpp``) does not know its rate before it runs: its
 key holds the target bpp and tolerance in place of the rate, so it is keyed, and skipped on
@@ -69,11 +71,14 @@ class Task:
     reference: str = "original"
     #: Set for a matched-rate task: ``rate`` is then unknown (NaN) until the search finds it.
     target: RateTarget | None = field(default=None, hash=False)
+    #: The dataset's ``ImageRef.modified``: True when the file differs from its pinned SHA-256 and
+    #: the run allowed it. Not in the key, which holds the file's actual digest already.
+    image_modified: bool | None = None
 
     def identity(self) -> dict[str, Any]:
-        """What the key hashes; an ordinary task's identity is exactly what it always was."""
+        """What the key hashes: the same for matched-rate and ordinary tasks except the rate."""
         identity: dict[str, Any] = {
-            "dataset": self.dataset, "image_sha256": self.image_sha256, "codec": self.codec,
+            "dataset": self.dataset, "image": self.image, "image_sha256": self.image_sha256, "codec": self.codec,
             "codec_impl": self.codec_impl, "codec_version": self.codec_version,
             "params": canonical_json(self.params), "rate": float(self.rate),
             "decoder_options": canonical_json(self.decoder_options), "generation": self.generation,
@@ -144,6 +149,7 @@ def _plan(images: Iterable[ImageRef], specs: list[CodecSpec], codecs: dict[str, 
                 for point in points(spec, codec):
                     tasks.append(Task(
                         dataset=ref.dataset, image=ref.name, image_path=ref.path, image_sha256=digest,
+                        image_modified=ref.modified,
                         codec=spec.label, codec_impl=spec.impl, codec_version=version,
                         params=codec.params, rate_parameter=codec.rate_parameter,
                         decoder_options=codec.check_decoder_options(options),

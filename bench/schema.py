@@ -8,6 +8,14 @@ Adding an *optional* column (nullable, null in every row that predates it) does 
 version: no existing column changes meaning and no existing key changes, so old rows stay valid
 measurements and a version bump would only make their results unreadable and their work redone.
 The store fills an optional column missing from an older part with nulls on read.
+
+Versions (docs/datasets-and-keys.md):
+
+* 1: a row's key hashed the image bytes (``image_sha256``) but not its name, so byte-identical
+  files under different names shared keys and all but one of them lost their rows.
+* 2: the key also hashes ``image``, the file's name within its dataset, so every key changed;
+  ``image_modified`` records files measured although they differ from the dataset's pinned
+  SHA-256. Stores of version 1 are read by bench versions before 2 only; re-run to rebuild them.
 """
 
 from __future__ import annotations
@@ -16,7 +24,13 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: What to do with a store part of an older version, by version: one clause for the error line.
+UPGRADE_ADVICE = {
+    1: "version 2 added the image name to every key, so the rows cannot be reused: re-run `bench run` into "
+       "a new results folder, or read this store with the bench version that wrote it (harness_version column)",
+}
 
 
 @dataclass(frozen=True)
@@ -35,6 +49,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("dataset", pa.string(), "dataset name (registry name or folder path)"),
     Column("image", pa.string(), "image file name relative to the dataset root"),
     Column("image_sha256", pa.string(), "SHA-256 of the image file bytes"),
+    Column("image_modified", pa.bool_(), "true when the file differs from its dataset's pinned SHA-256 and was measured "
+           "anyway (--allow-modified); false when it matches; null when the dataset pins no digest"),
     Column("width", pa.int32(), "image width in pixels (original, unpadded)"),
     Column("height", pa.int32(), "image height in pixels (original, unpadded)"),
     Column("codec", pa.string(), "codec label as configured in bench.toml"),
@@ -81,9 +97,18 @@ OPTIONAL_COLUMNS = frozenset(c.name for c in COLUMNS if c.optional)
 #: ``target_bpp`` (with the tolerance inside ``rate_search``) replaces ``rate`` in the key of a
 #: matched-rate row, whose rate is found by the run; ordinary rows' keys never include it.
 IDENTITY_COLUMNS = (
-    "dataset", "image_sha256", "codec", "codec_impl", "codec_version", "params",
+    "dataset", "image", "image_sha256", "codec", "codec_impl", "codec_version", "params",
     "rate", "decoder_options", "generation", "chain", "reference", "target_bpp",
 )
+
+
+def version_mismatch(found: str) -> str:
+    """What a part of schema version ``found`` means for this harness, and what to do, in one clause."""
+    older = UPGRADE_ADVICE.get(int(found)) if found.isdigit() else None
+    if older:
+        return f"schema version {found}, this harness reads {SCHEMA_VERSION}: {older}"
+    return (f"schema version {found}, this harness reads {SCHEMA_VERSION}; "
+            "read it with the bench version that wrote it (harness_version column) or move it out of the results")
 
 
 def arrow_schema() -> pa.Schema:
