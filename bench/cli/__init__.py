@@ -8,13 +8,39 @@ from __future__ import annotations
 
 import sys
 
-from bench.cli.app import app, console_error
+import typer
+
+from bench.cli.app import app, console, console_error
 from bench.errors import BenchError
 
 # Subcommand modules register themselves on ``app`` when imported.
 from bench.cli import compare, drift, info, measure, plot, report, run, table, train  # noqa: F401
 from bench.cli import sweep  # noqa: F401
 from bench.cli import crops  # noqa: F401
+
+
+def version_line() -> str:
+    """``bench <version>``, with the git commit when bench runs from a checkout: what a bug
+    report or a results row needs to name the harness that ran."""
+    import bench
+    from bench.provenance import git_commit
+
+    commit = git_commit()
+    return f"bench {bench.__version__}" + ("" if commit == "unknown" else f" (git {commit})")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(version_line(), highlight=False, soft_wrap=True)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                 help="print the harness version (and git commit in a checkout) and exit"),
+) -> None:
+    """Rate-distortion evaluation of learned and classical image codecs."""
 
 
 def main() -> None:

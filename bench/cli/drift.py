@@ -48,15 +48,15 @@ def drift_section(path: Path | None) -> dict:
 @drift_app.command("run")
 def drift_run(
     schedule: Optional[list[str]] = typer.Option(None, "--schedule", "-s", help="label:rate, label:a..b:n or a comma-separated chain (repeatable)"),
-    generations: Optional[int] = typer.Option(None, "--generations", "-n", min=1),
-    dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d"),
-    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1),
-    results: Optional[Path] = typer.Option(None, "--results"),
-    metric: Optional[list[str]] = typer.Option(None, "--metric", "-m"),
+    generations: Optional[int] = typer.Option(None, "--generations", "-n", min=1, help="re-encodings per chain (default drift.generations in bench.toml, else 10)"),
+    dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="registered dataset name or image folder (repeatable; default from bench.toml)"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="worker processes (one chain per task)"),
+    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
+    metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric to compute each generation (repeatable; default from bench.toml)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
     carry: Optional[str] = typer.Option(None, "--carry", help="what the next generation encodes: uint8 (the decoded 8-bit image, default) or float (a learned codec's unrounded reconstruction)"),
-    device: Optional[str] = typer.Option(None, "--device"),
-    config_path: Optional[Path] = typer.Option(None, "--config"),
+    device: Optional[str] = typer.Option(None, "--device", help="device for the torch metrics: cpu, cuda, cuda:N or auto"),
+    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Re-encode every image N times per schedule; resumes from the last stored generation of each chain."""
     section = drift_section(config_path)
@@ -106,11 +106,11 @@ def _run(item, **kwargs):
 
 @drift_app.command("report")
 def drift_report(
-    results: Optional[Path] = typer.Option(None, "--results"),
-    metric: str = typer.Option("psnr_rgb", "--metric", "-m"),
+    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
+    metric: str = typer.Option("psnr_rgb", "--metric", "-m", help="metric plotted against generation"),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="drop (metric units) whose first crossing is reported"),
-    out: Path = typer.Option(Path("results/drift"), "--out", "-o"),
-    config_path: Optional[Path] = typer.Option(None, "--config"),
+    out: Path = typer.Option(Path("results/drift"), "--out", "-o", help="folder for the plots and the drift table"),
+    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml); also holds drift.threshold_db"),
 ) -> None:
     """Plot metric vs generation and write the drift table (Markdown, LaTeX, CSV)."""
     config = config_module.load(config_path)

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bench import datasets as dataset_registry
-from bench.cli.app import app, console
+from bench.cli.app import app, call, console
 from bench.codec import registered_codecs
 from bench.schema import markdown_table
 
@@ -39,12 +39,20 @@ def datasets_list() -> None:
 
 @datasets_app.command("fetch")
 def datasets_fetch(
-    name: str,
+    name: str = typer.Argument(..., help="registered dataset name (see `bench datasets list`)"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="target folder (default $BENCH_DATA_DIR or the user cache)"),
 ) -> None:
-    """Download a named dataset's missing files, verifying every SHA-256."""
-    refs = dataset_registry.resolve(name, data_dir, download=True)
-    console.print(f"{len(refs)} files of {name!r} present under {refs[0].path.parent}")
+    """Download a named dataset's missing files and re-download any present file whose SHA-256 differs from its pin."""
+    report = call(dataset_registry.fetch_dataset, name, data_dir)
+    refs = call(dataset_registry.resolve, name, data_dir, download=False)
+    pinned = " and matching their pinned SHA-256" if all(ref.modified is False for ref in refs) else ""
+    console.print(f"{len(refs)} files of {name!r} present{pinned} under {report.root}",
+                  highlight=False, soft_wrap=True)
+    if report.downloaded:
+        console.print(f"downloaded (missing): {', '.join(report.downloaded)}", highlight=False, soft_wrap=True)
+    if report.replaced:
+        console.print(f"re-downloaded (differed from the pinned SHA-256): {', '.join(report.replaced)}",
+                      highlight=False, soft_wrap=True)
 
 
 @app.command("schema")

@@ -24,7 +24,7 @@ def train_command(
     name: str = typer.Argument(..., help="registered trainer: invcompress, iat, ..."),
     data: list[Path] = typer.Option(..., "--data", help="folder of training images (repeatable); never the test set"),
     out: Path = typer.Option(..., "--out", help="folder for checkpoint.pt, train.log and config.json (resumes from it)"),
-    steps: int = typer.Option(1000, "--steps", min=1),
+    steps: int = typer.Option(1000, "--steps", min=1, help="optimiser steps in total (a resumed run continues to this count)"),
     export: Optional[Path] = typer.Option(None, "--export", help="write the codec weights file here when done"),
     option: Optional[list[str]] = typer.Option(None, "--set", help="trainer option KEY=VALUE (JSON value), repeatable"),
 ) -> None:
