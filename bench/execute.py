@@ -11,6 +11,7 @@ kinds of task parallelise alike.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -22,7 +23,7 @@ from typing import Any, Callable
 import numpy as np
 
 from bench import metrics as metric_functions
-from bench.backends import stream_results
+from bench.backends import Interrupted, StopOnSignals, abort, stream_results
 from bench.codec import Codec, canonical_json, make_codec
 from bench.errors import BenchError, CodecFailure
 from bench.images import MS_SSIM_MIN_SIDE, load_rgb8
@@ -30,7 +31,7 @@ from bench.plan import RateTarget, Task
 from bench.provenance import Provenance, utc_now
 from bench.rate_search import RateSearch, search_rate
 from bench.schema import SCHEMA_VERSION
-from bench.store import BufferedWriter, Store
+from bench.store import BufferedWriter, Store, StoreWriteError, save_recovery
 from bench.summary import RunSummary
 
 _CODECS: dict[tuple[str, str], Codec] = {}
@@ -201,23 +202,52 @@ def run_task(task: Task, settings: Settings, provenance: Provenance) -> dict[str
 def execute(tasks: list[Task], skipped: int, settings: Settings, store: Store, provenance: Provenance,
             jobs: int = 1, on_row: Callable[[dict], None] | None = None,
             worker: Callable[..., dict] = run_task, backend: str = "loky",
-            scheduler: str | None = None) -> RunSummary:
+            scheduler: str | None = None, stop: StopOnSignals | None = None) -> RunSummary:
     """Run ``tasks``, writing every row to ``store`` as it arrives (small atomic parts).
 
-    Returns the run's summary: counts, per-codec means of the rows written, wall time.
+    Returns the run's summary: counts, per-codec means of the rows written, wall time. Never
+    more workers than tasks. On Interrupted (``stop`` turns SIGINT/SIGTERM into it) the
+    workers are stopped, the rows already here are written and the exception says how many
+    this run stored. A part that cannot be written stops the run at once: the rows not in the
+    store go to a recovery file, and the error names it (or says how many rows were lost).
     """
     start = time.perf_counter()
     summary = RunSummary(planned=len(tasks) + skipped, skipped=skipped, results=store.root)
+    held = stop.held if stop is not None else contextlib.nullcontext
     rows = stream_results(worker, tasks, {"settings": settings, "provenance": provenance},
-                          backend=backend, jobs=jobs, scheduler=scheduler)
-    with BufferedWriter(store) as writer:
+                          backend=backend, jobs=max(1, min(jobs, len(tasks))), scheduler=scheduler)
+    writer = BufferedWriter(store)
+    try:
         for row in rows:
-            writer.add(row)
+            with held():
+                writer.add(row)
             summary.add(row)
             if on_row:
                 on_row(row)
-        writer.flush()
-        summary.written = writer.written
+        with held():
+            writer.flush()
+    except Interrupted as interrupted:
+        abort(rows, interrupted)
+        try:
+            writer.flush()
+        except StoreWriteError as failed:
+            raise write_failure(failed, writer, store, provenance.run_id) from None
+        interrupted.stored, interrupted.folder = writer.written, store.root
+        raise
+    except StoreWriteError as failed:
+        abort(rows, failed)
+        raise write_failure(failed, writer, store, provenance.run_id) from None
+    summary.written = writer.written
     summary.wall_s = time.perf_counter() - start
     return summary
 
+
+def write_failure(failed: StoreWriteError, writer: BufferedWriter, store: Store, run_id: str) -> StoreWriteError:
+    """The one line for a store that stopped taking parts mid-run: what is stored, and where
+    the computed rows it could not take went (or how many were lost)."""
+    pending = writer.pending
+    saved = save_recovery(pending, run_id)
+    where = (f"{len(pending)} computed rows were saved to {saved}: move it into {store.root} as "
+             f"part-recovered-{run_id}.parquet once it is writable" if saved is not None
+             else f"{len(pending)} computed rows were lost (no writable temporary folder either)")
+    return StoreWriteError(f"{failed}. The run stopped with {writer.written} rows stored; {where}.")

@@ -3,10 +3,17 @@
 ``bench run`` and ``bench.api.run`` both call ``run``, so a notebook and the command line plan
 and key the same tasks. ``--target-bpp`` plans one matched-rate task per image × codec ×
 decoder options instead of one per configured rate (docs/matched-rate.md).
+
+The store is checked for writing before anything is planned and locked for the whole run, and
+SIGINT/SIGTERM end the run as ``Interrupted`` with the completed rows written
+(docs/reliability.md). Notes the caller should see (a stale lock taken over, more jobs than
+CPUs) are ``RunWarning`` warnings: one line each on the command line.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -16,11 +23,16 @@ from bench import datasets
 from bench.config import Config
 from bench.datasets import ImageRef
 from bench.errors import BenchError, ConfigError
+from bench.backends import Interrupted, StopOnSignals
 from bench.execute import Settings, execute
 from bench.plan import DEFAULT_TOLERANCE, Task, pending, plan, plan_matched, with_known_rates
 from bench.provenance import new_provenance
-from bench.store import Store
+from bench.store import Store, StoreLock
 from bench.summary import RunSummary
+
+
+class RunWarning(UserWarning):
+    """Something about a run worth one line that does not stop it."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,30 @@ def run(request: RunRequest, on_start: Callable[[str, int], None] | None = None,
         config.scheduler = request.scheduler
     config.device = resolve_device(request.device or config.device)
     store = Store(config.results)
+    store.check_writable()
+    with StopOnSignals() as stop:
+        lock = StoreLock(store.root)
+        try:
+            with stop.held():  # a signal here must not leave a half-written lock file
+                lock.acquire()
+            return _run_locked(request, config, store, stop, lock, on_start, on_row)
+        except Interrupted as interrupted:
+            interrupted.folder = interrupted.folder or store.root
+            raise
+        finally:
+            lock.release()
+
+
+def cpu_count() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _run_locked(request: RunRequest, config: Config, store: Store, stop: StopOnSignals, lock: StoreLock,
+                on_start: Callable[[str, int], None] | None, on_row: Callable[[dict], None] | None) -> RunSummary:
+    """Plan, skip stored work and execute the rest, with the store locked and signals caught."""
+    if lock.note:
+        warnings.warn(lock.note, RunWarning, stacklevel=3)
     images = []
     for name in config.datasets:
         found = datasets.resolve(name, config.data_dir)
@@ -107,7 +143,12 @@ def run(request: RunRequest, on_start: Callable[[str, int], None] | None = None,
     todo = pending(tasks, store.finished_keys())
     if request.target_bpp is not None and todo:
         todo = with_known_rates(todo, store.read(include_errors=False))
-    where = config.scheduler or f"{config.jobs} job(s)"
+    local = config.backend == "loky" or not config.scheduler
+    if local and config.jobs > cpu_count():
+        warnings.warn(f"jobs = {config.jobs} is more than the {cpu_count()} CPUs here; going on, "
+                      "each worker runs slower", RunWarning, stacklevel=3)
+    workers = max(1, min(config.jobs, len(todo)))
+    where = config.scheduler or f"{workers} job(s)"
     mode = ("" if request.target_bpp is None
             else f" at {request.target_bpp:g} bpp ±{100 * (request.tolerance or DEFAULT_TOLERANCE):g} %")
     if on_start:
@@ -116,5 +157,5 @@ def run(request: RunRequest, on_start: Callable[[str, int], None] | None = None,
                  f"→ {store.root}", len(todo))
     settings = Settings(metrics=tuple(config.metrics), check_determinism=config.check_determinism, device=config.device,
                         bitstream_dir=store.root / "bitstreams" if request.keep_bitstreams else None)
-    return execute(todo, len(tasks) - len(todo), settings, store, new_provenance(), jobs=config.jobs, on_row=on_row,
-                   backend=config.backend, scheduler=config.scheduler)
+    return execute(todo, len(tasks) - len(todo), settings, store, new_provenance(), jobs=workers, on_row=on_row,
+                   backend=config.backend, scheduler=config.scheduler, stop=stop)

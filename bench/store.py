@@ -4,14 +4,26 @@ Rows are written in small parts, each to a temporary file that is fsynced and re
 place, so a killed run (even ``kill -9``) leaves only complete parts; leftover temporaries are
 ignored on read and removed by ``compact``. Reading concatenates every part and keeps one row
 per key (a successful row wins over an error row, then the newest), so resuming never needs
-to rewrite anything.
+to rewrite anything. Every read, resume included, goes through ``read_part``, so a corrupt or
+foreign part is one line naming the file.
+
+A store that cannot be written is found before any work (``check_writable``); a write that
+fails during a run removes its temporary file and raises ``StoreWriteError``, which keeps the
+rows it could not write so the caller can save them elsewhere. ``StoreLock`` keeps two runs
+from working on one store at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import json
 import os
+import platform
+import tempfile
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable
 
@@ -19,11 +31,22 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.errors import ResultsError
+from bench.errors import BenchError, ResultsError, one_line
 from bench.schema import OPTIONAL_COLUMNS, SCHEMA_VERSION, arrow_schema
 
 PART_GLOB = "part-*.parquet"
 TMP_PREFIX = ".tmp-"
+LOCK_NAME = ".lock"
+#: The metadata key every part written by bench carries (bench/schema.py puts it there).
+VERSION_KEY = b"bench.schema_version"
+
+
+class StoreWriteError(ResultsError):
+    """A part could not be written; ``rows`` are the rows it held (none are in the store)."""
+
+    def __init__(self, message: str, rows: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.rows = rows or []
 
 
 class Store:
@@ -34,22 +57,57 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------
     def write(self, rows: list[dict]) -> Path | None:
-        """Write ``rows`` as one new part atomically; returns its path (None when empty)."""
-        return self.write_table(rows_to_table(rows)) if rows else None
+        """Write ``rows`` as one new part atomically; returns its path (None when empty).
+
+        A failing write raises StoreWriteError carrying ``rows``: none of them is in the store.
+        """
+        if not rows:
+            return None
+        try:
+            return self.write_table(rows_to_table(rows))
+        except StoreWriteError as exc:
+            raise StoreWriteError(str(exc), rows) from None
 
     def write_table(self, table: pa.Table) -> Path:
-        """Write a table of the store schema as one new part: temp file, fsync, rename."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        """Write a table of the store schema as one new part: temp file, fsync, rename.
+
+        The part is encoded in memory and written with unbuffered ``os.write``, so a failing
+        disk raises once (no buffered close that flushes again) and the temporary file is
+        removed whatever stops the write, a signal included.
+        """
         name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
         final = self.root / name
         tmp = self.root / f"{TMP_PREFIX}{name}"
-        with open(tmp, "wb") as handle:
-            pq.write_table(table, handle, compression="zstd")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, final)
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_file(tmp, sink.getvalue())
+            os.replace(tmp, final)
+        except OSError as exc:
+            _remove(tmp)
+            raise StoreWriteError(f"{self.root}: writing a results part failed ({_reason(exc)}); "
+                                  "free space or fix permissions, then run the same command to resume") from None
+        except BaseException:
+            _remove(tmp)
+            raise
         _fsync_dir(self.root)
         return final
+
+    def check_writable(self) -> None:
+        """Create the folder and write and remove a probe file, so an unwritable store is one
+        line before any work rather than a traceback after it."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreWriteError(f"{self.root}: is a file, not a results folder; pass --results a folder")
+        probe = self.root / f"{TMP_PREFIX}probe-{uuid.uuid4().hex[:12]}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_file(probe, b"bench probe\n")
+        except OSError as exc:
+            _remove(probe)
+            raise StoreWriteError(f"{self.root}: cannot write results there ({_reason(exc)}); "
+                                  "pass --results a writable folder") from None
+        _remove(probe)
 
     def compact(self) -> int:
         """Merge every part into one deduplicated part; returns the number of rows kept."""
@@ -76,25 +134,35 @@ class Store:
         """Keys of rows that succeeded; these tasks are skipped when a run resumes."""
         keys: set[str] = set()
         for part in self.parts():
-            table = pq.read_table(part, columns=["key", "error"])
+            table = read_part(part, columns=["key", "error"])
             ok = table.filter(pa.compute.is_null(table["error"]))
             keys.update(ok["key"].to_pylist())
         return keys
 
 
-def read_part(path: Path) -> pa.Table:
-    """One parquet file of the store schema; refuses other schema versions in one line."""
+def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
+    """One parquet file of the store schema (or ``columns`` of it); a corrupt file, a parquet
+    file bench did not write and another schema version are each one line naming the file."""
     try:
-        table = pq.read_table(path)
+        schema = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
-        raise ResultsError(f"{path}: not a readable parquet file ({exc}); move it out of the results") from None
-    version = (table.schema.metadata or {}).get(b"bench.schema_version", b"?").decode()
+        raise ResultsError(f"{path}: not a readable parquet file ({one_line(exc)}); move it out of the results") from None
+    metadata = schema.metadata or {}
+    if VERSION_KEY not in metadata:
+        raise ResultsError(f"{path}: not a bench results part (parquet without bench metadata); "
+                           "move it out of the results")
+    version = metadata[VERSION_KEY].decode(errors="replace")
     if version != str(SCHEMA_VERSION):
         raise ResultsError(
             f"{path}: schema version {version}, this harness reads {SCHEMA_VERSION}; "
             "use a matching bench version or move the old results aside"
         )
-    return with_optional_columns(table, path)
+    missing_required(schema.names, path)
+    try:
+        table = pq.read_table(path, columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise ResultsError(f"{path}: not a readable parquet file ({one_line(exc)}); move it out of the results") from None
+    return table if columns is not None else with_optional_columns(table, path)
 
 
 def with_optional_columns(table: pa.Table, path: Path) -> pa.Table:
@@ -105,17 +173,21 @@ def with_optional_columns(table: pa.Table, path: Path) -> pa.Table:
     that is not optional means the part is not this harness's: one line naming the file.
     """
     schema = arrow_schema()
-    missing = [f.name for f in schema if f.name not in table.column_names]
-    if not missing:
+    missing_required(table.column_names, path)
+    if all(f.name in table.column_names for f in schema):
         return table
-    required = [name for name in missing if name not in OPTIONAL_COLUMNS]
+    columns = [table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def missing_required(names: list[str], path: Path) -> None:
+    """Refuse a part that lacks a column which is not optional: it is not this harness's."""
+    required = [f.name for f in arrow_schema() if f.name not in names and f.name not in OPTIONAL_COLUMNS]
     if required:
         raise ResultsError(
             f"{path}: lacks column(s) {', '.join(required)} of schema version {SCHEMA_VERSION}; "
             "it was not written by bench run: move it out of the results"
         )
-    columns = [table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type) for f in schema]
-    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def read_rows(path: Path | str) -> pd.DataFrame:
@@ -142,7 +214,14 @@ def deduplicate(tables: list[pa.Table], include_errors: bool = True) -> pd.DataF
 
 
 class BufferedWriter:
-    """Collects rows and writes a part every ``max_rows`` rows or ``max_seconds`` seconds."""
+    """Collects rows and writes a part every ``max_rows`` rows or ``max_seconds`` seconds.
+
+    Rows leave the buffer only once their part is in place, so after a failed write
+    ``pending`` still holds every row not in the store. Leaving the ``with`` block on a
+    StoreWriteError writes nothing (flushing again would only fail again); on another
+    exception the buffered rows are still written, and a write failure then does not hide
+    the exception that ended the block.
+    """
 
     def __init__(self, store: Store, max_rows: int = 16, max_seconds: float = 2.0) -> None:
         self.store = store
@@ -157,6 +236,11 @@ class BufferedWriter:
         if len(self._rows) >= self.max_rows or time.monotonic() - self._last_flush >= self.max_seconds:
             self.flush()
 
+    @property
+    def pending(self) -> list[dict]:
+        """Rows added but not yet in the store."""
+        return list(self._rows)
+
     def flush(self) -> None:
         self.store.write(self._rows)
         self.written += len(self._rows)
@@ -166,8 +250,144 @@ class BufferedWriter:
     def __enter__(self) -> "BufferedWriter":
         return self
 
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is None:
+            self.flush()
+        elif not issubclass(exc_type, StoreWriteError):
+            with contextlib.suppress(StoreWriteError):
+                self.flush()
+
+
+def save_recovery(rows: list[dict], run_id: str) -> Path | None:
+    """Write rows a full or unwritable store could not take to ``recovered-<run>.parquet`` in
+    the system temporary folder; None when that fails too."""
+    if not rows:
+        return None
+    target = Path(tempfile.gettempdir()) / f"recovered-{run_id}.parquet"
+    sink = pa.BufferOutputStream()
+    pq.write_table(rows_to_table(rows), sink, compression="zstd")
+    tmp = target.with_name(f"{TMP_PREFIX}{target.name}")
+    try:
+        write_file(tmp, sink.getvalue())
+        os.replace(tmp, target)
+    except OSError:
+        _remove(tmp)
+        return None
+    return target
+
+
+class StoreInUse(BenchError):
+    """Another live ``bench run`` holds the store's lock."""
+
+
+class StoreLock:
+    """``<store>/.lock``: one ``bench run`` per store at a time.
+
+    The file is created with O_CREAT|O_EXCL and holds the holder's PID, host and start time.
+    A lock whose holder is gone (same host, PID not alive) is taken over: the taker first
+    creates a marker named after that exact lock content with O_EXCL, so of several runs that
+    find the same stale lock only one replaces it, and it checks the content again before it
+    does. A lock from another host is never taken over: its PID cannot be checked from here.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.path = self.root / LOCK_NAME
+        self.note: str | None = None
+        self._content = json.dumps({"pid": os.getpid(), "host": platform.node(),
+                                    "since": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")})
+
+    def acquire(self) -> "StoreLock":
+        """Take the lock or raise StoreInUse naming the holder; ``note`` says if a stale one was replaced."""
+        for _ in range(50):
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                held = self._read()
+                if held is None:
+                    continue  # released meanwhile
+                if not self._stale(held):
+                    raise StoreInUse(self._in_use(held)) from None
+                if self._take_over(held):
+                    return self
+                time.sleep(0.05)  # another run is taking it over: look again at what it wrote
+                continue
+            except OSError as exc:
+                raise StoreWriteError(f"{self.path}: cannot create the lock file ({_reason(exc)}); "
+                                      "pass --results a writable folder") from None
+            try:
+                os.write(fd, self._content.encode())
+            finally:
+                os.close(fd)
+            return self
+        raise StoreInUse(f"{self.root} is in use: its lock changed hands 50 times; try again")
+
+    def release(self) -> None:
+        """Remove the lock if it is still this run's."""
+        if self._read() == self._content:
+            _remove(self.path)
+
+    def __enter__(self) -> "StoreLock":
+        return self.acquire()
+
     def __exit__(self, *exc: object) -> None:
-        self.flush()
+        self.release()
+
+    def _read(self) -> str | None:
+        try:
+            return self.path.read_text(errors="replace")
+        except FileNotFoundError:
+            return None
+
+    def _take_over(self, held: str) -> bool:
+        """Replace the stale lock whose content is ``held``; False when another run got there first."""
+        marker = self.root / f"{LOCK_NAME}.takeover-{uuid.uuid5(uuid.NAMESPACE_OID, held).hex[:16]}"
+        try:
+            os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        except FileExistsError:
+            if time.time() - _mtime(marker) > 60:  # the taker died mid-way; the next run retries
+                _remove(marker)
+            return False
+        try:
+            if self._read() != held:
+                return False
+            tmp = self.root / f"{TMP_PREFIX}lock-{os.getpid()}"
+            write_file(tmp, self._content.encode())
+            os.replace(tmp, self.path)
+        finally:
+            _remove(marker)
+        info = _holder(held)
+        self.note = (f"took over the lock of {self.root}: bench run pid {info.get('pid', '?')} "
+                     f"(since {info.get('since', '?')}) is gone")
+        return True
+
+    @staticmethod
+    def _stale(held: str) -> bool:
+        info = _holder(held)
+        if info.get("host") != platform.node() or not isinstance(info.get("pid"), int):
+            return False
+        try:
+            os.kill(info["pid"], 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False  # alive, another user's
+        return False
+
+    def _in_use(self, held: str) -> str:
+        info = _holder(held)
+        return (f"{self.root} is in use by bench run (pid {info.get('pid', '?')} on {info.get('host', '?')} "
+                f"since {info.get('since', '?')}); wait for it or remove {self.path} if that process is gone")
+
+
+def _holder(content: str) -> dict:
+    """The lock file's fields; empty when it is not the JSON a lock holds (e.g. half written)."""
+    try:
+        info = json.loads(content)
+    except ValueError:
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def rows_to_table(rows: Iterable[dict]) -> pa.Table:
@@ -181,6 +401,39 @@ def rows_to_table(rows: Iterable[dict]) -> pa.Table:
             values = [None if isinstance(v, float) and v != v else v for v in values]
         columns[field.name] = values
     return pa.Table.from_pydict(columns, schema=schema)
+
+
+def write_file(path: Path, data: bytes | pa.Buffer) -> None:
+    """Create ``path`` with ``data``, fsynced, through unbuffered writes: an error is raised
+    once, where it happens, and never again by a flush on close."""
+    view = memoryview(data)
+    fd = os.open(path, os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o644)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove(path: Path) -> None:
+    """Remove ``path`` if it is there; cleaning up must never hide the error being reported."""
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return time.time()
+
+
+def _reason(exc: OSError) -> str:
+    """An OSError's reason without the path (the message names the folder already)."""
+    return exc.strerror or errno.errorcode.get(exc.errno or 0, type(exc).__name__)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -1,18 +1,23 @@
 """``bench run``: plan every task, skip finished ones, execute the rest, store the rows, and
 print what the run wrote per codec and what to run next (the work itself is ``bench.runner``).
+
+An interrupted run (SIGINT, SIGTERM) prints one line saying how many rows it stored and exits
+128 + the signal number; the runner's notes (RunWarning) are one ``warning:`` line each.
 """
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bench import api
 from bench.cli.app import app, call, console, err_console
-from bench.runner import RunRequest
+from bench.backends import Interrupted
+from bench.runner import RunRequest, RunWarning
 from bench.summary import render
 
 
@@ -21,6 +26,21 @@ def progress_bar() -> Progress:
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=err_console,
     )
+
+
+def show_run_warnings_on(progress: Progress) -> None:
+    """Print each RunWarning as one ``warning:`` line above the progress bar (inside a
+    ``warnings.catch_warnings()`` block, which restores the default display); others as usual."""
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if issubclass(category, RunWarning):
+            progress.console.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
+        else:
+            default(message, category, *args, **kwargs)
+
+    warnings.simplefilter("always", RunWarning)
+    warnings.showwarning = show
 
 
 @app.command("run")
@@ -45,14 +65,23 @@ def run_command(
                          results=results, data_dir=data_dir, metrics=tuple(metric or ()), limit=limit,
                          keep_bitstreams=keep_bitstreams, device=device, backend=backend, scheduler=scheduler,
                          target_bpp=target_bpp, tolerance=tolerance)
-    with progress_bar() as progress:
+    with warnings.catch_warnings(), progress_bar() as progress:
+        show_run_warnings_on(progress)
         bar = progress.add_task("encoding", total=0)
 
         def started(message: str, total: int) -> None:
             progress.console.print(message, soft_wrap=True, highlight=False)
             progress.update(bar, total=total)
 
-        summary = call(api.run, request, on_start=started, on_row=lambda row: progress.advance(bar))
+        try:
+            summary = call(api.run, request, on_start=started, on_row=lambda row: progress.advance(bar))
+        except Interrupted as interrupted:
+            stopped = interrupted
+        else:
+            stopped = None
+    if stopped is not None:
+        err_console.print(str(stopped), highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(stopped.exit_status)
     for line in render(summary):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     for message, count in summary.errors.most_common(10):
