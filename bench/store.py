@@ -66,7 +66,8 @@ class Store:
         try:
             return self.write_table(rows_to_table(rows))
         except StoreWriteError as exc:
-            raise StoreWriteError(str(exc), rows) from None
+            exc.rows = list(rows)
+            raise
 
     def write_table(self, table: pa.Table) -> Path:
         """Write a table of the store schema as one new part: temp file, fsync, rename.

@@ -166,3 +166,89 @@ def test_analysis_commands_on_a_store_without_rows_say_so_in_one_line(tmp_path, 
     assert result.exit_code == 2
     assert "no rows stored yet; run `bench run` first" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.fixture
+def tiny_folder(tmp_path, photo) -> Path:
+    """Three small images: a run of them takes a second or two."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.ascontiguousarray(photo[i * 40:i * 40 + 48, :64])).save(folder / f"{i}.png")
+    return folder
+
+
+def tiny_args(tmp_path: Path, folder: Path, *extra: str) -> list[str]:
+    cfg = config(tmp_path, rates="[10, 20, 30, 40, 50, 60, 70, 80]", metrics='["psnr_rgb"]')
+    return ["run", "--config", str(cfg), "--dataset", str(folder), *extra]
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("bad", ["corrupt", "foreign"])
+def test_resume_over_a_bad_part_is_one_line_naming_it(tmp_path, tiny_folder, bad):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    args = tiny_args(tmp_path, tiny_folder)
+    assert runner.invoke(app, args).exit_code == 0
+    part = tmp_path / "store" / "part-zzz.parquet"
+    if bad == "corrupt":
+        part.write_bytes(b"PAR1 this is not a parquet file")
+    else:
+        pq.write_table(pa.table({"key": ["x"], "error": [None]}), part)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    expected = "not a readable parquet file" if bad == "corrupt" else "not a bench results part"
+    assert f"{part}: {expected}" in flat(result.output) and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_results_path_that_is_a_file_stops_before_planning(tmp_path, tiny_folder):
+    (tmp_path / "taken").write_text("not a folder")
+    result = runner.invoke(app, tiny_args(tmp_path, tiny_folder, "--results", str(tmp_path / "taken" / "store")))
+    assert result.exit_code == 2
+    assert flat(result.output) == f"error: {tmp_path / 'taken' / 'store'}: cannot write results there (Not a directory); pass --results a writable folder"
+
+
+@pytest.mark.parametrize("recovery", ["saved", "lost"])
+def test_a_full_disk_mid_run_stops_at_once_and_keeps_the_computed_rows(tmp_path, tiny_folder, monkeypatch, recovery):
+    from bench.store import read_rows
+    from test_store import fail_writes_after
+
+    spare = tmp_path / "spare"
+    spare.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(spare if recovery == "saved" else tmp_path / "missing"))
+    fail_writes_after(monkeypatch, good=1, folder=tmp_path / "store")  # the probe passes, the first part finds the disk full
+    result = runner.invoke(app, tiny_args(tmp_path, tiny_folder))
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if "error:" in line]
+    assert len(lines) == 1 and "Traceback" not in result.output
+    message = flat(result.output[result.output.index("error:"):])
+    assert "writing a results part failed (No space left on device)" in message
+    assert "The run stopped with 0 rows stored;" in message
+    store = tmp_path / "store"
+    assert not list(store.glob(".tmp-*")) and not list(store.glob("part-*")) and not (store / ".lock").exists()
+    if recovery == "saved":
+        (saved,) = spare.glob("recovered-*.parquet")
+        rows = read_rows(saved)
+        assert f"{len(rows)} computed rows were saved to {saved}: move it into {store} as part-recovered-" in message
+        assert 1 <= len(rows) < 24 and rows["error"].isna().all()  # stopped at the first failed part
+    else:
+        assert "computed rows were lost (no writable temporary folder either)" in message
+
+
+def test_workers_never_exceed_tasks_and_too_many_jobs_warn_once(tmp_path, tiny_folder, monkeypatch):
+    monkeypatch.setattr("bench.runner.cpu_count", lambda: 1)
+    result = runner.invoke(app, tiny_args(tmp_path, tiny_folder, "--jobs", "3", "--limit", "1", "--codec", "jpeg"))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("warning:") == 1
+    assert "warning: jobs = 3 is more than the 1 CPUs here; going on, each worker runs slower" in flat(result.output)
+    again = runner.invoke(app, tiny_args(tmp_path, tiny_folder, "--jobs", "3", "--codec", "jpeg"))
+    assert "16 to run on loky with 3 job(s)" in flat(again.output)
+    cfg = config(tmp_path, rates="[10]", metrics='["psnr_rgb"]')
+    single = runner.invoke(app, ["run", "--config", str(cfg), "--dataset", str(tiny_folder), "--limit", "1", "--jobs", "3",
+                                 "--results", str(tmp_path / "one")])
+    assert "1 to run on loky with 1 job(s)" in flat(single.output)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -12,7 +14,7 @@ import pytest
 
 from bench.errors import ResultsError
 from bench.schema import COLUMN_NAMES, SCHEMA_VERSION
-from bench.store import BufferedWriter, Store
+from bench.store import BufferedWriter, Store, StoreWriteError
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -117,3 +119,89 @@ def test_a_part_without_a_required_column_is_one_line_naming_it(tmp_path):
     write_part_without(tmp_path, [row("a")], ("bpp",))
     with pytest.raises(ResultsError, match=r"part-00000000T000000-old.parquet: lacks column\(s\) bpp"):
         Store(tmp_path).read()
+
+
+def test_a_foreign_part_is_named_on_resume_too(tmp_path):
+    Store(tmp_path).write([row("a")])
+    pq.write_table(pa.table({"key": ["x"], "error": [None]}), tmp_path / "part-foreign.parquet")
+    for read in (Store(tmp_path).finished_keys, Store(tmp_path).read):
+        with pytest.raises(ResultsError, match=r"part-foreign.parquet: not a bench results part \(parquet without bench metadata\)"):
+            read()
+
+
+def test_a_corrupt_part_is_named_on_resume_too(tmp_path):
+    Store(tmp_path).write([row("a")])
+    (tmp_path / "part-broken.parquet").write_bytes(b"PAR1 this is not a parquet file")
+    with pytest.raises(ResultsError, match=r"part-broken.parquet: not a readable parquet file .*; move it out of the results"):
+        Store(tmp_path).finished_keys()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_folder_is_refused_before_any_work(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(StoreWriteError, match=r"ro: cannot write results there \(Permission denied\); pass --results a writable folder"):
+            Store(folder).check_writable()
+    finally:
+        folder.chmod(0o755)
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/kernel"), reason="needs Linux sysfs, which refuses new folders")
+def test_a_folder_no_one_may_create_is_refused_even_for_root():
+    with pytest.raises(StoreWriteError, match=r"/sys/bench-results: cannot write results there \(Operation not permitted\)"):
+        Store("/sys/bench-results").check_writable()
+
+
+def test_a_results_path_that_is_a_file_or_below_one_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreWriteError, match=r"file: is a file, not a results folder"):
+        Store(tmp_path / "file").check_writable()
+    with pytest.raises(StoreWriteError, match=r"file/sub: cannot write results there \(Not a directory\)"):
+        Store(tmp_path / "file" / "sub").check_writable()
+    Store(tmp_path / "new" / "store").check_writable()
+    assert list((tmp_path / "new" / "store").iterdir()) == []  # the probe is gone
+
+
+def fail_writes_after(monkeypatch, good: int, folder, code: int = errno.ENOSPC) -> None:
+    """Let ``good`` writes into ``folder`` succeed, then fail as a full disk does: half the bytes written."""
+    import bench.store
+
+    real = bench.store.write_file
+    calls = {"n": 0}
+    monkeypatch.setattr(bench.store, "write_calls", calls, raising=False)
+
+    def write_file(path, data):
+        if path.parent != folder:
+            return real(path, data)
+        calls["n"] += 1
+        if calls["n"] > good:
+            path.write_bytes(bytes(memoryview(data)[: len(data) // 2]))
+            raise OSError(code, os.strerror(code))
+        real(path, data)
+
+    monkeypatch.setattr(bench.store, "write_file", write_file)
+
+
+def test_a_failing_write_raises_once_keeps_its_rows_and_leaves_no_temporary(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    fail_writes_after(monkeypatch, good=1, folder=tmp_path)
+    with pytest.raises(StoreWriteError, match=r"writing a results part failed \(No space left on device\)") as caught:
+        with BufferedWriter(store, max_rows=2, max_seconds=1e9) as writer:
+            for key in "abcde":
+                writer.add(row(key))
+    assert [r["key"] for r in caught.value.rows] == ["c", "d"] and [r["key"] for r in writer.pending] == ["c", "d"]
+    import bench.store
+
+    assert bench.store.write_calls["n"] == 2  # no second flush while the error propagated
+    assert writer.written == 2 and len(store.parts()) == 1 and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_rows_a_store_cannot_take_are_saved_to_a_recovery_part(tmp_path, monkeypatch):
+    from bench.store import read_rows, save_recovery
+
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    saved = save_recovery([row("a"), row("b")], "run1")
+    assert saved == tmp_path / "recovered-run1.parquet"
+    assert sorted(read_rows(saved)["key"]) == ["a", "b"]

@@ -65,20 +65,23 @@ def run_command(
                          results=results, data_dir=data_dir, metrics=tuple(metric or ()), limit=limit,
                          keep_bitstreams=keep_bitstreams, device=device, backend=backend, scheduler=scheduler,
                          target_bpp=target_bpp, tolerance=tolerance)
-    with warnings.catch_warnings(), progress_bar() as progress:
-        show_run_warnings_on(progress)
-        bar = progress.add_task("encoding", total=0)
+    progress = progress_bar()
+    bar = progress.add_task("encoding", total=0)
 
-        def started(message: str, total: int) -> None:
-            progress.console.print(message, soft_wrap=True, highlight=False)
-            progress.update(bar, total=total)
+    def started(message: str, total: int) -> None:
+        progress.console.print(message, soft_wrap=True, highlight=False)
+        progress.update(bar, total=total)
+        progress.start()  # only now: an error before any work stays one line
 
-        try:
+    stopped: Interrupted | None = None
+    try:
+        with warnings.catch_warnings():
+            show_run_warnings_on(progress)
             summary = call(api.run, request, on_start=started, on_row=lambda row: progress.advance(bar))
-        except Interrupted as interrupted:
-            stopped = interrupted
-        else:
-            stopped = None
+    except Interrupted as interrupted:
+        stopped = interrupted
+    finally:
+        progress.stop()
     if stopped is not None:
         err_console.print(str(stopped), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(stopped.exit_status)
