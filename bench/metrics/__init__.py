@@ -32,9 +32,10 @@ NUMPY_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"psnr_rgb
 #: Metrics computed in torch, which also take the device to run on.
 TORCH_METRICS = ("ms_ssim", "lpips")
 ALL_METRICS = tuple(NUMPY_METRICS) + TORCH_METRICS
-#: Decoded pixels per torch batch in ``measure_many``: ten 768×512 images, a few hundred MB of
-#: MS-SSIM intermediates at most (docs/metric-cache.md has the speed of each batch size).
-BATCH_PIXELS = 10 * 768 * 512
+#: Decoded pixels per torch batch in ``measure_many``: five 768×512 images. On CPU, batches of five
+#: ran as fast as batches of ten with half the memory (about 200 MB of MS-SSIM intermediates);
+#: docs/metric-cache.md has the time per batch size.
+BATCH_PIXELS = 5 * 768 * 512
 
 #: Reference-side state per (content key, device); see ``bench.metrics.cache``.
 PYRAMIDS: LruCache[ReferencePyramid] = LruCache()
@@ -62,6 +63,8 @@ def measure(original: np.ndarray, decoded: np.ndarray, names: list[str], device:
 def measure_many(original: np.ndarray, decoded: Sequence[np.ndarray], names: list[str], device: str = "cpu",
                  cache: bool = True) -> list[dict[str, float]]:
     """``measure`` for each decoded image of one reference, MS-SSIM and LPIPS in batches."""
+    if not decoded:
+        return []
     for image in decoded:
         if image.shape != original.shape:
             raise ValueError(f"decoded image is {image.shape}, reference is {original.shape}")
@@ -109,7 +112,7 @@ def _cached(original: np.ndarray, decoded: Sequence[np.ndarray], names: list[str
 
 def _batches(decoded: Sequence[np.ndarray], device: str) -> Iterator[torch.Tensor]:
     """The decoded images as N×3×H×W tensors of at most ``BATCH_PIXELS`` pixels (one image at least)."""
-    height, width = decoded[0].shape[:2] if decoded else (1, 1)
+    height, width = decoded[0].shape[:2]
     per_batch = max(1, BATCH_PIXELS // (height * width))
     for start in range(0, len(decoded), per_batch):
         yield to_batch(list(decoded[start:start + per_batch]), device)
