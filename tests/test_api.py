@@ -51,3 +51,15 @@ def test_a_notebook_session_end_to_end(study):
 def test_an_empty_store_raises_instead_of_exiting(tmp_path):
     with pytest.raises(ResultsError, match="no rows stored yet"):
         api.rows(tmp_path / "nothing")
+
+
+def test_errors_print_brackets_as_written(tmp_path):
+    from typer.testing import CliRunner
+
+    import bench.cli  # noqa: F401
+    from bench.cli.app import app
+
+    config = tmp_path / "bench.toml"
+    config.write_text('[codecs.webp]\nparams = { method = "fast" }\n')
+    result = CliRunner().invoke(app, ["table", "--config", str(config)])
+    assert result.exit_code == 2 and "[codecs.webp]" in result.output

@@ -9,6 +9,7 @@ from typing import Any, Callable, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from bench.errors import BenchError
 
@@ -25,7 +26,9 @@ err_console = Console(stderr=True)
 
 
 def console_error(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One line on stderr; the message is escaped, so ``[codecs.webp]`` or a tool's ``[error]``
+    prints as written instead of being taken for console markup and dropped."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> None:
