@@ -247,7 +247,7 @@ class _Picker:
         if data is None or hashlib.sha256(data).hexdigest() != row["bitstream_sha256"]:
             if data is not None:
                 self.notes.append(f"{label}: kept bitstream {kept.name} does not match the row's SHA-256; re-encoded")
-            data, where = codec.encode(self.image, rate), "re-encoded (same bytes)"
+            data, where = codec.encode(self.image, rate), "re-encoded, same bytes"
         options = json.loads(row["decoder_options"] or "{}")
         decoded = codec.decode(data, **options)
         if hashlib.sha256(data).hexdigest() != row["bitstream_sha256"]:
@@ -309,7 +309,7 @@ class _Picker:
         for options in variant_order(sorted(set(label_rows["decoder_options"]))):
             stored = label_rows[(label_rows["rate"] == float(rate)) & (label_rows["decoder_options"] == options)]
             if not stored.empty:
-                choice = self._stored(label, codec, stored.iloc[0].to_dict(), "searched · stored point")
+                choice = self._stored(label, codec, stored.iloc[0].to_dict(), "searched · stored")
             else:
                 data = encodes.get(rate) or codec.encode(self.image, rate)
                 decoded = codec.decode(data, **json.loads(options or "{}"))
@@ -339,7 +339,7 @@ def _render(picker: _Picker, ref: ImageRef, box: Box, target: float, search: boo
                         "within": c.within, "chosen": c.how})
     rule = (f"rate searched per codec to {target:g} bpp ±{tolerance:.0%} (stored rows reused)" if search
             else f"stored point nearest {target:g} bpp per codec")
-    caption = (f"{ref.name} ({ref.dataset}), box x={box.x}, y={box.y}, {box.width}×{box.height} px, "
+    caption = (f"{ref.name} ({Path(ref.dataset).name}), box x={box.x}, y={box.y}, {box.width}×{box.height} px, "
                f"shown ×{factor} nearest-neighbour. Crops: {rule}. PSNR/LPIPS are of the whole image "
                f"({'as stored' if not search else 'stored where the point was, else measured'}), not of the crop.")
     stem = f"crops-{safe_name(Path(ref.dataset).name)}-{safe_name(Path(ref.name).stem)}-{target:g}"
