@@ -1,5 +1,9 @@
 """The faster InvCompress/IAT coding paths must not change one byte or one pixel.
 
+Portable checks compare them with the code they replace in the same process: ``ContextCoder``
+with CompressAI's ``_compress_ar``/``_decompress_ar``, the dense block's buffer with its
+concatenations.
+
 Golden values: SHA-256 of the bitstream, of the decoded uint8 image and of the float
 reconstruction for a fixed Kodak crop, recorded with the code as it was before the decoder was
 sped up (one torch thread: the synthesis transform's large 1×1 convolutions and matrix inverses
@@ -14,9 +18,12 @@ import hashlib
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from bench_codecs.inn.codec import IatCodec, InvCompressCodec
+from bench_codecs.inn.invcompress import ContextCoder, InvCompress, one_torch_thread
+from bench_codecs.inn.layers import DenseBlock
 
 #: (codec, rate) → SHA-256 of (bitstream, decoded uint8 image, float reconstruction) of
 #: kodim01[100:196, 200:350] with the shipped demo weights, one torch thread.
@@ -53,3 +60,81 @@ def test_demo_codecs_reproduce_the_recorded_bytes_and_pixels(kodak_dir, one_torc
     assert sha256(data) == expected_bits
     assert sha256(codec.decode(data).tobytes()) == expected_uint8
     assert sha256(codec.decode_float(data).tobytes()) == expected_float
+
+
+def tiny_model() -> InvCompress:
+    """A small InvCompress with non-trivial weights everywhere (zero-initialised branches would
+    make the context model and the dense blocks trivially agree)."""
+    torch.manual_seed(0)
+    model = InvCompress(N=16, enh_channels=8, coupling_hidden=8)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                m.weight.normal_(0, 0.1)
+    model.update(force=True)
+    return model.eval()
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_context_coder_gives_compressais_bits(threads):
+    """ContextCoder against CompressAI's own serial loops on the same latent and hyperprior:
+    the same string, the same ŷ at the encoder and at the decoder, whatever the caller's threads."""
+    model = tiny_model()
+    generator = torch.Generator().manual_seed(1)
+    height, width = 8, 12
+    y = torch.randn(1, 16, height, width, generator=generator) * torch.logspace(-1, 1.5, 16)[None, :, None, None]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            params = model.h_s(model.entropy_bottleneck.quantize(model.h_a(y), "dequantize"))
+            y_reference = F.pad(y, (2,) * 4)
+            string = model._compress_ar(y_reference, params, height, width, 5, 2)
+            decoded_reference = torch.zeros_like(y_reference)
+            model._decompress_ar(string, decoded_reference, params, height, width, 5, 2)
+        with torch.inference_mode(), one_torch_thread():
+            y_new = F.pad(y, (2,) * 4)
+            assert ContextCoder(model, params, 5, masked=True).encode(y_new, height, width) == string
+            decoded = torch.zeros_like(y_new)
+            ContextCoder(model, params, 5, masked=False).decode(string, decoded, height, width)
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(previous)
+    assert torch.equal(y_new, y_reference)
+    assert torch.equal(decoded, decoded_reference) and torch.equal(decoded, y_new)
+
+
+def test_scale_indexes_equal_compressais_table_walk():
+    model = tiny_model()
+    conditional = model.gaussian_conditional
+    table = conditional.scale_table
+    scales = torch.cat((table, table * (1 + 1e-7), table * (1 - 1e-7), torch.tensor([0.0, 1e-3, 1e9]),
+                        torch.rand(1000) * 300))  # exact table values and their neighbours, below and above
+    coder = ContextCoder(model, torch.zeros(1, 32, 1, 1), 5, masked=False)
+    assert torch.equal(coder.indexes(scales), conditional.build_indexes(scales).long())
+
+
+@pytest.mark.parametrize("batch", [1, 2])
+def test_dense_block_without_autograd_equals_the_concatenations(batch):
+    torch.manual_seed(2)
+    block = DenseBlock(5, 7, gc=6)
+    for m in block.modules():
+        if isinstance(m, torch.nn.Conv2d):
+            torch.nn.init.normal_(m.weight, 0, 0.2)
+            torch.nn.init.normal_(m.bias, 0, 0.2)
+    x = torch.randn(batch, 5, 33, 47)
+    expected = block(x).detach()  # grad mode: the concatenating forward
+    with torch.no_grad():
+        assert torch.equal(block(x), expected)
+
+
+def test_one_torch_thread_restores_the_callers_count():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with pytest.raises(RuntimeError), one_torch_thread():
+            assert torch.get_num_threads() == 1
+            raise RuntimeError
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(previous)

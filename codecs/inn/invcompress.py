@@ -8,9 +8,13 @@ names match the authors' public code so their checkpoints load unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from compressai.ans import BufferedRansEncoder, RansDecoder
 from compressai.models import Cheng2020Anchor
 
 from bench_codecs.inn.layers import (
@@ -55,36 +59,141 @@ class InvComp(nn.Module):
         return x
 
 
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run the block on one intra-op thread, then restore the caller's count.
+
+    The context model's serial loop runs a few tiny operations per latent position (a 5×5
+    convolution on one patch, three 1×1 convolutions on one pixel): splitting those over threads
+    costs more in fork/join than it saves, and on a busy machine each parallel region can wait
+    for a descheduled thread. These operations give the same bits on one thread as on several.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+class ContextCoder:
+    """One image's serial context-model loop, with everything that does not depend on the
+    position prepared once.
+
+    It computes what CompressAI's ``_compress_ar``/``_decompress_ar`` compute, with the same
+    floating-point operations on the same operands (so the same bits), but without their
+    per-position overheads: the Gaussian's scale index is one ``searchsorted`` instead of a
+    Python loop over the 64-entry scale table; symbols are collected in tensors and converted
+    once; and the rANS decoder receives only the CDF rows the position's indexes use, since
+    pybind11 copies every table it is handed (the whole table, tens of thousands of integers,
+    at every position in CompressAI's loop).
+    """
+
+    def __init__(self, model: nn.Module, params: torch.Tensor, kernel: int, masked: bool) -> None:
+        conditional = model.gaussian_conditional
+        self.kernel, self.padding = kernel, (kernel - 1) // 2
+        self.params = params
+        context = model.context_prediction
+        # As CompressAI: the encoder multiplies in the mask, the decoder relies on the zeros of
+        # not-yet-decoded positions; both give the same products (0) at masked taps.
+        self.weight = context.weight * context.mask if masked else context.weight
+        self.bias = context.bias
+        self.entropy_parameters = model.entropy_parameters
+        self.lower_bound = conditional.lower_bound_scale
+        table = conditional.scale_table[:-1]
+        self.table = table.contiguous() if bool((table[1:] >= table[:-1]).all()) else None
+        self.build_indexes = conditional.build_indexes
+        self.cdf = conditional.quantized_cdf.tolist()
+        self.cdf_lengths = conditional.cdf_length.tolist()
+        self.offsets = conditional.offset.tolist()
+
+    def gaussian(self, y_hat: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(scales, means), each of shape (M,), at latent position (h, w) of the padded ŷ."""
+        crop = y_hat[:, :, h:h + self.kernel, w:w + self.kernel]
+        context = F.conv2d(crop, self.weight, bias=self.bias)
+        gaussian = self.entropy_parameters(torch.cat((self.params[:, :, h:h + 1, w:w + 1], context), dim=1))
+        scales, means = gaussian.chunk(2, 1)
+        return scales.flatten(), means.flatten()
+
+    def indexes(self, scales: torch.Tensor) -> torch.Tensor:
+        """CompressAI's ``build_indexes``: the number of table scales (last excluded) below the
+        bounded scale, counted by binary search in the sorted table."""
+        if self.table is None:
+            return self.build_indexes(scales)
+        return torch.searchsorted(self.table, self.lower_bound(scales))
+
+    def encode(self, y_hat: torch.Tensor, height: int, width: int) -> bytes:
+        """Range-code the latent held (padded) in ``y_hat``, replacing it by ŷ = round(y − μ) + μ
+        position by position, as the decoder will see it."""
+        pad, channels = self.padding, y_hat.size(1)
+        symbols = torch.empty((height * width, channels), dtype=y_hat.dtype, device=y_hat.device)
+        indexes = torch.empty((height * width, channels), dtype=torch.int64, device=y_hat.device)
+        for h in range(height):
+            for w in range(width):
+                scales, means = self.gaussian(y_hat, h, w)
+                position = h * width + w
+                indexes[position] = self.indexes(scales).flatten()
+                rounded = torch.round(y_hat[0, :, h + pad, w + pad] - means)
+                symbols[position] = rounded
+                y_hat[0, :, h + pad, w + pad] = rounded + means
+        encoder = BufferedRansEncoder()
+        encoder.encode_with_indexes(symbols.int().flatten().tolist(), indexes.flatten().tolist(),
+                                    self.cdf, self.cdf_lengths, self.offsets)
+        return encoder.flush()
+
+    def decode(self, string: bytes, y_hat: torch.Tensor, height: int, width: int) -> None:
+        """Decode ``string`` into the zero-initialised padded ``y_hat``, position by position."""
+        decoder = RansDecoder()
+        decoder.set_stream(string)
+        pad = self.padding
+        for h in range(height):
+            for w in range(width):
+                scales, means = self.gaussian(y_hat, h, w)
+                indexes = self.indexes(scales).tolist()
+                rows = sorted(set(indexes))
+                row_of = {index: row for row, index in enumerate(rows)}
+                values = decoder.decode_stream([row_of[i] for i in indexes], [self.cdf[i] for i in rows],
+                                               [self.cdf_lengths[i] for i in rows], [self.offsets[i] for i in rows])
+                y_hat[0, :, h + pad, w + pad] = torch.tensor(values, dtype=means.dtype, device=means.device) + means
+
+
 class LatentCodingMixin:
     """Range coding of y with the hyperprior + context model of CompressAI's joint AR prior.
 
-    Reuses CompressAI's ``_compress_ar``/``_decompress_ar`` on a latent produced by the model's
-    own analysis, so any INN front end gets the same entropy coder.
+    Produces exactly the bitstreams and reconstructions of CompressAI's ``_compress_ar`` /
+    ``_decompress_ar`` (through ``ContextCoder``, which does the same arithmetic with less
+    overhead), on a latent produced by the model's own analysis, so any INN front end gets the
+    same entropy coder.
     """
 
     KERNEL, SCALE = 5, 4  # context-model kernel; spatial ratio between y and z
 
     def compress_latent(self, y: torch.Tensor) -> dict:
-        z = self.h_a(y)
-        z_strings = self.entropy_bottleneck.compress(z)
-        z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
-        params = self.h_s(z_hat)
-        padding = (self.KERNEL - 1) // 2
-        y_padded = F.pad(y, (padding,) * 4)
-        height, width = z_hat.size(2) * self.SCALE, z_hat.size(3) * self.SCALE
-        y_strings = [self._compress_ar(y_padded[i:i + 1], params[i:i + 1], height, width, self.KERNEL, padding)
-                     for i in range(y.size(0))]
-        # _compress_ar writes ŷ = round(y − μ) + μ into y_padded: the encoder's own reconstruction.
+        with torch.inference_mode():
+            z = self.h_a(y)
+            z_strings = self.entropy_bottleneck.compress(z)
+            z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
+            params = self.h_s(z_hat)
+            padding = (self.KERNEL - 1) // 2
+            y_padded = F.pad(y, (padding,) * 4)
+            height, width = z_hat.size(2) * self.SCALE, z_hat.size(3) * self.SCALE
+            with one_torch_thread():
+                y_strings = [ContextCoder(self, params[i:i + 1], self.KERNEL, masked=True).encode(
+                    y_padded[i:i + 1], height, width) for i in range(y.size(0))]
+        # encode() wrote ŷ = round(y − μ) + μ into y_padded: the encoder's own reconstruction.
         return {"strings": [y_strings, z_strings], "shape": z.size()[-2:], "y_hat": F.pad(y_padded, (-padding,) * 4)}
 
     def decompress_latent(self, strings: list, shape: torch.Size) -> torch.Tensor:
-        z_hat = self.entropy_bottleneck.decompress(strings[1], shape)
-        params = self.h_s(z_hat)
-        padding = (self.KERNEL - 1) // 2
-        height, width = z_hat.size(2) * self.SCALE, z_hat.size(3) * self.SCALE
-        y_hat = torch.zeros((z_hat.size(0), self.M, height + 2 * padding, width + 2 * padding), device=z_hat.device)
-        for i, y_string in enumerate(strings[0]):
-            self._decompress_ar(y_string, y_hat[i:i + 1], params[i:i + 1], height, width, self.KERNEL, padding)
+        with torch.inference_mode():
+            z_hat = self.entropy_bottleneck.decompress(strings[1], shape)
+            params = self.h_s(z_hat)
+            padding = (self.KERNEL - 1) // 2
+            height, width = z_hat.size(2) * self.SCALE, z_hat.size(3) * self.SCALE
+            y_hat = torch.zeros((z_hat.size(0), self.M, height + 2 * padding, width + 2 * padding), device=z_hat.device)
+            with one_torch_thread():
+                for i, y_string in enumerate(strings[0]):
+                    ContextCoder(self, params[i:i + 1], self.KERNEL, masked=False).decode(
+                        y_string, y_hat[i:i + 1], height, width)
         return F.pad(y_hat, (-padding,) * 4)
 
     def entropy_forward(self, y: torch.Tensor) -> tuple[torch.Tensor, dict]:
