@@ -47,7 +47,7 @@ def own_images(rows: pd.DataFrame) -> dict[tuple, frozenset[str]]:
     """
     sets: dict[tuple, frozenset[str]] = {}
     for key, curve in rows.groupby(CURVE, dropna=False):
-        per_rate = curve.groupby("rate")["image_sha256"].agg(lambda s: frozenset(s))
+        per_rate = curve.groupby("rate")["image"].agg(lambda s: frozenset(s))
         widest = max(len(s) for s in per_rate)
         kept = [s for s in per_rate if len(s) == widest]
         sets[key] = frozenset.intersection(*kept)
@@ -80,11 +80,11 @@ def image_rows(rows: pd.DataFrame, images: str = "common") -> pd.DataFrame:
         return rows.assign(n_images=pd.Series(dtype="int64"))
     if images == "common":
         allowed = common_images(rows)
-        keep = [sha in allowed[d] for d, sha in zip(rows["dataset"], rows["image_sha256"])]
+        keep = [name in allowed[d] for d, name in zip(rows["dataset"], rows["image"])]
         rows = rows[keep]
     sets = own_images(rows)
-    keep = [sha in sets[(d, c, o)] for d, c, o, sha in
-            zip(rows["dataset"], rows["codec"], rows["decoder_options"], rows["image_sha256"])]
+    keep = [name in sets[(d, c, o)] for d, c, o, name in
+            zip(rows["dataset"], rows["codec"], rows["decoder_options"], rows["image"])]
     rows = rows[keep].copy()
     rows[VALUE_COLUMNS] = rows[VALUE_COLUMNS].astype(float)  # all-null metric columns arrive as object
     rows["n_images"] = [len(sets[(d, c, o)]) for d, c, o in zip(rows["dataset"], rows["codec"], rows["decoder_options"])]
@@ -108,7 +108,7 @@ def mean_curves(rows: pd.DataFrame, images: str = "common") -> pd.DataFrame:
         means[f"{column}_q25"] = values.quantile(0.25)
         means[f"{column}_q75"] = values.quantile(0.75)
         means[f"{column}_max"] = values.max()
-    means["n_images"] = grouped["image_sha256"].nunique()
+    means["n_images"] = grouped["image"].nunique()
     means = means.reset_index()
     means["n_points"] = means.groupby(CURVE)["rate"].transform("size")
     return means.sort_values(CURVE_KEYS).reset_index(drop=True)

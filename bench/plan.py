@@ -77,21 +77,37 @@ class Task:
 
     def identity(self) -> dict[str, Any]:
         """What the key hashes: the same for matched-rate and ordinary tasks except the rate."""
-        identity: dict[str, Any] = {
-            "dataset": self.dataset, "image": self.image, "image_sha256": self.image_sha256, "codec": self.codec,
-            "codec_impl": self.codec_impl, "codec_version": self.codec_version,
-            "params": canonical_json(self.params), "rate": float(self.rate),
-            "decoder_options": canonical_json(self.decoder_options), "generation": self.generation,
-            "chain": self.chain, "reference": self.reference, "schema_version": SCHEMA_VERSION,
-        }
-        if self.target is not None:
-            del identity["rate"]
-            identity.update(target_bpp=float(self.target.bpp), tolerance=float(self.target.tolerance))
-        return identity
+        return identity(
+            dataset=self.dataset, image=self.image, image_sha256=self.image_sha256, codec=self.codec,
+            codec_impl=self.codec_impl, codec_version=self.codec_version, params=canonical_json(self.params),
+            rate=float(self.rate), decoder_options=canonical_json(self.decoder_options), generation=self.generation,
+            chain=self.chain, reference=self.reference,
+            target=None if self.target is None else (self.target.bpp, self.target.tolerance))
 
     @property
     def key(self) -> str:
-        return hashlib.sha256(canonical_json(self.identity()).encode()).hexdigest()
+        return key_of(self.identity())
+
+
+def identity(*, dataset: str, image: str, image_sha256: str, codec: str, codec_impl: str, codec_version: str,
+             params: str, rate: float, decoder_options: str, generation: int, chain: str, reference: str,
+             target: tuple[float, float] | None = None) -> dict[str, Any]:
+    """The key's fields, from a task or from a stored row (``bench migrate`` rekeys old rows with it).
+    ``params`` and ``decoder_options`` are canonical JSON; ``target`` is (bpp, tolerance) of a
+    matched-rate task, which then has no rate in its identity."""
+    fields: dict[str, Any] = {
+        "dataset": dataset, "image": image, "image_sha256": image_sha256, "codec": codec, "codec_impl": codec_impl,
+        "codec_version": codec_version, "params": params, "rate": float(rate), "decoder_options": decoder_options,
+        "generation": int(generation), "chain": chain, "reference": reference, "schema_version": SCHEMA_VERSION,
+    }
+    if target is not None:
+        del fields["rate"]
+        fields.update(target_bpp=float(target[0]), tolerance=float(target[1]))
+    return fields
+
+
+def key_of(fields: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(fields).encode()).hexdigest()
 
 
 def plan(images: Iterable[ImageRef], specs: list[CodecSpec], codecs: dict[str, Codec] | None = None) -> list[Task]:

@@ -28,8 +28,8 @@ SCHEMA_VERSION = 2
 
 #: What to do with a store part of an older version, by version: one clause for the error line.
 UPGRADE_ADVICE = {
-    1: "version 2 added the image name to every key, so the rows cannot be reused: re-run `bench run` into "
-       "a new results folder, or read this store with the bench version that wrote it (harness_version column)",
+    1: "version 2 added the image name to every key; run `bench migrate DIR` to rekey this store (nothing is "
+       "measured again), or read it with the bench version that wrote it (harness_version column)",
 }
 
 

@@ -82,15 +82,16 @@ def test_bd_of_a_pure_gain_recovers_it():
 def test_bootstrap_matches_a_hand_computation():
     images = [f"i{n}" for n in range(6)]
     rows = pd.DataFrame(curve_rows("d", "a", images) + curve_rows("d", "b", images, gain=0.7, spread=1.0))
-    anchor = ImageMatrix.from_rows(rows[rows["codec"] == "a"], "psnr_rgb", images)
-    test = ImageMatrix.from_rows(rows[rows["codec"] == "b"], "psnr_rgb", images)
+    names = [f"{image}.png" for image in images]
+    anchor = ImageMatrix.from_rows(rows[rows["codec"] == "a"], "psnr_rgb", names)
+    test = ImageMatrix.from_rows(rows[rows["codec"] == "b"], "psnr_rgb", names)
     rate_ci, quality_ci = bd_intervals(anchor, test, resamples=40, seed=3)
     # by hand: the same seeded draws, mean curves over each draw, their BDs, the 2.5/97.5 percentiles
     draws = np.random.default_rng(3).integers(0, len(images), size=(40, len(images)))
     rates, qualities = [], []
     for draw in draws:
-        chosen = [images[k] for k in draw]
-        means = {codec: pd.concat([rows[(rows["codec"] == codec) & (rows["image_sha256"] == im)] for im in chosen])
+        chosen = [names[k] for k in draw]
+        means = {codec: pd.concat([rows[(rows["codec"] == codec) & (rows["image"] == im)] for im in chosen])
                  .groupby("rate")[["bpp", "psnr_rgb"]].mean() for codec in ("a", "b")}
         r, q = bd_rate_and_quality(means["a"]["bpp"], means["a"]["psnr_rgb"], means["b"]["bpp"], means["b"]["psnr_rgb"])
         rates.append(r)
@@ -178,3 +179,10 @@ def test_matched_rate_rows_stay_out_of_the_curves():
     combined = pd.concat([rows, matched], ignore_index=True)
     plain = bd_table(rows, "jpeg", resamples=0)
     assert bd_table(combined, "jpeg", resamples=0)["bd_rate"].equals(plain["bd_rate"])
+
+
+def test_identical_files_under_two_names_count_as_two_images():
+    rows = pd.DataFrame(curve_rows("d", "a", ["x", "y"]) + curve_rows("d", "b", ["x", "y"], gain=1.0))
+    rows["image_sha256"] = "same-bytes"  # byte-identical files: only the name tells them apart
+    table = bd_table(rows, "a", resamples=20).set_index("curve")
+    assert table.loc["b", "images"] == 2 and table.loc["b", "resamples"] == 20

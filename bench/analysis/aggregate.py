@@ -114,12 +114,12 @@ def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, anchor: str, anchor_optio
         cells = {"bd_rate": rate, "bd_quality": quality, "note": ""}
     except BDError as exc:
         return {**empty, "note": f"n/a ({exc})"}
-    if resamples and len(set(test_rows["image_sha256"])) < 2:
+    if resamples and len(set(test_rows["image"])) < 2:
         cells["note"] = "no interval (one image)"
     elif resamples:
-        test_matrix = ImageMatrix.from_rows(test_rows, metric, sorted(set(test_rows["image_sha256"])))
+        test_matrix = ImageMatrix.from_rows(test_rows, metric, sorted(set(test_rows["image"])))
         anchor_side = anchor_curve if fixed is not None else ImageMatrix.from_rows(
-            anchor_rows, metric, sorted(set(anchor_rows["image_sha256"])))
+            anchor_rows, metric, sorted(set(anchor_rows["image"])))
         try:
             rate_ci, quality_ci = bd_intervals(anchor_side, test_matrix, method, higher, resamples, seed)
         except BDError as exc:
@@ -135,8 +135,8 @@ def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, anchor: str, anchor_optio
 def _per_image_mean(anchor_rows: pd.DataFrame | None, fixed: pd.DataFrame | None, test_rows: pd.DataFrame,
                     metric: str, method: str, higher: bool, resamples: int, seed: int) -> dict:
     rates, qualities, failed = [], [], 0
-    for image, test in test_rows.groupby("image_sha256"):
-        reference = fixed if fixed is not None else anchor_rows[anchor_rows["image_sha256"] == image]
+    for image, test in test_rows.groupby("image"):
+        reference = fixed if fixed is not None else anchor_rows[anchor_rows["image"] == image]
         try:
             rate, quality = bd_rate_and_quality(reference["bpp"], reference[metric], test["bpp"], test[metric], method, higher)
         except BDError:

@@ -46,9 +46,9 @@ class ImageMatrix:
 
     @classmethod
     def from_rows(cls, rows: pd.DataFrame, metric: str, images: list[str]) -> "ImageMatrix":
-        """Rows of one curve (columns image_sha256, rate, bpp, metric) restricted to ``images``."""
-        bpp = rows.pivot_table(index="image_sha256", columns="rate", values="bpp", aggfunc="mean")
-        quality = rows.pivot_table(index="image_sha256", columns="rate", values=metric, aggfunc="mean")
+        """Rows of one curve (columns image, rate, bpp, metric) restricted to ``images``."""
+        bpp = rows.pivot_table(index="image", columns="rate", values="bpp", aggfunc="mean")
+        quality = rows.pivot_table(index="image", columns="rate", values=metric, aggfunc="mean")
         columns = [c for c in bpp.columns if bpp.loc[images, c].notna().all() and quality.loc[images, c].notna().all()]
         return cls(tuple(images), bpp.loc[images, columns].to_numpy(float), quality.loc[images, columns].to_numpy(float))
 

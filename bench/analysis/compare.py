@@ -31,7 +31,7 @@ from bench.analysis.select import select_rows
 from bench.curves import CURVE, curve_labels, successful_single_pass
 from bench.errors import AnalysisError
 
-MATCH = [*CURVE, "rate", "image_sha256"]
+MATCH = [*CURVE, "rate", "image", "image_sha256"]
 GATES = ("point", "interval")
 #: Version of the JSON verdict's shape (docs/ci.md); bumped when a key changes meaning or goes away.
 JSON_SCHEMA = 1
@@ -204,7 +204,7 @@ def _judge(curve: CurveVerdict, group: pd.DataFrame, base_rows: pd.DataFrame, ca
     matched = group[group["_merge"] == "both"]
     if matched.empty:
         return
-    curve.images = matched["image_sha256"].nunique()
+    curve.images = matched["image"].nunique()
     if (matched["deterministic_decode_cand"] == False).any():  # noqa: E712 - null means not checked
         curve.fail("decoding is no longer deterministic")
     versions_equal = (matched["codec_version_base"] == matched["codec_version_cand"]).all()
@@ -237,7 +237,7 @@ def _judge_bd_rate(curve: CurveVerdict, means: pd.DataFrame, base_rows: pd.DataF
         if curve.bd_rate > limit:
             curve.fail(f"BD-rate vs baseline {curve.bd_rate:+.3f} % exceeds {limit} %")
         return
-    images = sorted(set(base_rows["image_sha256"]) & set(cand_rows["image_sha256"]))
+    images = sorted(set(base_rows["image"]) & set(cand_rows["image"]))
     try:
         curve.interval, _ = bd_intervals(ImageMatrix.from_rows(base_rows, "psnr_rgb", images),
                                          ImageMatrix.from_rows(cand_rows, "psnr_rgb", images),

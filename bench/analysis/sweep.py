@@ -40,7 +40,7 @@ def sweep_points(rows: pd.DataFrame, codec: str, knob: str, where: dict[str, str
     rows["mse"] = 255.0**2 * np.power(10.0, -rows["psnr_rgb"].astype(float) / 10)
     grouped = rows.groupby(["dataset", "rate", knob])
     points = grouped[["bpp", "psnr_rgb", "mse", "lpips"]].mean()
-    points["n_images"] = grouped["image_sha256"].nunique()
+    points["n_images"] = grouped["image"].nunique()
     points["n_rows"] = grouped.size()
     points["n_bitstreams"] = grouped["bitstream_sha256"].nunique()
     return points.reset_index().sort_values(["dataset", "rate", knob]).reset_index(drop=True)

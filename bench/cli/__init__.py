@@ -16,7 +16,7 @@ from bench.errors import BenchError
 # Subcommand modules register themselves on ``app`` when imported.
 from bench.cli import compare, drift, info, measure, plot, report, run, table, train  # noqa: F401
 from bench.cli import sweep  # noqa: F401
-from bench.cli import crops  # noqa: F401
+from bench.cli import crops, migrate  # noqa: F401
 
 
 def version_line() -> str:

@@ -31,7 +31,7 @@ def metric_counts(per_image: pd.DataFrame, metric: str) -> dict[Key, tuple[int, 
     """Per curve (codec, decoder options): the fewest and most images with a ``metric`` value at
     one of its rate points — the counts its mean points actually average over."""
     data = per_image.dropna(subset=[metric])
-    counts = data.groupby(["codec", "decoder_options", "rate"])["image_sha256"].nunique()
+    counts = data.groupby(["codec", "decoder_options", "rate"])["image"].nunique()
     per_curve = counts.groupby(level=[0, 1]).agg(["min", "max"])
     return {key: (int(row["min"]), int(row["max"])) for key, row in per_curve.iterrows()}
 
