@@ -135,6 +135,7 @@ def _run_locked(request: RunRequest, config: Config, store: Store, stop: StopOnS
     """Plan, skip stored work and execute the rest, with the store locked and signals caught."""
     if lock.note:
         warnings.warn(lock.note, RunWarning, stacklevel=3)
+    store.remove_temporaries()  # a killed run's half-written parts; no one else writes while we hold the lock
     images = []
     for name in config.datasets:
         found = datasets.resolve(name, config.data_dir)

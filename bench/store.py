@@ -110,6 +110,15 @@ class Store:
                                   "pass --results a writable folder") from None
         _remove(probe)
 
+    def remove_temporaries(self) -> int:
+        """Remove what killed writers left behind (temporary parts and bitstreams, takeover
+        markers); only safe while holding the store's lock. Returns how many were removed."""
+        leftovers = [*self.root.glob(f"{TMP_PREFIX}*"), *self.root.glob(f"{LOCK_NAME}.takeover-*"),
+                     *(self.root / "bitstreams").glob(f"{TMP_PREFIX}*")]
+        for path in leftovers:
+            _remove(path)
+        return len(leftovers)
+
     def compact(self) -> int:
         """Merge every part into one deduplicated part; returns the number of rows kept."""
         parts = self.parts()

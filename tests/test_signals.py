@@ -1,0 +1,61 @@
+"""SIGINT and SIGTERM end a run with the complete rows stored, one line and exit 130 / 143."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+from PIL import Image
+
+from bench.backends import Interrupted, StopOnSignals
+from bench.store import Store
+
+
+def test_a_signal_becomes_interrupted_once_and_waits_while_held():
+    with StopOnSignals() as stop:
+        with pytest.raises(Interrupted) as caught:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+        assert caught.value.exit_status == 143
+        os.kill(os.getpid(), signal.SIGINT)  # a second signal while the run stops is ignored
+        time.sleep(0.1)
+    with StopOnSignals() as stop:
+        with pytest.raises(Interrupted) as caught:
+            with stop.held():
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.1)
+                done = True
+        assert done and caught.value.exit_status == 130
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def _signal_after(task, settings, provenance, at: int = 6):
+    """A worker (in process) that interrupts the run from within its sixth task."""
+    from bench.execute import run_task
+
+    if task.rate == at * 10:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)
+    return run_task(task, settings, provenance)
+
+
+def test_execute_writes_the_rows_before_the_interrupt_and_counts_them(tmp_path, photo):
+    from bench.codec import make_codec
+    from bench.config import CodecSpec
+    from bench.datasets import resolve
+    from bench.execute import Settings, execute
+    from bench.plan import plan
+    from bench.provenance import new_provenance
+
+    Image.fromarray(photo[:64, :64]).save(tmp_path / "a.png")
+    spec = CodecSpec(label="jpeg", impl="jpeg", params={}, rates=[10, 20, 30, 40, 50, 60, 70, 80], decoder_options=[{}])
+    tasks = sorted(plan(resolve(str(tmp_path)), [spec]), key=lambda t: t.rate)
+    store = Store(tmp_path / "store")
+    with StopOnSignals() as stop, pytest.raises(Interrupted) as caught:
+        execute(tasks, 0, Settings(metrics=("psnr_rgb",)), store, new_provenance(), worker=_signal_after, stop=stop)
+    assert caught.value.stored == 5 and caught.value.folder == store.root
+    assert str(caught.value) == f"interrupted: 5 rows stored in {store.root}; run the same command to resume"
+    assert sorted(store.read()["rate"]) == [10, 20, 30, 40, 50]
+    assert make_codec("jpeg", {})  # the codec still loads: nothing left half-initialised
