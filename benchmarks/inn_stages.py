@@ -2,7 +2,7 @@
 and a check that both give the same bitstreams, decoded images and float reconstructions.
 
     python benchmarks/inn_stages.py --image KODAK/kodim01.png --repeats 3        # Markdown table
-    python benchmarks/inn_stages.py --verify KODAK --iat-levels 0 0.5 1          # every image, old vs new
+    python benchmarks/inn_stages.py --verify KODAK --threads 1                   # every image, old vs new
 
 The reference is ``codecs/inn/`` as committed at ``--reference`` (default: before the context
 model's loop and the dense blocks were sped up), extracted with ``git archive`` and imported as
@@ -166,15 +166,15 @@ def verify(args: argparse.Namespace, versions: list[Version]) -> int:
     """Bitstream, decoded uint8 image and float reconstruction of every image: reference vs new."""
     from bench.images import load_rgb8
 
-    points = [("invcompress", 1.0)] + [("iat", level) for level in args.iat_levels]
+    points = [(name, float(rate)) for name, rate in (point.split(":") for point in args.points)]
     paths = sorted(p for p in args.verify.iterdir() if p.suffix.lower() == ".png")
     print(f"{len(paths)} images from {args.verify.name}; {machine()}\n")
     print("| image | codec | rate | bytes | bitstream SHA-256 | same bytes | same uint8 | same float |")
     print("|---|---|---|---|---|---|---|---|")
     failures = 0
-    for path in paths:
-        image = load_rgb8(path, min_side=1)
-        for name, rate in points:
+    for name, rate in points:  # one rate point over all images, then the next
+        for path in paths:
+            image = load_rgb8(path, min_side=1)
             results = []
             for version in versions:
                 codec = version.codecs[name]
@@ -197,7 +197,8 @@ def main() -> None:
     parser.add_argument("--verify", type=Path, metavar="FOLDER", help="compare reference and new on every PNG here")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iat-level", type=float, default=0.5, help="IAT level timed")
-    parser.add_argument("--iat-levels", type=float, nargs="+", default=[0.0, 0.5, 1.0], help="IAT levels verified")
+    parser.add_argument("--points", nargs="+", default=["invcompress:1", "iat:0", "iat:0.5", "iat:1"],
+                        help="codec:rate points verified")
     parser.add_argument("--reference", default=REFERENCE, help="git revision of the reference codecs/inn")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     args = parser.parse_args()

@@ -84,9 +84,9 @@ class ContextCoder:
     floating-point operations on the same operands (so the same bits), but without their
     per-position overheads: the Gaussian's scale index is one ``searchsorted`` instead of a
     Python loop over the 64-entry scale table; symbols are collected in tensors and converted
-    once; and the rANS decoder receives only the CDF rows the position's indexes use, since
-    pybind11 copies every table it is handed (the whole table, tens of thousands of integers,
-    at every position in CompressAI's loop).
+    once; and the rANS decoder receives only the CDF rows the position's indexes use, each cut
+    to its length, since pybind11 copies every table it is handed (in CompressAI's loop the
+    whole padded table, 64 × 3133 integers for the demo models, at every position).
     """
 
     def __init__(self, model: nn.Module, params: torch.Tensor, kernel: int, masked: bool) -> None:
@@ -103,8 +103,10 @@ class ContextCoder:
         table = conditional.scale_table[:-1]
         self.table = table.contiguous() if bool((table[1:] >= table[:-1]).all()) else None
         self.build_indexes = conditional.build_indexes
-        self.cdf = conditional.quantized_cdf.tolist()
         self.cdf_lengths = conditional.cdf_length.tolist()
+        # Rows cut to their lengths: the coder reads no further, and the padded table is 10×
+        # larger than its rows (every row padded to the widest Gaussian's).
+        self.cdf = [row[:length] for row, length in zip(conditional.quantized_cdf.tolist(), self.cdf_lengths)]
         self.offsets = conditional.offset.tolist()
 
     def gaussian(self, y_hat: torch.Tensor, h: int, w: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -132,7 +134,7 @@ class ContextCoder:
             for w in range(width):
                 scales, means = self.gaussian(y_hat, h, w)
                 position = h * width + w
-                indexes[position] = self.indexes(scales).flatten()
+                indexes[position] = self.indexes(scales)
                 rounded = torch.round(y_hat[0, :, h + pad, w + pad] - means)
                 symbols[position] = rounded
                 y_hat[0, :, h + pad, w + pad] = rounded + means
