@@ -97,3 +97,37 @@ def test_torch_metrics_agree_on_cuda_and_cpu(photo):
     gpu = measure(photo, decoded, ["ms_ssim", "lpips"], device="cuda")
     assert gpu["ms_ssim"] == pytest.approx(cpu["ms_ssim"], abs=1e-5)
     assert gpu["lpips"] == pytest.approx(cpu["lpips"], abs=1e-4)
+
+
+def _slow(x: int) -> dict:
+    import os
+    import signal
+    import time
+
+    time.sleep(0.3)
+    return {"pid": os.getpid(), "sigint_ignored": signal.getsignal(signal.SIGINT) == signal.SIG_IGN}
+
+
+def test_abort_terminates_the_loky_workers_without_a_warning():
+    import os
+    import time
+    import warnings
+
+    from bench.backends import abort
+
+    rows = stream_results(_slow, range(40), {}, backend="loky", jobs=2)
+    first = next(rows)
+    assert first["sigint_ignored"]  # Ctrl-C reaches the whole process group: only the main process acts on it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        abort(rows, KeyboardInterrupt())
+    assert not caught, [str(w.message) for w in caught]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.kill(first["pid"], 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("a loky worker outlived abort")
