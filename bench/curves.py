@@ -16,6 +16,8 @@ interrupted run left on fewer images is dropped rather than averaged over a diff
 from __future__ import annotations
 
 import json
+from collections import defaultdict
+from typing import Any
 
 import pandas as pd
 
@@ -114,42 +116,65 @@ def mean_curves(rows: pd.DataFrame, images: str = "common") -> pd.DataFrame:
     return means.sort_values(CURVE_KEYS).reset_index(drop=True)
 
 
-def curve_labels(curves: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    """Readable name per (codec, decoder-options JSON): the codec plus the options that tell its
-    curves apart, and no more.
+_MISSING = "\0missing"
 
-    Options are split one key at a time, mode-like keys (text values such as ILC's ``z``)
-    before numeric knobs, and a knob is named only within the group where it varies: ILC's
-    ``{"z": "mode"}`` reads ``ilc (z=mode)``, not with the temperature its decoder ignores,
-    while its sampling curves read ``ilc (z=sample, temperature=0.5)``. A codec drawn once
-    reads as its bare name.
+
+def _value(options: dict[str, Any], key: str) -> str:
+    return json.dumps(options[key], sort_keys=True) if key in options else _MISSING
+
+
+def key_order(options: list[dict[str, Any]]) -> list[str]:
+    """Keys in the order they split a codec's curves: categorical options first (they pick a
+    decoder mode, e.g. ILC's ``z``), then numeric knobs (which act within a mode), each group by
+    fewest distinct values, then by name."""
+    def rank(key: str) -> tuple[bool, int, str]:
+        carried = [o[key] for o in options if key in o]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in carried)
+        return numeric, len({_value(o, key) for o in options}), key
+    return sorted(set().union(*options), key=rank)
+
+
+def shown_options(options: list[dict[str, Any]]) -> list[list[str]]:
+    """Per curve of one codec, the decoder options its legend shows, in display order.
+
+    The curves are split key by key (in :func:`key_order`): a key is shown only where it tells
+    apart curves that agree on every key shown before it, and a curve lacking the key shows
+    nothing for it. ILC's ``z=mode`` curve, stored with the default ``temperature=1.0``, is thus
+    split off by ``z`` alone and never labelled with a temperature it does not use.
     """
-    options = {key: json.loads(key[1] or "{}") for key in curves}
-    labels: dict[tuple[str, str], str] = {}
-    for codec in dict.fromkeys(codec for codec, _ in curves):
-        keys = [key for key in options if key[0] == codec]
-        for key, parts in _distinguishing_parts(keys, options).items():
-            labels[key] = f"{codec} ({', '.join(parts)})" if parts else codec
+    shown: list[list[str]] = [[] for _ in options]
+
+    def split(members: list[int], keys: list[str]) -> None:
+        for i, key in enumerate(keys):
+            groups: dict[str, list[int]] = defaultdict(list)
+            for j in members:
+                groups[_value(options[j], key)].append(j)
+            if len(groups) < 2:
+                continue
+            for j in members:
+                if key in options[j]:
+                    shown[j].append(key)
+            for group in groups.values():
+                if len(group) > 1:
+                    split(group, keys[i + 1:])
+            return
+
+    if len(options) > 1:
+        split(list(range(len(options))), key_order(options))
+    return shown
+
+
+def curve_labels(curves: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Legend text per (codec, decoder-options JSON): the codec, plus only the options that tell
+    that codec's curves apart (:func:`shown_options`), so a codec drawn once reads as its name,
+    not as its defaults."""
+    by_codec: dict[str, list[str]] = defaultdict(list)
+    for codec, options in dict.fromkeys(curves):
+        by_codec[codec].append(options)
+    labels = {}
+    for codec, texts in by_codec.items():
+        parsed = [json.loads(text or "{}") for text in texts]
+        for text, mine, keys in zip(texts, parsed, shown_options(parsed)):
+            shown = ", ".join(f"{k}={mine[k]}" for k in keys)
+            labels[(codec, text)] = f"{codec} ({shown})" if shown else codec
     return labels
-
-
-def _distinguishing_parts(keys: list[tuple[str, str]], options: dict) -> dict[tuple[str, str], list[str]]:
-    values = {name: {json.dumps(options[key].get(name)) for key in keys} for key in keys for name in options[key]}
-    varying = [name for name, seen in values.items() if len(seen) > 1]
-    if not varying:
-        return {key: [] for key in keys}
-
-    def order(name: str) -> tuple[bool, int, str]:
-        numeric = all(isinstance(options[key].get(name), (int, float)) for key in keys)
-        return numeric, len(values[name]), name
-
-    split = min(varying, key=order)
-    groups: dict[str, list[tuple[str, str]]] = {}
-    for key in keys:
-        groups.setdefault(json.dumps(options[key].get(split)), []).append(key)
-    parts = {}
-    for group in groups.values():
-        value = options[group[0]].get(split)
-        for key, rest in _distinguishing_parts(group, options).items():
-            parts[key] = [f"{split}={value}", *rest]
-    return parts
