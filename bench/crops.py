@@ -154,7 +154,7 @@ def crop_grid(rows: pd.DataFrame, image_ref: ImageRef, box: Box, codecs: Sequenc
     """
     if not target_bpp > 0:
         raise ConfigError(f"target bpp must be positive, got {target_bpp}")
-    image = cached_image(image_ref.path, 8)
+    image = cached_image(image_ref.path)
     box.check(image, image_ref.name)
     mine = image_rows(rows, image_ref)
     explicit = bool(codecs)

@@ -157,7 +157,7 @@ def check_float_carry(chain: Chain, specs: dict[str, CodecSpec]) -> None:
 def run_chain(chain: Chain, generations: int, start: int, specs: dict[str, CodecSpec], settings: Settings,
               provenance: Provenance, store_root: Path) -> dict[str, Any]:
     """Run generations ``start..generations`` of one chain, writing rows as they complete."""
-    original = cached_image(chain.image.path, settings.min_side)
+    original = cached_image(chain.image.path, settings.size_requirement)
     store = Store(store_root)
     carry_float = chain.carry == "float"
     current: np.ndarray = original  # what the next generation encodes (float32 when carrying floats)

@@ -26,7 +26,7 @@ from bench import metrics as metric_functions
 from bench.backends import Interrupted, StopOnSignals, abort, stream_results
 from bench.codec import Codec, canonical_json, make_codec
 from bench.errors import BenchError, CodecFailure
-from bench.images import MS_SSIM_MIN_SIDE, load_rgb8
+from bench.images import load_rgb8, size_requirement
 from bench.plan import RateTarget, Task
 from bench.provenance import Provenance, utc_now
 from bench.rate_search import RateSearch, search_rate
@@ -48,8 +48,9 @@ class Settings:
     bitstream_dir: Path | None = None
 
     @property
-    def min_side(self) -> int:
-        return MS_SSIM_MIN_SIDE if "ms_ssim" in self.metrics else 8
+    def size_requirement(self) -> tuple[int, str | None]:
+        """The smallest image side the run's metrics can measure, and which metric needs it."""
+        return size_requirement(self.metrics)
 
 
 @dataclass
@@ -79,8 +80,8 @@ def codec_for(impl: str, params: dict[str, Any]) -> Codec:
 
 
 @lru_cache(maxsize=8)
-def cached_image(path: Path, min_side: int) -> np.ndarray:
-    image = load_rgb8(path, min_side=min_side)
+def cached_image(path: Path, requirement: tuple[int, str | None] = (1, None)) -> np.ndarray:
+    image = load_rgb8(path, min_side=requirement[0], needed_by=requirement[1])
     image.setflags(write=False)
     return image
 
@@ -176,7 +177,7 @@ def run_task(task: Task, settings: Settings, provenance: Provenance) -> dict[str
     """
     row = base_row(task, provenance)
     try:
-        image = cached_image(task.image_path, settings.min_side)
+        image = cached_image(task.image_path, settings.size_requirement)
         height, width = image.shape[:2]
         row.update(width=width, height=height)
         codec = codec_for(task.codec_impl, task.params)

@@ -30,7 +30,7 @@ def remeasure_row(row: dict[str, Any], image_path: Path, bitstream: Path, metric
             f"{bitstream}: encoded by {row['codec_version']!r}, installed codec is {codec.version()!r}; "
             "re-run `bench run` instead"
         )
-    original = cached_image(image_path, 8)
+    original = cached_image(image_path)
     start = time.perf_counter()
     decoded = codec.decode(bitstream.read_bytes(), **json.loads(row["decoder_options"]))
     updated = dict(row)

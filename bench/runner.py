@@ -47,6 +47,8 @@ class RunRequest:
     data_dir: Path | None = None
     metrics: tuple[str, ...] = ()
     limit: int | None = None
+    #: Measure dataset files that differ from their pinned SHA-256 (rows get image_modified = true).
+    allow_modified: bool = False
     keep_bitstreams: bool = False
     device: str | None = None
     backend: str | None = None
@@ -138,8 +140,8 @@ def _run_locked(request: RunRequest, config: Config, store: Store, stop: StopOnS
     store.remove_temporaries()  # a killed run's half-written parts; no one else writes while we hold the lock
     images = []
     for name in config.datasets:
-        found = datasets.resolve(name, config.data_dir)
-        images.extend(found[:request.limit] if request.limit else found)
+        images.extend(datasets.resolve(name, config.data_dir, limit=request.limit,
+                                       allow_modified=request.allow_modified))
     tasks = plan_tasks(images, config, request.target_bpp, request.tolerance)
     todo = pending(tasks, store.finished_keys())
     if request.target_bpp is not None and todo:

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.errors import BenchError, ResultsError, one_line
-from bench.schema import OPTIONAL_COLUMNS, SCHEMA_VERSION, arrow_schema
+from bench.schema import OPTIONAL_COLUMNS, SCHEMA_VERSION, arrow_schema, version_mismatch
 
 PART_GLOB = "part-*.parquet"
 TMP_PREFIX = ".tmp-"
@@ -163,10 +163,7 @@ def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
                            "move it out of the results")
     version = metadata[VERSION_KEY].decode(errors="replace")
     if version != str(SCHEMA_VERSION):
-        raise ResultsError(
-            f"{path}: schema version {version}, this harness reads {SCHEMA_VERSION}; "
-            "use a matching bench version or move the old results aside"
-        )
+        raise ResultsError(f"{path}: {version_mismatch(version)}")
     missing_required(schema.names, path)
     try:
         table = pq.read_table(path, columns=columns)

@@ -252,3 +252,21 @@ def test_workers_never_exceed_tasks_and_too_many_jobs_warn_once(tmp_path, tiny_f
     single = runner.invoke(app, ["run", "--config", str(cfg), "--dataset", str(tiny_folder), "--limit", "1", "--jobs", "3",
                                  "--results", str(tmp_path / "one")])
     assert "1 to run on loky with 1 job(s)" in flat(single.output)
+
+
+def test_a_tampered_dataset_file_is_refused_unless_allowed(tmp_path, kodak_dir, photo):
+    """Only the first --limit files are needed; a file that differs from its pinned SHA-256 stops
+    the run before any work, and --allow-modified measures it with the rows marked."""
+    data = tmp_path / "data" / "kodak"
+    data.mkdir(parents=True)
+    Image.fromarray(np.ascontiguousarray(photo[:200, :300])).save(data / "kodim01.png")  # another image
+    args = ["run", "--config", str(config(tmp_path, rates="[50]", metrics='["psnr_rgb"]')), "--dataset", "kodak",
+            "--data-dir", str(tmp_path / "data"), "--limit", "1"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2, refused.output
+    assert "kodim01.png" in refused.output and "--allow-modified" in refused.output
+    assert not list((tmp_path / "store").glob("part-*"))
+    allowed = runner.invoke(app, [*args, "--allow-modified"])
+    assert allowed.exit_code == 0, allowed.output
+    rows = Store(tmp_path / "store").read()
+    assert len(rows) == 1 and rows["image_modified"].tolist() == [True]

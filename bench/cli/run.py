@@ -53,6 +53,8 @@ def run_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric to compute (repeatable)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
+    allow_modified: bool = typer.Option(False, "--allow-modified", help="measure dataset files that differ from their "
+                                        "pinned SHA-256; rows get image_modified = true"),
     keep_bitstreams: bool = typer.Option(False, "--keep-bitstreams", help="keep every bitstream as <results>/bitstreams/<key>.bin"),
     device: Optional[str] = typer.Option(None, "--device", help="device for the torch metrics: cpu, cuda, cuda:N or auto"),
     backend: Optional[str] = typer.Option(None, "--backend", help="loky (local processes, default) or dask"),
@@ -63,7 +65,7 @@ def run_command(
     """Encode, decode and measure every image × codec × rate; rows already stored are skipped."""
     request = RunRequest(config=config_path, datasets=tuple(dataset or ()), codecs=tuple(codec or ()), jobs=jobs,
                          results=results, data_dir=data_dir, metrics=tuple(metric or ()), limit=limit,
-                         keep_bitstreams=keep_bitstreams, device=device, backend=backend, scheduler=scheduler,
+                         allow_modified=allow_modified, keep_bitstreams=keep_bitstreams, device=device, backend=backend, scheduler=scheduler,
                          target_bpp=target_bpp, tolerance=tolerance)
     progress = progress_bar()
     bar = progress.add_task("encoding", total=0)
