@@ -201,3 +201,17 @@ def test_lpips_unpickler_refuses_code():
 
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
         _NumpyOnlyUnpickler(io.BytesIO(pickle.dumps(Evil()))).load()
+
+
+def test_blockwise_rgb_psnr_equals_the_float64_mean_bit_for_bit():
+    """The row-block integer sum is exact, so the MSE is the float64 mean of the squares exactly."""
+    import math
+
+    from bench.metrics.psnr import BLOCK_ROWS, psnr_rgb
+
+    rng = np.random.default_rng(5)
+    for shape in [(BLOCK_ROWS * 3 + 17, 101, 3), (7, 5, 3), (512, 768, 3)]:
+        a = rng.integers(0, 256, shape, dtype=np.uint8)
+        b = np.clip(a.astype(int) + rng.integers(-60, 60, shape), 0, 255).astype(np.uint8)
+        diff = a.astype(np.float64) - b.astype(np.float64)
+        assert psnr_rgb(a, b) == 10 * math.log10(255.0**2 / float(np.mean(diff * diff)))
