@@ -186,3 +186,12 @@ def test_identical_files_under_two_names_count_as_two_images():
     rows["image_sha256"] = "same-bytes"  # byte-identical files: only the name tells them apart
     table = bd_table(rows, "a", resamples=20).set_index("curve")
     assert table.loc["b", "images"] == 2 and table.loc["b", "resamples"] == 20
+
+
+def test_a_published_anchor_gives_a_bd_without_an_interval():
+    rows = pd.DataFrame(curve_rows("kodak", "b", ["i1", "i2", "i3"], gain=1.0))
+    published = pd.DataFrame({"dataset": "kodak", "codec": "published:a", "bpp": [r / 50 for r in RATES],
+                              "psnr_rgb": [30 + 10 * math.log10(r / 50) + 0.3 for r in RATES]})
+    table = bd_table(rows, "published:a", anchor_curves=published, resamples=50).set_index("curve")
+    assert table.loc["b", "bd_quality"] == pytest.approx(1.0, abs=1e-6)
+    assert math.isnan(table.loc["b", "bd_rate_low"]) and "published anchor" in table.loc["b", "note"]

@@ -57,7 +57,7 @@ def bd_table(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: 
     bootstrap intervals (``resamples`` draws over images, ``seed``; 0 resamples: no interval).
 
     ``anchor_curves`` holds a published anchor curve (mean-curve shape, codec ``anchor``);
-    published curves carry no per-image data, so only the test side is resampled.
+    published curves carry no per-image data, so their BDs get no interval.
 
     Columns: dataset, curve, codec, decoder_options, images, points, bd_rate, bd_rate_low,
     bd_rate_high, bd_quality, bd_quality_low, bd_quality_high, resamples, note.
@@ -114,12 +114,15 @@ def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, anchor: str, anchor_optio
         cells = {"bd_rate": rate, "bd_quality": quality, "note": ""}
     except BDError as exc:
         return {**empty, "note": f"n/a ({exc})"}
-    if resamples and len(set(test_rows["image"])) < 2:
+    if resamples and fixed is not None:
+        # the published mean covers its own images once; resampling only our side would measure
+        # the spread between photos, not the uncertainty of this difference
+        cells["note"] = "no interval (the published anchor has no per-image data)"
+    elif resamples and len(set(test_rows["image"])) < 2:
         cells["note"] = "no interval (one image)"
     elif resamples:
         test_matrix = ImageMatrix.from_rows(test_rows, metric, sorted(set(test_rows["image"])))
-        anchor_side = anchor_curve if fixed is not None else ImageMatrix.from_rows(
-            anchor_rows, metric, sorted(set(anchor_rows["image"])))
+        anchor_side = ImageMatrix.from_rows(anchor_rows, metric, sorted(set(anchor_rows["image"])))
         try:
             rate_ci, quality_ci = bd_intervals(anchor_side, test_matrix, method, higher, resamples, seed)
         except BDError as exc:

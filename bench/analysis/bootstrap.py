@@ -72,28 +72,24 @@ def resample_weights(n_images: int, resamples: int, seed: int) -> np.ndarray:
     return weights
 
 
-def bd_intervals(anchor: ImageMatrix | tuple[np.ndarray, np.ndarray], test: ImageMatrix, method: str = "pchip",
+def bd_intervals(anchor: ImageMatrix, test: ImageMatrix, method: str = "pchip",
                  higher_is_better: bool = True, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
                  level: float = DEFAULT_LEVEL) -> tuple[Interval, Interval]:
     """Bootstrap intervals of (BD-rate %, BD-quality) of ``test`` against ``anchor``.
 
-    ``anchor`` is an ImageMatrix over the same images as ``test`` (paired draws), an
-    ImageMatrix over other images (each side drawn on its own, as when every curve is averaged
-    over its own images), or a fixed (bpp, quality) curve — a published anchor has no per-image
-    data, so only the test side is resampled.
+    ``anchor`` covers the same images as ``test`` (paired draws) or other images (each side drawn
+    on its own, as when every curve is averaged over its own images).
     """
     if resamples < 1:
         raise BDError(f"bootstrap resamples must be at least 1, got {resamples}")
     weights = resample_weights(len(test.images), resamples, seed)
-    if isinstance(anchor, ImageMatrix):
-        paired = anchor.images == test.images
-        anchor_weights = weights if paired else resample_weights(len(anchor.images), resamples, seed + 1)
+    paired = anchor.images == test.images
+    anchor_weights = weights if paired else resample_weights(len(anchor.images), resamples, seed + 1)
     rates, qualities, failed = [], [], 0
     for index, w in enumerate(weights):
-        anchor_curve = anchor.mean(anchor_weights[index]) if isinstance(anchor, ImageMatrix) else anchor
-        test_curve = test.mean(w)
         try:
-            rate, quality = bd_rate_and_quality(*anchor_curve, *test_curve, method, higher_is_better)
+            rate, quality = bd_rate_and_quality(*anchor.mean(anchor_weights[index]), *test.mean(w), method,
+                                                higher_is_better)
         except BDError:
             failed += 1
             continue
