@@ -48,5 +48,5 @@ def test_identical_files_each_keep_their_rows(tmp_path, photo):
 def test_an_old_schema_says_to_rerun_or_keep_the_old_version():
     assert SCHEMA_VERSION == 2
     advice = version_mismatch("1")
-    assert "image name" in advice and "re-run `bench run`" in advice and "bench version that wrote it" in advice
+    assert "image name" in advice and "bench migrate" in advice and "bench version that wrote it" in advice
     assert "move it out of the results" in version_mismatch("7")
