@@ -165,8 +165,8 @@ def test_sweep_plot_groups_rows_by_the_knob(tmp_path):
     for image in ("a", "b"):
         for scale, psnr, lpips in ((0.0, 30.0, 0.30), (0.5, 29.0, 0.25), (1.0, 27.0, 0.20)):
             for seed in (0, 1):
-                rows.append({"dataset": "kodak", "codec": "probdec", "rate": 1.0, "image_sha256": image,
-                             "bitstream_sha256": f"bits-{image}", "bpp": 0.5,
+                rows.append({"dataset": "kodak", "codec": "probdec", "rate": 1.0, "image": f"{image}.png",
+                             "image_sha256": image, "bitstream_sha256": f"bits-{image}", "bpp": 0.5,
                              "decoder_options": json.dumps({"scale": scale, "seed": seed}),
                              "psnr_rgb": psnr + (image == "b"), "lpips": lpips, "error": None, "generation": 1,
                              "chain": ""})
@@ -190,7 +190,7 @@ def test_sweep_points_where_keeps_one_decoder_mode():
 
     from bench.analysis.sweep import sweep_points
 
-    base = {"dataset": "kodak", "codec": "ilc", "rate": 1.0, "image_sha256": "a", "bitstream_sha256": "bits",
+    base = {"dataset": "kodak", "codec": "ilc", "rate": 1.0, "image": "a.png", "image_sha256": "a", "bitstream_sha256": "bits",
             "bpp": 0.8, "lpips": 0.1, "error": None, "generation": 1, "chain": ""}
     rows = [{**base, "decoder_options": json.dumps({"z": "mode", "temperature": 1.0, "seed": 0}), "psnr_rgb": 31.0},
             {**base, "decoder_options": json.dumps({"z": "sample", "temperature": 1.0, "seed": 0}), "psnr_rgb": 25.0},
