@@ -23,22 +23,39 @@ from bench.errors import ConfigError
 BACKENDS = ("loky", "dask")
 
 
-def stream_results(function: Callable[..., dict], items: Sequence[Any], kwargs: dict[str, Any],
+def stream_results(function: Callable[..., dict | list[dict]], items: Sequence[Any], kwargs: dict[str, Any],
                    backend: str = "loky", jobs: int = 1, scheduler: str | None = None) -> Iterator[dict]:
-    """``function(item, **kwargs)`` for every item, yielded in completion order."""
+    """``function(item, **kwargs)`` for every item, yielded in completion order.
+
+    A function may return several rows as a list (a unit of work, or one image's units): each
+    item is one call on one worker, and its rows are yielded one by one to the single writer.
+    """
     if backend not in BACKENDS:
         raise ConfigError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend == "dask":
-        yield from _dask(function, items, kwargs, jobs, scheduler)
+        results = _dask(function, items, kwargs, jobs, scheduler)
     elif jobs == 1 or len(items) <= 1:
-        for item in items:
-            yield function(item, **kwargs)
+        results = (function(item, **kwargs) for item in items)
     else:
-        from joblib import Parallel, delayed, parallel_config
+        results = _loky(function, items, kwargs, jobs)
+    try:
+        for result in results:
+            if isinstance(result, list):
+                yield from result
+            else:
+                yield result
+    except BaseException as reason:
+        abort(results, reason)  # an abort thrown in here reaches the backend, which stops its workers
+        raise
 
-        with parallel_config(backend="loky", initializer=init_worker):
-            parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
-            yield from parallel(delayed(function)(item, **kwargs) for item in items)
+
+def _loky(function: Callable[..., Any], items: Sequence[Any], kwargs: dict[str, Any], jobs: int) -> Iterator[Any]:
+    """One joblib call per item on a loky pool of ``jobs`` workers, in completion order."""
+    from joblib import Parallel, delayed, parallel_config
+
+    with parallel_config(backend="loky", initializer=init_worker):
+        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered", batch_size=1)
+        yield from parallel(delayed(function)(item, **kwargs) for item in items)
 
 
 def init_worker() -> None:
@@ -64,9 +81,10 @@ def keep_worker_caches() -> None:
     process_executor._MAX_MEMORY_LEAK_SIZE = 1 << 62
 
 
-def _dask(function: Callable[..., dict], items: Sequence[Any], kwargs: dict[str, Any],
-          jobs: int, scheduler: str | None) -> Iterator[dict]:
-    """Submit to the cluster at ``scheduler`` (tcp://host:port), or to a local one of ``jobs`` workers.
+def _dask(function: Callable[..., Any], items: Sequence[Any], kwargs: dict[str, Any],
+          jobs: int, scheduler: str | None) -> Iterator[Any]:
+    """Submit to the cluster at ``scheduler`` (tcp://host:port), or to a local one of ``jobs`` workers:
+    one future per item, so an item (one image's units) runs whole on one worker.
 
     Image paths must be readable from every worker (a shared file system), as on any cluster.
     """

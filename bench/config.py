@@ -24,6 +24,10 @@ RUN_KEYS = {"datasets", "codecs", "metrics", "jobs", "results", "data_dir", "che
 CODEC_KEYS = {"impl", "params", "rates", "decoder_options"}
 #: ``drift`` is validated by ``bench drift`` (bench/cli/drift.py), which alone reads it.
 TOP_LEVEL_KEYS = {"run", "codecs", "drift"}
+#: ``check_determinism`` values: re-decode the first rate of every (image, codec, decoder
+#: options), every row, or none. TOML ``true`` keeps its old meaning, every row (``all``);
+#: ``false`` is ``off``.
+DETERMINISM_CHECKS = ("first", "all", "off")
 #: Devices the torch metrics accept; whether CUDA exists is checked when the run starts.
 DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?")
 
@@ -47,7 +51,7 @@ class Config:
     jobs: int = 1
     results: Path = Path("results/parts")
     data_dir: Path | None = None
-    check_determinism: bool = True
+    check_determinism: str = "first"
     device: str = "cpu"
     backend: str = "loky"
     scheduler: str | None = None
@@ -112,7 +116,7 @@ def _parse(raw: dict[str, Any], source: str) -> Config:
     if "data_dir" in run:
         config.data_dir = base / _expect(run["data_dir"], str, source, "run.data_dir")
     if "check_determinism" in run:
-        config.check_determinism = _expect(run["check_determinism"], bool, source, "run.check_determinism")
+        config.check_determinism = determinism_check(run["check_determinism"], f"{source}: run.check_determinism")
     if "device" in run:
         config.device = _expect(run["device"], str, source, "run.device")
         if not DEVICE.fullmatch(config.device):
@@ -166,6 +170,16 @@ def parse_codec(label: str, body: Any, source: str) -> CodecSpec:
             at = "decoder_options" if single else f"decoder_options[{index}]"
             raise ConfigError(f"{source}: [{where}] {at}.{key} = {toml_value(value)}: {problem}")
     return CodecSpec(label, impl, dict(params), rates, tuple(dict(o) for o in options))
+
+
+def determinism_check(value: Any, where: str, toml: bool = True) -> str:
+    """One of ``DETERMINISM_CHECKS`` from a TOML value (booleans as documented there) or a flag."""
+    if toml and isinstance(value, bool):
+        return "all" if value else "off"
+    if value not in DETERMINISM_CHECKS:
+        booleans = ' (true means "all", false "off")' if toml else ""
+        raise ConfigError(f'{where} = {toml_value(value)}: expected "first", "all" or "off"{booleans}')
+    return str(value)
 
 
 def rate_grid(value: Any, cls: type, source: str, where: str) -> tuple[float, ...]:

@@ -74,6 +74,9 @@ class Task:
     #: The dataset's ``ImageRef.modified``: True when the file differs from its pinned SHA-256 and
     #: the run allowed it. Not in the key, which holds the file's actual digest already.
     image_modified: bool | None = None
+    #: The first configured rate (the lowest: bench.toml's rates are sorted) of its image, codec
+    #: and decoder options, where the default determinism check re-decodes. Not in the key.
+    first_rate: bool = True
 
     def identity(self) -> dict[str, Any]:
         """What the key hashes: the same for matched-rate and ordinary tasks except the rate."""
@@ -162,16 +165,64 @@ def _plan(images: Iterable[ImageRef], specs: list[CodecSpec], codecs: dict[str, 
             codec = codecs[spec.label]
             version = codec.version()
             for options in spec.decoder_options:
-                for point in points(spec, codec):
+                for index, point in enumerate(points(spec, codec)):
                     tasks.append(Task(
                         dataset=ref.dataset, image=ref.name, image_path=ref.path, image_sha256=digest,
                         image_modified=ref.modified,
                         codec=spec.label, codec_impl=spec.impl, codec_version=version,
                         params=codec.params, rate_parameter=codec.rate_parameter,
                         decoder_options=codec.check_decoder_options(options),
-                        reference=getattr(codec, "reference_name", lambda: "original")(), **point,
+                        reference=getattr(codec, "reference_name", lambda: "original")(), first_rate=index == 0,
+                        **point,
                     ))
     return tasks
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Tasks that share one encode: the same image, codec label, rate, generation and chain,
+    differing only in decoder options. A worker encodes once and decodes once per task.
+
+    Matched-rate tasks (their rate is found by a search of their own) are units of one task.
+    """
+
+    tasks: tuple[Task, ...]
+
+    @property
+    def image(self) -> tuple[str, str]:
+        """The (dataset, image) whose pixels, reference metric state and codecs the unit uses."""
+        return self.tasks[0].dataset, self.tasks[0].image
+
+
+def units(tasks: Iterable[Task]) -> list[Unit]:
+    """``tasks`` grouped into units, in the order of each unit's first task.
+
+    Only the tasks given are grouped, so a unit whose other rows are stored carries just the
+    missing ones (and still encodes once).
+    """
+    groups: dict[tuple[Any, ...], list[Task]] = {}
+    for index, task in enumerate(tasks):
+        shared = (task.dataset, task.image, task.image_sha256, task.codec, float(task.rate), task.generation, task.chain)
+        groups.setdefault(("alone", index) if task.target is not None else shared, []).append(task)
+    return [Unit(tuple(group)) for group in groups.values()]
+
+
+def by_image(work: list[Unit], workers: int) -> list[list[Unit]]:
+    """``work`` in batches that keep each image's units together, so one worker reuses the
+    decoded image, the metrics' reference state and the loaded models for all of them.
+
+    With fewer images than ``workers``, each image's units are split into contiguous parts
+    so that every worker still gets work (a one-image run keeps its parallelism).
+    """
+    images: dict[tuple[str, str], list[Unit]] = {}
+    for unit in work:
+        images.setdefault(unit.image, []).append(unit)
+    parts = max(1, math.ceil(workers / max(1, len(images))))
+    batches = []
+    for group in images.values():
+        size = math.ceil(len(group) / parts)
+        batches.extend(group[start:start + size] for start in range(0, len(group), size))
+    return batches
 
 
 def pending(tasks: list[Task], finished: set[str]) -> list[Task]:

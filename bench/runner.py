@@ -55,6 +55,8 @@ class RunRequest:
     scheduler: str | None = None
     target_bpp: float | None = None
     tolerance: float | None = None
+    #: first, all or off (``bench.config.DETERMINISM_CHECKS``); None keeps bench.toml's.
+    check_determinism: str | None = None
 
 
 def apply_overrides(config: Config, dataset: list[str] | None, codec: list[str] | None, jobs: int | None,
@@ -111,6 +113,9 @@ def run(request: RunRequest, on_start: Callable[[str, int], None] | None = None,
         config.backend = config_module.parse({"run": {"backend": request.backend}}, source="--backend").backend
     if request.scheduler:
         config.scheduler = request.scheduler
+    if request.check_determinism is not None:
+        config.check_determinism = config_module.determinism_check(request.check_determinism, "--check-determinism",
+                                                                   toml=False)
     config.device = resolve_device(request.device or config.device)
     store = Store(config.results)
     store.check_writable()

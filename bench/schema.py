@@ -76,9 +76,14 @@ COLUMNS: tuple[Column, ...] = (
     Column("lpips", pa.float64(), "LPIPS v0.1 with AlexNet features (lower is better), inputs scaled to [−1, 1]"),
     Column("psnr_rgb_prev", pa.float64(), "drift studies: PSNR RGB against the previous generation's decoded image (generation 1: the original)"),
     Column("ms_ssim_prev", pa.float64(), "drift studies: MS-SSIM against the previous generation's decoded image, when MS-SSIM is measured"),
-    Column("encode_s", pa.float64(), "wall seconds of encode (codec work only)"),
+    Column("encode_s", pa.float64(), "wall seconds of encode (codec work only); rows that differ only in decoder options "
+           "share one encode and each records its time"),
     Column("decode_s", pa.float64(), "wall seconds of decode (codec work only)"),
     Column("deterministic_decode", pa.bool_(), "whether a second decode of the same bytes gave the identical image; null when not checked"),
+    Column("determinism_check", pa.string(), "which determinism check the run asked for and the row had: 'first' (re-decoded: "
+           "the first rate of its image, codec and decoder options), 'all' (every row re-decoded), 'off', or "
+           "'skipped-not-first' (not the first rate under 'first'); null for rows written before it and drift rows",
+           optional=True),
     Column("reference", pa.string(), "what the metrics compare against: 'original' RGB, or a documented alternative such as 'ycbcr709-8bit-roundtrip'"),
     Column("error", pa.string(), "one-line error when the task failed (metrics are then null)"),
     # provenance

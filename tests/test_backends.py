@@ -42,6 +42,47 @@ def test_loky_workers_keep_a_large_cache_instead_of_being_replaced():
     assert len({r["pid"] for r in rows}) <= 2  # loky's leak guard used to replace a worker here
 
 
+def _unit_with_pid(unit, settings, provenance):
+    """``run_unit`` that records the worker process in the rows' ``host`` column."""
+    import os
+
+    from bench.execute import run_unit
+
+    return [row | {"host": f"pid {os.getpid()}"} for row in run_unit(unit, settings, provenance)]
+
+
+def test_units_of_one_image_run_in_one_worker_process(tmp_path, photo):
+    from PIL import Image
+
+    from bench.config import CodecSpec
+    from bench.datasets import resolve
+    from bench.execute import Settings, execute
+    from bench.plan import plan
+    from bench.provenance import new_provenance
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(3):
+        Image.fromarray(photo[64 * index:64 * index + 96, :96]).save(folder / f"{index}.png")
+    specs = [CodecSpec(name, name, {}, (20.0, 40.0, 60.0, 80.0), ({},)) for name in ("jpeg", "webp")]
+    store = Store(tmp_path / "store")
+    summary = execute(plan(resolve(str(folder)), specs), 0, Settings(metrics=("psnr_rgb",)), store, new_provenance(),
+                      jobs=2, unit_worker=_unit_with_pid)
+    rows = store.read()
+    assert summary.written == len(rows) == 24 and rows["error"].isna().all()
+    assert (rows.groupby("image")["host"].nunique() == 1).all()
+    assert rows["host"].str.startswith("pid ").all()
+
+
+def test_a_worker_may_return_several_rows():
+    rows = list(stream_results(_squares, [1, 2, 3], {}, backend="loky", jobs=2))
+    assert sorted(r["value"] for r in rows) == [1, 1, 4, 4, 9, 9]
+
+
+def _squares(x: int) -> list[dict]:
+    return [{"value": x * x}, {"value": x * x}]
+
+
 def test_unknown_backend_is_a_config_error():
     with pytest.raises(ConfigError, match="unknown backend"):
         list(stream_results(_square, [1], {}, backend="spark"))

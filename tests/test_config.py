@@ -46,12 +46,21 @@ def test_defaults_without_a_file(tmp_path, monkeypatch):
         ("[run]\nmetrics = [\"psnr\"]\n", r"unknown metric"),
         ("[run\n", r"not valid TOML"),
         ("[codecs.jpeg]\nrates = { start = 10, stop = 90 }\n", r"start, stop and an integer count"),
+        ('[run]\ncheck_determinism = "sometimes"\n', r'run\.check_determinism = "sometimes": expected "first", "all" or "off"'),
+        ("[run]\ncheck_determinism = 1\n", r"run\.check_determinism = 1: expected"),
     ],
 )
 def test_bad_config_gives_one_clear_line(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message) as info:
         load(write(tmp_path, text))
     assert "bench.toml" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("value", "mode"), [(None, "first"), ('"first"', "first"), ('"all"', "all"), ('"off"', "off"),
+                                           ("true", "all"), ("false", "off")])
+def test_determinism_check_modes_and_the_old_booleans(tmp_path, value, mode):
+    text = "[run]\n" if value is None else f"[run]\ncheck_determinism = {value}\n"
+    assert load(write(tmp_path, text)).check_determinism == mode
 
 
 def test_range_grid_for_continuous_rates(tmp_path):

@@ -77,7 +77,9 @@ def test_rows_carry_provenance_and_resume_skips_finished_work(tmp_path, photo):
     assert row["codec_version"].startswith("Pillow") and row["harness_version"] and row["host"]
     assert row["image_sha256"] and row["width"] == 200 and row["device"] == "cpu"
     assert "quality=30" in rows.sort_values("rate").iloc[0]["command"]
-    assert rows["deterministic_decode"].all()
+    first = rows["rate"] == 30  # the default check re-decodes the first rate only
+    assert rows.loc[first, "deterministic_decode"].all() and rows.loc[~first, "deterministic_decode"].isna().all()
+    assert list(rows.sort_values("rate")["determinism_check"]) == ["first", "skipped-not-first", "skipped-not-first"]
     assert np.allclose(rows["bpp"], rows["bytes"] * 8 / (200 * 200))
     parts = Store(tmp_path / "store").parts()  # one or more: a slow first task flushes by time
     second = runner.invoke(app, ["run", "--config", str(cfg), "--dataset", str(folder)])
@@ -185,6 +187,21 @@ def tiny_args(tmp_path: Path, folder: Path, *extra: str) -> list[str]:
 
 def flat(text: str) -> str:
     return " ".join(text.split())
+
+
+@pytest.mark.parametrize(("flag", "checked"), [("all", {True}), ("off", {None})])
+def test_check_determinism_flag_sets_every_row(tmp_path, tiny_folder, flag, checked):
+    result = runner.invoke(app, tiny_args(tmp_path, tiny_folder, "--check-determinism", flag))
+    assert result.exit_code == 0, result.output
+    rows = Store(tmp_path / "store").read()
+    assert len(rows) == 24 and {None if v is None or v != v else bool(v) for v in rows["deterministic_decode"]} == checked
+    assert (rows["determinism_check"] == flag).all()
+
+
+def test_a_bad_check_determinism_flag_is_one_line(tmp_path, tiny_folder):
+    result = runner.invoke(app, tiny_args(tmp_path, tiny_folder, "--check-determinism", "true"))
+    assert result.exit_code == 2
+    assert flat(result.output) == 'error: --check-determinism = "true": expected "first", "all" or "off"'
 
 
 @pytest.mark.parametrize("bad", ["corrupt", "foreign"])

@@ -61,12 +61,14 @@ def run_command(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (default: a local cluster of --jobs workers)"),
     target_bpp: Optional[float] = typer.Option(None, "--target-bpp", help="matched-rate mode: search each codec's rate so every image lands at this bpp"),
     tolerance: Optional[float] = typer.Option(None, "--tolerance", help="relative bpp tolerance of --target-bpp (default 0.05 = ±5 %)"),
+    check_determinism: Optional[str] = typer.Option(None, "--check-determinism", help="decode twice and compare: first "
+                                                    "(the first rate of each image and codec, default), all or off"),
 ) -> None:
     """Encode, decode and measure every image × codec × rate; rows already stored are skipped."""
     request = RunRequest(config=config_path, datasets=tuple(dataset or ()), codecs=tuple(codec or ()), jobs=jobs,
                          results=results, data_dir=data_dir, metrics=tuple(metric or ()), limit=limit,
                          allow_modified=allow_modified, keep_bitstreams=keep_bitstreams, device=device, backend=backend, scheduler=scheduler,
-                         target_bpp=target_bpp, tolerance=tolerance)
+                         target_bpp=target_bpp, tolerance=tolerance, check_determinism=check_determinism)
     progress = progress_bar()
     bar = progress.add_task("encoding", total=0)
 
