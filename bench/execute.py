@@ -256,9 +256,11 @@ def run_unit(unit: Unit, settings: Settings, provenance: Provenance) -> list[dic
     try:
         image = cached_image(first.image_path, settings.size_requirement)
         height, width = image.shape[:2]
+        for row in rows:
+            row.update(width=width, height=height)
         codec = codec_for(first.codec_impl, first.params)
         for row in rows:
-            row.update(width=width, height=height, command=codec.describe(first.rate))
+            row["command"] = codec.describe(first.rate)
         reference_image = getattr(codec, "reference_image", None)
         reference = reference_image(image) if reference_image else image
         start = time.perf_counter()
