@@ -6,17 +6,22 @@ CompressAI's benchmark does), and the same number of processes, it times:
 * ``bare``: a plain loop doing only encode → decode → metrics (no planning, store, provenance);
 * ``bench``: ``bench run`` into a fresh store (determinism re-decode and LPIPS off, so the work
   matches);
+* ``legacy``: the same ``bench run`` with the newer paths switched off: one task per worker call
+  (``run_task``), tasks handed out one by one, metrics uncached (``measure(..., cache=False)``);
 * ``compressai``: ``python -m compressai.utils.bench jpeg|webp`` (both codecs);
 
-each repeated, reporting medians and ratios; plus metric throughput per 768×512 image.
+each repeated, interleaved, reporting medians and ratios. Then the repository's bench.toml on
+the first ``--limit`` Kodak images (as it is, with ``--check-determinism first``, and legacy),
+and metric throughput per 768×512 image.
 
-    python benchmarks/harness_overhead.py --kodak DIR [--jobs 1 2] [--repeats 3]
+    python benchmarks/harness_overhead.py --kodak DIR [--jobs 2] [--repeats 3] [--limit 4]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import subprocess
 import sys
@@ -26,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+REPO = Path(__file__).resolve().parents[1]
 QUALITIES = (10, 20, 30, 40, 50, 60, 70, 75, 80, 90)
 CODECS = {"jpeg": "JPEG", "webp": "WEBP"}
 
@@ -55,22 +61,69 @@ def _bare_one_image(path: Path) -> list[tuple[float, float, float]]:
     return out
 
 
-def timed(command: list[str]) -> float:
+def timed(command: list[str], env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     return time.perf_counter() - start
 
 
-def bench_command(kodak: Path, jobs: int, workdir: Path) -> list[str]:
+def bench_command(kodak: Path, jobs: int, workdir: Path, legacy: bool = False) -> list[str]:
+    """``bench run`` of the shared workload into a fresh store; ``legacy`` with the new paths off."""
     config = workdir / "bench.toml"
     rates = ", ".join(map(str, QUALITIES))
     config.write_text(
-        f'[run]\ncodecs = ["jpeg", "webp"]\nmetrics = ["psnr_rgb", "ms_ssim"]\ncheck_determinism = false\n'
+        f'[run]\ncodecs = ["jpeg", "webp"]\nmetrics = ["psnr_rgb", "ms_ssim"]\ncheck_determinism = "off"\n'
         f"[codecs.jpeg]\nrates = [{rates}]\n[codecs.webp]\nrates = [{rates}]\n"
     )
-    results = workdir / f"store-{time.monotonic_ns()}"
-    return [sys.executable, "-c", "from bench.cli import main; main()", "run", "--config", str(config),
-            "--dataset", str(kodak), "--jobs", str(jobs), "--results", str(results)]
+    return [*bench_prefix(legacy), "run", "--config", str(config), "--dataset", str(kodak), "--jobs", str(jobs),
+            "--results", str(workdir / f"store-{time.monotonic_ns()}")]
+
+
+def bench_prefix(legacy: bool) -> list[str]:
+    """The command that starts ``bench``: the CLI, or this script's ``legacy`` mode."""
+    if legacy:
+        return [sys.executable, __file__, "legacy"]
+    return [sys.executable, "-c", "from bench.cli import main; main()"]
+
+
+def default_config_command(jobs: int, workdir: Path, limit: int, variant: str) -> list[str]:
+    """``bench run --dataset kodak --limit N`` with the repository's bench.toml (its codecs,
+    metrics and determinism setting); ``variant`` is now, first (``--check-determinism first``)
+    or legacy."""
+    extra = ["--check-determinism", "first"] if variant == "first" else []
+    return [*bench_prefix(variant == "legacy"), "run", "--config", str(REPO / "bench.toml"), "--dataset", "kodak",
+            "--limit", str(limit), "--jobs", str(jobs), "--results", str(workdir / f"store-{time.monotonic_ns()}"),
+            *extra]
+
+
+def legacy_main(args: list[str]) -> None:
+    """``bench run`` as before units: one task per worker call (``run_task``, an encode per
+    decoder-option set), tasks handed out one at a time, metrics uncached (``cache=False``)."""
+    import functools
+
+    import bench.runner
+    from bench.cli import main as bench_main
+    from bench.execute import execute
+
+    bench.runner.execute = functools.partial(execute, worker=_legacy_task)
+    sys.argv = ["bench", *args]
+    bench_main()
+
+
+def _legacy_task(task: object, settings: object, provenance: object) -> dict:
+    """``run_task`` with ``bench.metrics.measure`` uncached, in whichever process runs it."""
+    from bench import metrics
+    from bench.execute import run_task
+
+    if not getattr(metrics.measure, "uncached", False):
+        cached = metrics.measure
+
+        def measure(*args: object, **kwargs: object) -> dict:
+            return cached(*args, **{**kwargs, "cache": False})
+
+        measure.uncached = True  # type: ignore[attr-defined]
+        metrics.measure = measure
+    return run_task(task, settings, provenance)
 
 
 def compressai_commands(kodak: Path, jobs: int) -> list[list[str]]:
@@ -102,28 +155,46 @@ def metric_throughput(kodak: Path, repeats: int) -> dict[str, float]:
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["legacy"]:
+        legacy_main(sys.argv[2:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", default="all", choices=["all", "bare"])
     parser.add_argument("--kodak", type=Path, required=True)
-    parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--jobs", type=int, nargs="+", default=[2])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--limit", type=int, default=4, help="images of the default-config run (bench.toml on Kodak)")
     args = parser.parse_args()
     if args.mode == "bare":
         bare_loop(args.kodak, args.jobs[0])
         return
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout
+    print(f"commit {commit.strip()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
     n_tasks = len(sorted(args.kodak.glob("kodim*.png"))) * len(CODECS) * len(QUALITIES)
     print(f"{n_tasks} encodes per run; medians of {args.repeats} runs (seconds, wall clock)\n")
-    print("| processes | bare loop | bench run | CompressAI bench | bench / bare | CompressAI / bench | images·codec·quality per s (bench) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| processes | bare loop | bench run | bench run, legacy paths | CompressAI bench | bench / bare | "
+          "legacy / bench | CompressAI / bench | CompressAI / legacy |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    env = {**os.environ, "BENCH_DATA_DIR": str(args.kodak.parent)}
     with tempfile.TemporaryDirectory() as tmp:
         for jobs in args.jobs:
-            times: dict[str, list[float]] = {"bare": [], "bench": [], "compressai": []}
-            for _ in range(args.repeats):  # interleaved, so drifting machine load hits all three alike
+            times: dict[str, list[float]] = {"bare": [], "bench": [], "legacy": [], "compressai": []}
+            for _ in range(args.repeats):  # interleaved, so drifting machine load hits all four alike
                 times["bare"].append(timed([sys.executable, __file__, "bare", "--kodak", str(args.kodak), "--jobs", str(jobs)]))
                 times["bench"].append(timed(bench_command(args.kodak, jobs, Path(tmp))))
+                times["legacy"].append(timed(bench_command(args.kodak, jobs, Path(tmp), legacy=True)))
                 times["compressai"].append(sum(timed(c) for c in compressai_commands(args.kodak, jobs)))
-            bare, ours, theirs = (statistics.median(times[k]) for k in ("bare", "bench", "compressai"))
-            print(f"| {jobs} | {bare:.1f} | {ours:.1f} | {theirs:.1f} | {ours / bare:.3f} | {theirs / ours:.2f} | {n_tasks / ours:.1f} |")
+            bare, ours, legacy, theirs = (statistics.median(times[k]) for k in ("bare", "bench", "legacy", "compressai"))
+            print(f"| {jobs} | {bare:.1f} | {ours:.1f} | {legacy:.1f} | {theirs:.1f} | {ours / bare:.3f} | "
+                  f"{legacy / ours:.2f} | {theirs / ours:.2f} | {theirs / legacy:.2f} |", flush=True)
+            default: dict[str, list[float]] = {"now": [], "first": [], "legacy": []}
+            for _ in range(args.repeats):
+                for variant in default:
+                    default[variant].append(timed(default_config_command(jobs, Path(tmp), args.limit, variant), env))
+            now, first, legacy = (statistics.median(default[k]) for k in ("now", "first", "legacy"))
+            print(f"\ndefault config (bench.toml, `--dataset kodak --limit {args.limit}`), {jobs} processes: "
+                  f"legacy {legacy:.1f} s, now {now:.1f} s (legacy / now {legacy / now:.2f}), "
+                  f"now with --check-determinism first {first:.1f} s (legacy / first {legacy / first:.2f})", flush=True)
     print("\n| metric | seconds per 768×512 pair (CPU, median) |\n|---|---|")
     for name, seconds in metric_throughput(args.kodak, max(5, args.repeats)).items():
         print(f"| {name} | {seconds:.4f} |")
