@@ -74,13 +74,9 @@ def published_anchor(anchor: str) -> pd.DataFrame | None:
     for), or None for a measured anchor."""
     if not anchor.startswith(PUBLISHED_PREFIX):
         return None
-    from bench.analysis.published import published_curves
+    from bench.analysis import published
 
-    curves = published_curves([anchor])
-    if curves["codec"].nunique() != 1:
-        raise AnalysisError(f"--anchor {anchor}: names {curves['codec'].nunique()} published curves; name one, "
-                            "e.g. published:vtm")
-    return curves
+    return published.published_anchor(anchor)
 
 
 def paper_tables(rows: pd.DataFrame, settings: TableSettings) -> PaperTables:

@@ -147,11 +147,11 @@ def published_curves(names: Iterable[str], dataset: str | None = None) -> pd.Dat
     return _as_curves(chosen)
 
 
-def published_anchor(name: str, dataset: str = "kodak") -> pd.DataFrame:
+def published_anchor(name: str, dataset: str | None = None) -> pd.DataFrame:
     """One published curve to serve as a BD anchor (``bench table --anchor published:vtm``).
 
     ``name`` is a curve (``published:vtm`` or ``vtm``); a set of several curves is an error,
-    since an anchor is one curve.
+    since an anchor is one curve. Without ``dataset``, every dataset the curve was published for.
     """
     curves = published_curves([name], dataset)
     codecs = sorted(curves["codec"].unique())

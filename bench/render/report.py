@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from bench import environment
 from bench.analysis.paper import PaperTables, TableSettings, paper_tables
-from bench.render.figure import DPI
+from bench.render.figure import DPI, safe_name
 from bench.render.rd import per_image_figure, rd_figures
 from bench.render.style import codec_colours
 from bench.render.tables import (auc_caption, auc_display, bd_caption, bd_display, images_note, per_image_bd_display,
@@ -74,7 +74,8 @@ def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[Rep
     for dataset, data in per_image.groupby("dataset", sort=True):
         if data[settings.per_image_metric].notna().any():
             fig = per_image_figure(data, settings.per_image_metric, dataset=str(dataset), colours=colours, images=images)
-            yield ReportFigure(_safe(dataset), f"{_safe(dataset)}-{settings.per_image_metric}-per-image",
+            name = safe_name(str(dataset))
+            yield ReportFigure(name, f"{name}-{settings.per_image_metric}-per-image",
                                "Every image's curves (the data behind the means)", fig)
 
 
@@ -83,12 +84,6 @@ def _colours(rows: pd.DataFrame, settings: ReportSettings) -> dict[str, str]:
     if settings.published is not None:
         labels |= set(settings.published["codec"].astype(str))
     return codec_colours(sorted(labels), settings.codec_order)
-
-
-def _safe(name: object) -> str:
-    from bench.render.figure import safe_name
-
-    return safe_name(str(name))
 
 
 def _png(fig: Figure) -> str:
@@ -107,7 +102,7 @@ def _table(frame: pd.DataFrame, caption: str = "") -> str:
 
 def _section(dataset: str, tables: PaperTables, figures: list[ReportFigure], crops: list[Path],
              failures: pd.DataFrame) -> list[str]:
-    parts = [f"<h2 id='{html.escape(_safe(dataset))}'>{html.escape(dataset)}</h2>"]
+    parts = [f"<h2 id='{html.escape(safe_name(str(dataset)))}'>{html.escape(dataset)}</h2>"]
     for item in figures:
         parts.append(f"<figure><img alt='{html.escape(item.stem)}' src='data:image/png;base64,{_png(item.figure)}'>"
                      f"<figcaption>{html.escape(item.caption)}</figcaption></figure>")
@@ -160,12 +155,12 @@ def render_report(rows: pd.DataFrame, settings: ReportSettings) -> str:
     parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>{html.escape(settings.title)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{html.escape(settings.title)}</h1>",
-             "<p>" + " · ".join(f"<a href='#{html.escape(_safe(d))}'>{html.escape(d)}</a>" for d in datasets)
+             "<p>" + " · ".join(f"<a href='#{html.escape(safe_name(str(d)))}'>{html.escape(d)}</a>" for d in datasets)
              + " · <a href='#environment'>environment</a></p>"]
     for dataset in datasets:
-        crops = [c for c in settings.crops if c.name.startswith(f"crops-{_safe(dataset)}-")]
+        crops = [c for c in settings.crops if c.name.startswith(f"crops-{safe_name(str(dataset))}-")]
         failures = rows[(rows["dataset"].astype(str) == dataset) & rows["error"].notna()]
-        parts += _section(dataset, tables, [f for f in figures if f.dataset == _safe(dataset)], crops, failures)
+        parts += _section(dataset, tables, [f for f in figures if f.dataset == safe_name(str(dataset))], crops, failures)
     parts += _environment(rows)
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.render.figure import safe_name
+
 #: How each metric reads in a header.
 METRIC_NAMES = {"psnr_rgb": "PSNR RGB", "psnr_y": "PSNR Y", "ms_ssim": "MS-SSIM", "ms_ssim_db": "MS-SSIM",
                 "lpips": "LPIPS"}
@@ -190,7 +192,7 @@ def write_paper_tables(tables, out: Path) -> list[Path]:
     """One folder per dataset: bd-, auc-, per-image BD and RD-point tables in .md/.tex/.csv."""
     written: list[Path] = []
     for dataset in tables.datasets:
-        folder = out / _safe(dataset)
+        folder = out / safe_name(str(dataset))
         for metric in tables.metrics:
             bd = tables.bd[metric][tables.bd[metric]["dataset"] == dataset]
             if not bd.empty:
@@ -217,9 +219,3 @@ def write_paper_tables(tables, out: Path) -> list[Path]:
         written += write_all(per_image_display(per_image, list(tables.metrics)), folder / "rd-points-per-image",
                              f"{dataset}: RD point of every image behind the means")
     return written
-
-
-def _safe(name: str) -> str:
-    import re
-
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(name)).strip("_") or "dataset"
