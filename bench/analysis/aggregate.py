@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.auc import DEFAULT_INTERPOLATION, auc, common_range
-from bench.analysis.bd import MIN_POINTS, BDError, bd_rate_and_quality
+from bench.analysis.bd import MIN_POINTS, BDError, bd_of_pairs, bd_rate_and_quality
 from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, bd_intervals, mean_interval
 from bench.curves import CURVE, curve_labels, image_rows, mean_curves
 
@@ -137,16 +137,12 @@ def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, anchor: str, anchor_optio
 
 def _per_image_mean(anchor_rows: pd.DataFrame | None, fixed: pd.DataFrame | None, test_rows: pd.DataFrame,
                     metric: str, method: str, higher: bool, resamples: int, seed: int) -> dict:
-    rates, qualities, failed = [], [], 0
-    for image, test in test_rows.groupby("image"):
+    def pair(image: str, test: pd.DataFrame) -> tuple:
         reference = fixed if fixed is not None else anchor_rows[anchor_rows["image"] == image]
-        try:
-            rate, quality = bd_rate_and_quality(reference["bpp"], reference[metric], test["bpp"], test[metric], method, higher)
-        except BDError:
-            failed += 1
-            continue
-        rates.append(rate)
-        qualities.append(quality)
+        return reference["bpp"], reference[metric], test["bpp"], test[metric]
+
+    rates, qualities, failed = bd_of_pairs((pair(image, test) for image, test in test_rows.groupby("image")),
+                                           method, higher)
     if not rates:
         raise BDError("no image supports a BD")
     cells = {"bd_rate": float(np.mean(rates)), "bd_quality": float(np.mean(qualities)),

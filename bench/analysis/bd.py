@@ -14,7 +14,7 @@ computed on −quality, and BD-quality is reported as test − anchor in the met
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import bjontegaard
 import numpy as np
@@ -110,3 +110,20 @@ def bd_rate_and_quality(anchor_rates: Sequence[float], anchor_quality: Sequence[
     delta = float(bjontegaard.bd_psnr(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
                                       require_matching_points=False, min_overlap=0.0))
     return rate, delta if higher_is_better else -delta
+
+
+def bd_of_pairs(pairs: Iterable[tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],
+                method: str = "pchip", higher_is_better: bool = True) -> tuple[list[float], list[float], int]:
+    """BD-rates and BD-qualities of (anchor rates, anchor quality, test rates, test quality) pairs,
+    and how many pairs did not support a BD: counted rather than raised, since a bootstrap draw or
+    one image without a BD must not sink the whole aggregate."""
+    rates, qualities, failed = [], [], 0
+    for pair in pairs:
+        try:
+            rate, quality = bd_rate_and_quality(*pair, method, higher_is_better)
+        except BDError:
+            failed += 1
+            continue
+        rates.append(rate)
+        qualities.append(quality)
+    return rates, qualities, failed

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.analysis.bd import BDError, bd_rate_and_quality
+from bench.analysis.bd import BDError, bd_of_pairs
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
@@ -85,16 +85,9 @@ def bd_intervals(anchor: ImageMatrix, test: ImageMatrix, method: str = "pchip",
     weights = resample_weights(len(test.images), resamples, seed)
     paired = anchor.images == test.images
     anchor_weights = weights if paired else resample_weights(len(anchor.images), resamples, seed + 1)
-    rates, qualities, failed = [], [], 0
-    for index, w in enumerate(weights):
-        try:
-            rate, quality = bd_rate_and_quality(*anchor.mean(anchor_weights[index]), *test.mean(w), method,
-                                                higher_is_better)
-        except BDError:
-            failed += 1
-            continue
-        rates.append(rate)
-        qualities.append(quality)
+    rates, qualities, failed = bd_of_pairs(
+        ((*anchor.mean(anchor_weights[index]), *test.mean(w)) for index, w in enumerate(weights)),
+        method, higher_is_better)
     if not rates:
         raise BDError(f"no bootstrap resample of {resamples} supports a BD")
     kept = len(rates)
