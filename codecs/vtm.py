@@ -1,23 +1,40 @@
 """VVC reference software VTM (``EncoderApp``/``DecoderApp``), all-intra, one frame.
 
 The papers compare with VTM-12.1 intra at 4:4:4. The image is converted to planar Y'CbCr 4:4:4
-with :mod:`bench_codecs.yuv` (BT.709, full range, 10-bit by default: exact for 8-bit RGB), coded
-with a configuration file this module writes (all-intra, one frame), decoded, and converted back;
-bpp counts the bitstream file. Sizes that are not a multiple of the minimum CU size (8) are padded
-by the encoder (``--ConformanceWindowMode=1``) and cropped by the conformance window.
+with :mod:`bench_codecs.yuv` (BT.709, full range), written at ``input_bit_depth`` (10 by default:
+exact for 8-bit RGB), coded at ``bit_depth`` (the internal depth), decoded at the input depth and
+converted back; bpp counts the bitstream file. Sizes that are not a multiple of the minimum CU
+size (8) are padded by the encoder (``--ConformanceWindowMode=1``) and cropped by the conformance
+window.
+
+Configuration profiles (``profile``):
+
+* ``vtm-intra`` (default): VTM's own ``cfg/encoder_intra_vtm.cfg``, the file the JVET common test
+  conditions and CompressAI's published VTM points use, fast-search settings included (LCTUFast,
+  PBIntraFast, ISPFast, FastMIP, FastLFNST, AMaxBT). It ships with VTM's sources, not with bench:
+  it is found beside the binaries (a ``cfg`` folder in the binary's folder or any folder above
+  it), or named by ``config_file`` or ``$BENCH_VTM_CFG``.
+* ``bench-intra``: the configuration this module writes (``INTRA_CFG``): the same intra tools
+  without the fast-search settings, so slower and slightly better (the project's profile before
+  ``vtm-intra``).
+
+The SHA-256 of the exact configuration text enters ``version()``, so editing the file invalidates
+stored rows, and the row's ``command`` is the literal command line with that hash.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.codec import Codec, ValueType
-from bench.errors import CodecFailure, CodecUnavailable
+from bench.errors import CodecFailure, CodecUnavailable, ConfigError
 from bench_codecs import subprocess_runner as sp
 from bench_codecs import yuv
 
@@ -63,6 +80,13 @@ QpOutValCb : 17 29 34 41
 SEIDecodedPictureHash : 0
 """
 
+#: Configuration profiles: VTM's own intra file (found at run time) or the one written above.
+PROFILES = ("vtm-intra", "bench-intra")
+#: Where VTM's source tree keeps the official all-intra configuration.
+OFFICIAL_CFG = Path("cfg") / "encoder_intra_vtm.cfg"
+#: Folders above the binary's searched for ``cfg/encoder_intra_vtm.cfg`` (bin/umake/gcc-x/x86_64/release).
+SEARCH_DEPTH = 6
+
 #: Minimum CU size: the picture must be a multiple of it; the encoder pads and signals cropping.
 MIN_CU = 8
 
@@ -74,11 +98,12 @@ class VtmCodec(yuv.RoundTripReference, Codec):
     rate_range = (-12, 63)
     param_defaults = {
         "encoder_app": "EncoderApp", "decoder_app": "DecoderApp", "chroma": "444",
-        "bit_depth": 10, "matrix": "bt709", "range": "full", "timeout_s": 3600,
-        "psnr_reference": "original",
+        "bit_depth": 10, "input_bit_depth": 10, "matrix": "bt709", "range": "full", "timeout_s": 3600,
+        "psnr_reference": "original", "profile": "vtm-intra", "config_file": "",
     }
     param_types = {
         "chroma": ValueType(str, choices=yuv.CHROMA_FORMATS), "bit_depth": ValueType(int, choices=yuv.BIT_DEPTHS),
+        "input_bit_depth": ValueType(int, choices=yuv.BIT_DEPTHS), "profile": ValueType(str, choices=PROFILES),
         "matrix": ValueType(str, choices=tuple(yuv.MATRICES)), "range": ValueType(str, choices=yuv.RANGES),
         "timeout_s": ValueType(float, low=1), "psnr_reference": ValueType(str, choices=yuv.PSNR_REFERENCES),
     }
@@ -87,6 +112,10 @@ class VtmCodec(yuv.RoundTripReference, Codec):
         super().__init__(**params)
         p = self.params
         yuv.check_format(p["matrix"], p["range"], int(p["bit_depth"]), str(p["chroma"]))
+        yuv.check_format(p["matrix"], p["range"], int(p["input_bit_depth"]), str(p["chroma"]))
+        if p["config_file"] and p["profile"] != "vtm-intra":
+            raise ConfigError(f"codec {self.name}: config_file is the file of profile \"vtm-intra\"; "
+                              f"profile {p['profile']!r} writes its own configuration")
         self._check_reference()
 
     @classmethod
@@ -110,8 +139,41 @@ class VtmCodec(yuv.RoundTripReference, Codec):
         # CompressAI's published VTM points: BT.709, full range, 8-bit round trip.
         return self.params["matrix"], self.params["range"], 8, "444"
 
+    def _official_cfg(self) -> Path:
+        """VTM's ``encoder_intra_vtm.cfg``: ``config_file``, ``$BENCH_VTM_CFG``, or beside the binary."""
+        named = self.params["config_file"] or os.environ.get("BENCH_VTM_CFG", "")
+        if named:
+            path = Path(named).expanduser()
+            if not path.is_file():
+                source = "params.config_file" if self.params["config_file"] else "BENCH_VTM_CFG"
+                raise CodecUnavailable(f"codec {self.name}: {source} {named!r} is not a file; name VTM's "
+                                       f"cfg/encoder_intra_vtm.cfg")
+            return path
+        folder = Path(self._binary("encoder_app", "EncoderApp")).resolve().parent
+        for candidate in [folder, *folder.parents][:SEARCH_DEPTH + 1]:
+            if (candidate / OFFICIAL_CFG).is_file():
+                return candidate / OFFICIAL_CFG
+        raise CodecUnavailable(
+            f"codec {self.name}: VTM's {OFFICIAL_CFG} (profile vtm-intra) not found beside {folder}; set "
+            "BENCH_VTM_CFG or params.config_file to it, or use params.profile = \"bench-intra\"")
+
+    @cached_property
+    def configuration(self) -> tuple[str, str]:
+        """(file name as passed to EncoderApp, exact text) of the profile's configuration."""
+        if self.params["profile"] == "bench-intra":
+            return "intra.cfg", INTRA_CFG
+        path = self._official_cfg()
+        try:
+            return str(path), path.read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CodecUnavailable(f"codec {self.name}: cannot read {path}: {exc}") from None
+
+    def configuration_sha256(self) -> str:
+        return hashlib.sha256(self.configuration[1].encode()).hexdigest()
+
     def version(self) -> str:
-        return sp.probe_version(self._binary("encoder_app", "EncoderApp"), ("--help",), "VTM")
+        banner = sp.probe_version(self._binary("encoder_app", "EncoderApp"), ("--help",), "VTM")
+        return f"{banner}; {self.params['profile']} cfg sha256 {self.configuration_sha256()[:16]}"
 
     @staticmethod
     def padded(height: int, width: int) -> tuple[int, int]:
@@ -120,32 +182,36 @@ class VtmCodec(yuv.RoundTripReference, Codec):
 
     def encode_args(self, cfg: str, source: str, target: str, width: int, height: int, rate: float) -> list[str]:
         p = self.params
-        depth = str(int(p["bit_depth"]))
+        depth, input_depth = int(p["bit_depth"]), int(p["input_bit_depth"])
         return [self._binary("encoder_app", "EncoderApp"), "-c", cfg, "-i", source, "-b", target, "-o", "",
-                f"--SourceWidth={width}", f"--SourceHeight={height}", f"--InputBitDepth={depth}",
-                f"--OutputBitDepth={depth}", f"--InternalBitDepth={depth}",
+                f"--SourceWidth={width}", f"--SourceHeight={height}", f"--InputBitDepth={input_depth}",
+                f"--OutputBitDepth={input_depth}", f"--InternalBitDepth={depth}",
                 f"--InputChromaFormat={p['chroma']}", f"--ChromaFormatIDC={p['chroma']}",
-                "--ConformanceWindowMode=1", f"--QP={int(rate)}", "--FramesToBeEncoded=1"]
+                "--ConformanceWindowMode=1", f"--QP={int(rate)}", "--FramesToBeEncoded=1", "--FrameRate=1"]
 
     def describe(self, rate: float) -> str:
-        return sp.command_text(self.encode_args("intra.cfg", "input.yuv", "out.bin", 0, 0, rate)).replace(
-            "--SourceWidth=0 --SourceHeight=0", "--SourceWidth=W --SourceHeight=H")
+        """The literal encoder command (W, H: the image's size) and the configuration's hash."""
+        command = sp.command_text(self.encode_args(self.configuration[0], "input.yuv", "out.bin", 0, 0, rate))
+        return (command.replace("--SourceWidth=0 --SourceHeight=0", "--SourceWidth=W --SourceHeight=H")
+                + f"  # {self.params['profile']} cfg sha256 {self.configuration_sha256()}")
 
     def encode(self, image: np.ndarray, rate: float) -> bytes:
         p = self.params
         height, width = image.shape[:2]
-        planes = yuv.rgb_to_ycbcr(image, p["matrix"], p["range"], int(p["bit_depth"]), str(p["chroma"]))
+        input_depth = int(p["input_bit_depth"])
+        planes = yuv.rgb_to_ycbcr(image, p["matrix"], p["range"], input_depth, str(p["chroma"]))
         with sp.task_dir("vtm-enc") as folder:
-            cfg, source, target = folder / "intra.cfg", folder / "input frame.yuv", folder / "out.bin"
-            cfg.write_text(INTRA_CFG)
-            yuv.write_yuv(source, planes, int(p["bit_depth"]))
+            source, target = folder / "input frame.yuv", folder / "out.bin"
+            cfg = folder / "intra.cfg"
+            cfg.write_text(self.configuration[1])  # the exact text hashed into the version, whatever the file does later
+            yuv.write_yuv(source, planes, input_depth)
             args = self.encode_args(str(cfg), str(source), str(target), width, height, rate)
             sp.run(args, float(p["timeout_s"]), f"codec {self.name}", cwd=folder)
             return sp.read_output(target, f"codec {self.name}", args[0])
 
     def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
         p = self.params
-        depth = int(p["bit_depth"])
+        depth = int(p["input_bit_depth"])  # decoded at the depth the input had
         with sp.task_dir("vtm-dec") as folder:
             source, target = folder / "in.bin", folder / "decoded frame.yuv"
             source.write_bytes(data)

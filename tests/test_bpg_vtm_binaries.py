@@ -72,6 +72,7 @@ def test_measured_vtm_reproduces_compressais_published_curve(tmp_path, kodak_dir
 
     if not os.environ.get("BENCH_LONG_TESTS"):
         pytest.skip("VTM on 24 Kodak images takes about 80 minutes on 2 cores; set BENCH_LONG_TESTS=1 to run it")
-    params = ('params = { chroma = "444", bit_depth = 10, matrix = "bt709", range = "full", '
-              'psnr_reference = "ycbcr-roundtrip" }')
+    # CompressAI's set-up: VTM's own intra configuration, 8-bit input, 10-bit internal depth
+    params = ('params = { profile = "vtm-intra", chroma = "444", input_bit_depth = 8, bit_depth = 10, '
+              'matrix = "bt709", range = "full", psnr_reference = "ycbcr-roundtrip" }')
     assert abs(_measured_vs_published(tmp_path, "vtm", [47, 42, 37, 32, 27, 22], params)) < 2.0

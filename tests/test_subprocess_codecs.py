@@ -122,11 +122,91 @@ def test_vtm_command_line_and_padding(monkeypatch, tmp_path):
         assert flag in args
     assert args[args.index("-c") + 1] == "c.cfg"
     assert VtmCodec(bit_depth=8).encode_args("c", "i", "o", 8, 8, 22).count("--InternalBitDepth=8") == 1
+    # CompressAI's set-up: 8-bit input and output, 10-bit internal depth
+    args = VtmCodec(input_bit_depth=8, bit_depth=10).encode_args("c", "i", "o", 8, 8, 22)
+    assert {"--InputBitDepth=8", "--OutputBitDepth=8", "--InternalBitDepth=10"} <= set(args)
     assert VtmCodec.padded(513, 771) == (520, 776) and VtmCodec.padded(512, 768) == (512, 768)
     from bench_codecs.vtm import INTRA_CFG
     assert "IntraPeriod : 1" in INTRA_CFG and "FramesToBeEncoded : 1" in INTRA_CFG
     with pytest.raises(ConfigError):
         VtmCodec(matrix="bt2020")
+
+
+def vtm_tree(root: Path, cfg_text: str = "CTUSize : 128\nLCTUFast : 1\n") -> Path:
+    """A VTM source tree as its build leaves it: cfg/ at the top, the apps deep under bin/."""
+    apps = root / "bin" / "umake" / "gcc-12" / "x86_64" / "release"
+    apps.mkdir(parents=True)
+    # the fake encoder keeps the configuration it was given and writes a bitstream
+    fake_tool(apps, "EncoderApp", "import shutil; a = sys.argv; shutil.copy(a[a.index('-c') + 1], a[a.index('-b') + 1] + '.cfg'); "
+                                  "open(a[a.index('-b') + 1], 'wb').write(b'vvc')")
+    fake_tool(apps, "DecoderApp", "pass")
+    (root / "cfg").mkdir()
+    (root / "cfg" / "encoder_intra_vtm.cfg").write_text(cfg_text)
+    return apps
+
+
+def test_vtm_default_profile_is_the_official_intra_file_found_beside_the_apps(monkeypatch, tmp_path):
+    import hashlib
+
+    apps = vtm_tree(tmp_path / "VTM")
+    for var in ("BENCH_VTM_CFG", "BENCH_VTM_ENCODERAPP", "BENCH_VTM_DECODERAPP"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("BENCH_VTM_DIR", str(apps))
+    official = tmp_path / "VTM" / "cfg" / "encoder_intra_vtm.cfg"
+    codec = VtmCodec()
+    assert codec.params["profile"] == "vtm-intra" and codec.configuration == (str(official), official.read_text())
+    digest = hashlib.sha256(official.read_bytes()).hexdigest()
+    assert codec.version().endswith(f"vtm-intra cfg sha256 {digest[:16]}")
+    command = codec.describe(37)
+    assert f"-c {official}" in command and command.endswith(f"# vtm-intra cfg sha256 {digest}")
+    assert "--QP=37" in command and "--SourceWidth=W --SourceHeight=H" in command
+    # the encoder receives exactly the hashed text
+    seen = {}
+    real_run = sp.run
+
+    def spy(args, *rest, **kwargs):
+        done = real_run(args, *rest, **kwargs)
+        target = Path(args[args.index("-b") + 1])
+        seen["cfg"] = Path(str(target) + ".cfg").read_text()
+        return done
+
+    monkeypatch.setattr(sp, "run", spy)
+    assert codec.encode(np.zeros((16, 16, 3), np.uint8), 37) == b"vvc"
+    assert seen["cfg"] == official.read_text()
+    # editing the file changes the version of a codec built afterwards: stored rows are not reused
+    official.write_text(official.read_text() + "FastMIP : 0\n")
+    assert VtmCodec().version() != codec.version()
+    # the written profile is the other choice, with its own hash
+    from bench_codecs.vtm import INTRA_CFG
+    written = VtmCodec(profile="bench-intra")
+    assert written.configuration == ("intra.cfg", INTRA_CFG)
+    assert written.version().endswith(f"bench-intra cfg sha256 {hashlib.sha256(INTRA_CFG.encode()).hexdigest()[:16]}")
+
+
+def test_vtm_official_file_missing_or_misnamed_is_one_clear_line(monkeypatch, tmp_path):
+    fake_tool(tmp_path, "EncoderApp", "")
+    monkeypatch.setenv("BENCH_VTM_DIR", str(tmp_path))
+    monkeypatch.delenv("BENCH_VTM_CFG", raising=False)
+    with pytest.raises(CodecUnavailable, match=r"cfg/encoder_intra_vtm.cfg \(profile vtm-intra\) not found.*"
+                                               r"BENCH_VTM_CFG.*profile = \"bench-intra\""):
+        VtmCodec().version()
+    monkeypatch.setenv("BENCH_VTM_CFG", str(tmp_path / "nope.cfg"))
+    with pytest.raises(CodecUnavailable, match=r"BENCH_VTM_CFG .*nope.cfg' is not a file"):
+        VtmCodec().version()
+    given = tmp_path / "mine.cfg"
+    given.write_text("CTUSize : 64\n")
+    assert VtmCodec(config_file=str(given)).configuration == (str(given), "CTUSize : 64\n")
+    with pytest.raises(ConfigError, match="config_file is the file of profile"):
+        VtmCodec(profile="bench-intra", config_file=str(given))
+    with pytest.raises(ConfigError, match="expected one of"):
+        VtmCodec(profile="fast")
+
+
+def test_vtm_decodes_at_the_input_bit_depth(monkeypatch, tmp_path):
+    fake_tool(tmp_path, "DecoderApp", "print(sys.argv[1:]); sys.exit(1)")
+    monkeypatch.setenv("BENCH_VTM_DIR", str(tmp_path))
+    with pytest.raises(CodecFailure, match=r"'-d', '8'"):
+        VtmCodec(input_bit_depth=8).decode(b"\x00")
 
 
 def test_round_trip_reference_hook():
