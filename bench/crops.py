@@ -36,7 +36,7 @@ from bench.render.style import curve_labels, variant_order
 DEFAULT_METRICS = ("psnr_rgb",)
 SHOWN_IF_STORED = ("lpips",)
 METRIC_TEXT = {"psnr_rgb": "PSNR {:.2f} dB", "psnr_y": "PSNR-Y {:.2f} dB", "ms_ssim": "MS-SSIM {:.4f}",
-               "ms_ssim_db": "MS-SSIM {:.2f} dB", "lpips": "LPIPS {:.3f}"}
+               "ms_ssim_db": "MS-SSIM {:.2f} dB", "lpips": "LPIPS {:.3f}", "psnr_rgb_float": "PSNR (float) {:.2f} dB"}
 
 
 @dataclass(frozen=True)

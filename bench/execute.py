@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -126,8 +126,20 @@ def encode_decode_measure(
     decoded_float, decoded, values = decode_checked(codec, data, source.shape, rate, decoder_options, settings,
                                                     keep_float=keep_float, first_rate=first_rate)
     values["encode_s"] = encode_s
-    values.update(metric_functions.measure(reference, decoded, list(settings.metrics), device=settings.device))
+    values.update(metric_functions.measure(reference, decoded, list(settings.metrics), device=settings.device,
+                                           reconstruction=float_reconstruction(decoded_float)))
     return Measurement(bytes(data), decoded, values, decoded_float if keep_float else None)
+
+
+def wants_float(codec: Codec, metrics: Sequence[str]) -> bool:
+    """Whether to decode with ``decode_float``: a metric of the float reconstruction is asked for
+    and the codec has one (its rounding is the decoded image, so one decode serves both)."""
+    return metric_functions.FLOAT_METRIC in metrics and codec.supports_float_carry
+
+
+def float_reconstruction(decoded: np.ndarray) -> np.ndarray | None:
+    """The image a float metric measures: ``decoded`` when it is a float reconstruction."""
+    return None if decoded.dtype == np.uint8 else decoded
 
 
 def decode_checked(
@@ -137,6 +149,7 @@ def decode_checked(
     """Decode ``data`` (and again, when the determinism check applies), check the bytes and the
     decoded image's shape and type: the reconstruction as decoded, rounded to 8 bits, and the
     row's values except ``encode_s`` and the metrics. Raises CodecFailure on a bad codec result."""
+    keep_float = keep_float or wants_float(codec, settings.metrics)
     decode = codec.decode_float if keep_float else codec.decode
     started = time.perf_counter()
     decoded_float = decode(data, **decoder_options)
@@ -268,24 +281,25 @@ def run_unit(unit: Unit, settings: Settings, provenance: Provenance) -> list[dic
         encode_s = time.perf_counter() - start
     except Exception as exc:  # noqa: BLE001 - every failure becomes a row, the run goes on
         return [_failed(row, exc) for row in rows]
-    decoded: list[tuple[Task, dict[str, Any], np.ndarray, dict[str, Any]]] = []
+    decoded: list[tuple[Task, dict[str, Any], np.ndarray, np.ndarray, dict[str, Any]]] = []
     for task, row in zip(unit.tasks, rows):
         try:
-            _, image_8bit, values = decode_checked(codec, data, image.shape, first.rate, task.decoder_options,
-                                                   settings, first_rate=task.first_rate)
-            decoded.append((task, row, image_8bit, values | {"encode_s": encode_s}))
+            as_decoded, image_8bit, values = decode_checked(codec, data, image.shape, first.rate, task.decoder_options,
+                                                            settings, first_rate=task.first_rate)
+            decoded.append((task, row, image_8bit, as_decoded, values | {"encode_s": encode_s}))
         except Exception as exc:  # noqa: BLE001
             _failed(row, exc)
     try:
         measured = metric_functions.measure_many(reference, [item[2] for item in decoded], list(settings.metrics),
-                                                 device=settings.device)
-        for (task, row, _, values), metric_values in zip(decoded, measured):
+                                                 device=settings.device,
+                                                 reconstructions=[float_reconstruction(item[3]) for item in decoded])
+        for (task, row, _, _, values), metric_values in zip(decoded, measured):
             row.update(values)
             row.update(metric_values)
             if settings.bitstream_dir is not None:
                 keep_bitstream(settings.bitstream_dir, task.key, bytes(data))
     except Exception as exc:  # noqa: BLE001
-        for task, row, _, _ in decoded:
+        for task, row, *_ in decoded:
             _failed(row, exc)
     for row in rows:
         row.setdefault("created_utc", utc_now())

@@ -74,6 +74,9 @@ COLUMNS: tuple[Column, ...] = (
     Column("ms_ssim", pa.float64(), "MS-SSIM on RGB (pytorch-msssim 1.0: 5 scales, Gaussian window 11, σ 1.5, data range 255), mean over channels"),
     Column("ms_ssim_db", pa.float64(), "−10·log10(1 − MS-SSIM)"),
     Column("lpips", pa.float64(), "LPIPS v0.1 with AlexNet features (lower is better), inputs scaled to [−1, 1]"),
+    Column("psnr_rgb_float", pa.float64(), "opt-in: PSNR in dB over R, G and B of the codec's reconstruction before "
+           "rounding to 8 bits (learned codecs' float output clamped to [0, 255], as the papers measure; the 8-bit "
+           "image for codecs without one), peak 255", optional=True),
     Column("psnr_rgb_prev", pa.float64(), "drift studies: PSNR RGB against the previous generation's decoded image (generation 1: the original)"),
     Column("ms_ssim_prev", pa.float64(), "drift studies: MS-SSIM against the previous generation's decoded image, when MS-SSIM is measured"),
     Column("encode_s", pa.float64(), "wall seconds of encode (codec work only); rows that differ only in decoder options "
@@ -96,7 +99,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("schema_version", pa.int32(), "row schema version"),
 )
 
-METRIC_COLUMNS = ("psnr_rgb", "psnr_y", "ms_ssim", "ms_ssim_db", "lpips")
+METRIC_COLUMNS = ("psnr_rgb", "psnr_y", "ms_ssim", "ms_ssim_db", "lpips", "psnr_rgb_float")
 COLUMN_NAMES = tuple(c.name for c in COLUMNS)
 OPTIONAL_COLUMNS = frozenset(c.name for c in COLUMNS if c.optional)
 #: ``target_bpp`` (with the tolerance inside ``rate_search``) replaces ``rate`` in the key of a

@@ -103,7 +103,7 @@ def write_part_without(tmp_path, rows: list[dict], dropped: tuple[str, ...]) -> 
 def test_a_part_without_the_optional_columns_reads_with_them_null(tmp_path):
     from bench.schema import OPTIONAL_COLUMNS
 
-    assert OPTIONAL_COLUMNS == {"target_bpp", "rate_search", "determinism_check"}
+    assert OPTIONAL_COLUMNS == {"target_bpp", "rate_search", "determinism_check", "psnr_rgb_float"}
     write_part_without(tmp_path, [row("old")], tuple(OPTIONAL_COLUMNS))
     store = Store(tmp_path)
     store.write([{**row("new", minutes=1), "target_bpp": 0.5, "rate_search": "{}"}])

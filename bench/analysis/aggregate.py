@@ -22,7 +22,7 @@ from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatri
 from bench.curves import CURVE, curve_labels, image_rows, mean_curves
 
 #: Metrics and whether higher values are better.
-QUALITY_METRICS = {"psnr_rgb": True, "psnr_y": True, "ms_ssim_db": True, "lpips": False}
+QUALITY_METRICS = {"psnr_rgb": True, "psnr_y": True, "ms_ssim_db": True, "lpips": False, "psnr_rgb_float": True}
 MODES = ("mean-curve", "per-image")
 PUBLISHED_PREFIX = "published:"
 

@@ -1,4 +1,5 @@
-"""Distortion metrics, all computed on the one decoded 8-bit image of a task.
+"""Distortion metrics, computed on the one decoded 8-bit image of a task; ``psnr_rgb_float``
+(opt-in) on the codec's reconstruction before rounding, where it has one.
 
 ``measure`` is the entry point the executor uses, ``measure_many`` the same for several decoded
 images of one reference; each metric module is independent and tested against a reference of its
@@ -20,7 +21,7 @@ import numpy as np
 from bench.errors import ConfigError
 from bench.metrics.cache import LruCache, content_key
 from bench.metrics.msssim import ReferencePyramid, ms_ssim, ms_ssim_against, reference_pyramid, to_batch
-from bench.metrics.psnr import psnr_rgb, psnr_y
+from bench.metrics.psnr import psnr_rgb, psnr_rgb_float, psnr_y
 
 if TYPE_CHECKING:
     import torch
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
 NUMPY_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"psnr_rgb": psnr_rgb, "psnr_y": psnr_y}
 #: Metrics computed in torch, which also take the device to run on.
 TORCH_METRICS = ("ms_ssim", "lpips")
-ALL_METRICS = tuple(NUMPY_METRICS) + TORCH_METRICS
+#: PSNR of the float reconstruction (learned codecs' ``decode_float``; the 8-bit image for codecs
+#: without one). Opt-in: papers report it, a decoded file cannot show it.
+FLOAT_METRIC = "psnr_rgb_float"
+ALL_METRICS = tuple(NUMPY_METRICS) + TORCH_METRICS + (FLOAT_METRIC,)
 #: Decoded pixels per torch batch in ``measure_many``: five 768×512 images. On CPU, batches of five
 #: ran as fast as batches of ten with half the memory (about 200 MB of MS-SSIM intermediates);
 #: docs/metric-cache.md has the time per batch size.
@@ -55,16 +59,22 @@ def ms_ssim_db(value: float) -> float:
 
 
 def measure(original: np.ndarray, decoded: np.ndarray, names: list[str], device: str = "cpu",
-            cache: bool = True) -> dict[str, float]:
-    """Every requested metric of ``decoded`` against ``original`` (both H×W×3 uint8)."""
-    return measure_many(original, [decoded], names, device=device, cache=cache)[0]
+            cache: bool = True, reconstruction: np.ndarray | None = None) -> dict[str, float]:
+    """Every requested metric of ``decoded`` against ``original`` (both H×W×3 uint8);
+    ``reconstruction`` is the float image ``decoded`` was rounded from, when the codec has one."""
+    return measure_many(original, [decoded], names, device=device, cache=cache, reconstructions=[reconstruction])[0]
 
 
 def measure_many(original: np.ndarray, decoded: Sequence[np.ndarray], names: list[str], device: str = "cpu",
-                 cache: bool = True) -> list[dict[str, float]]:
-    """``measure`` for each decoded image of one reference, MS-SSIM and LPIPS in batches."""
+                 cache: bool = True, reconstructions: Sequence[np.ndarray | None] | None = None) -> list[dict[str, float]]:
+    """``measure`` for each decoded image of one reference, MS-SSIM and LPIPS in batches.
+
+    ``reconstructions`` (one per decoded image, None where the codec's output is 8-bit) feed
+    ``psnr_rgb_float``; without them it is measured on the 8-bit images.
+    """
     if not decoded:
         return []
+    floats = list(reconstructions) if reconstructions is not None else [None] * len(decoded)
     for image in decoded:
         if image.shape != original.shape:
             raise ValueError(f"decoded image is {image.shape}, reference is {original.shape}")
@@ -73,7 +83,9 @@ def measure_many(original: np.ndarray, decoded: Sequence[np.ndarray], names: lis
     per_metric = (_cached if cache else _uncached)(original, decoded, torch_names, device) if torch_names else {}
     for name in names:
         for index, image in enumerate(decoded):
-            if name in NUMPY_METRICS:
+            if name == FLOAT_METRIC:
+                values[index][name] = psnr_rgb_float(original, image if floats[index] is None else floats[index])
+            elif name in NUMPY_METRICS:
                 values[index][name] = NUMPY_METRICS[name](original, image)
             else:
                 values[index][name] = per_metric[name][index]

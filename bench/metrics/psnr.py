@@ -1,4 +1,5 @@
-"""PSNR on RGB and on luma, in float64 from 8-bit images (peak 255)."""
+"""PSNR on RGB and on luma, in float64 from 8-bit images (peak 255), and PSNR of a codec's
+float reconstruction (what the learned-codec papers report)."""
 
 from __future__ import annotations
 
@@ -41,4 +42,16 @@ def luma(image: np.ndarray) -> np.ndarray:
 def psnr_y(original: np.ndarray, decoded: np.ndarray) -> float:
     """PSNR of BT.601 luma (float, not rounded to 8 bits)."""
     diff = luma(original) - luma(decoded)
+    return _psnr(float(np.mean(diff * diff)))
+
+
+def psnr_rgb_float(original: np.ndarray, reconstruction: np.ndarray) -> float:
+    """PSNR over R, G and B of a reconstruction before rounding to 8 bits (peak 255).
+
+    Why: the learned-codec papers (and CompressAI's evaluation) measure PSNR on the float
+    ``x_hat`` clamped to [0, 1], not on the 8-bit image a decoded file holds. ``reconstruction``
+    is float in [0, 255] (the codec's ``decode_float``) or uint8 for codecs whose output is 8-bit,
+    in which case this equals :func:`psnr_rgb` up to float64 rounding.
+    """
+    diff = original.astype(np.float64) - reconstruction.astype(np.float64)
     return _psnr(float(np.mean(diff * diff)))

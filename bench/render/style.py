@@ -23,6 +23,7 @@ PUBLISHED_PREFIX = "published:"
 AXIS_LABELS = {
     "psnr_rgb": "PSNR RGB [dB]",
     "psnr_y": "PSNR Y (BT.601) [dB]",
+    "psnr_rgb_float": "PSNR RGB of the float reconstruction [dB]",
     "ms_ssim_db": "MS-SSIM [dB]",
     "ms_ssim": "MS-SSIM",
     "lpips": "LPIPS (AlexNet), lower is better",

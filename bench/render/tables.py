@@ -19,8 +19,9 @@ from bench.render.figure import safe_name
 
 #: How each metric reads in a header.
 METRIC_NAMES = {"psnr_rgb": "PSNR RGB", "psnr_y": "PSNR Y", "ms_ssim": "MS-SSIM", "ms_ssim_db": "MS-SSIM",
-                "lpips": "LPIPS"}
-METRIC_UNITS = {"psnr_rgb": "dB", "psnr_y": "dB", "ms_ssim": "", "ms_ssim_db": "dB", "lpips": ""}
+                "lpips": "LPIPS", "psnr_rgb_float": "PSNR RGB (float reconstruction)"}
+METRIC_UNITS = {"psnr_rgb": "dB", "psnr_y": "dB", "ms_ssim": "", "ms_ssim_db": "dB", "lpips": "",
+                "psnr_rgb_float": "dB"}
 
 
 def metric_header(metric: str) -> str:
