@@ -8,7 +8,7 @@ import torch
 
 from bench.errors import ConfigError
 from bench.execute import Settings, encode_decode_measure
-from bench_codecs.inn.ilc import ILC, PAPER_KERNELS, PAPER_WIDTHS, ilc_loss, teacher
+from bench_codecs.inn.ilc import ILC, PAPER_KERNELS, PAPER_WIDTHS, AveragingHaar, ilc_loss, teacher
 from bench_codecs.inn.layers import HaarDownsampling
 from bench_codecs.inn.stochastic_codecs import DEMO_ILC, IlcCodec
 
@@ -41,6 +41,30 @@ def test_haar_float64_invertible_and_orthonormal():
     assert flat[:, 3:].abs().max().item() == 0
 
 
+def test_averaging_haar_is_average_pooling_and_inverts():
+    haar = AveragingHaar(3)
+    x = torch.rand(2, 3, 16, 24, dtype=torch.float64)
+    h = haar(x)
+    pooled = torch.nn.functional.avg_pool2d(x, 2)
+    assert torch.allclose(h[:, :3], pooled, atol=1e-12)  # LL = the 2×2 mean (§III-A, ÷4)
+    assert torch.allclose(h, HaarDownsampling(3)(x) / 2, atol=1e-12)
+    assert (haar(h, rev=True) - x).abs().max().item() < 1e-12
+
+
+def test_average_haar_model_is_marked_in_its_checkpoint_and_inverts():
+    torch.manual_seed(0)
+    model = _perturbed(ILC(**SMALL, haar="average")).double()
+    x = torch.rand(1, 3, 32, 32, dtype=torch.float64)
+    assert (model.iem(model.iem(x), rev=True) - x).abs().max().item() < 1e-10
+    assert ILC.config_from_state_dict(model.state_dict())["haar"] == "average"
+    rebuilt = ILC(**ILC.config_from_state_dict(model.state_dict()))
+    rebuilt.load_state_dict(model.state_dict())  # strict: the layouts agree
+    identity = ILC(**SMALL, haar="average").double()  # untouched couplings: LL path = the mean of 16×16 blocks
+    assert torch.allclose(identity.iem(x)[:, :3], torch.nn.functional.avg_pool2d(x, 16), atol=1e-12)
+    with pytest.raises(ValueError, match="haar must be one of"):
+        ILC(**SMALL, haar="db2")
+
+
 def test_iem_float64_invertible_with_random_couplings():
     torch.manual_seed(0)
     model = _perturbed(ILC(**SMALL)).double()
@@ -68,7 +92,7 @@ def test_structure_follows_table_one():
         assert coupling.G1.conv1.weight.shape == (width, scale.channels // 3, kernel, kernel)
         assert coupling.G1.conv2.weight.shape[-1] == 1
     assert ILC.config_from_state_dict(model.state_dict()) == {"widths": PAPER_WIDTHS, "kernels": PAPER_KERNELS,
-                                                              "blocks": 1}
+                                                              "blocks": 1, "haar": "orthonormal"}
 
 
 def test_loss_has_all_four_terms_and_the_straight_through_gradient():

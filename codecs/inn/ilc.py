@@ -3,7 +3,8 @@
 Invertible encoding module (IEM), as read from the paper (Sec. III-A, Fig. 2, Table I):
 
 * two Haar downsamplings take the RGB image to 48 channels at 1/4 size (Table I's first
-  scale: 48 input channels at 64×64 for 256×256 crops);
+  scale: 48 input channels at 64×64 for 256×256 crops); ``haar`` chooses the orthonormal
+  transform or the paper's averaging one (``HAAR_FORMS``, docs/inn-ilc-probdec.md compares them);
 * three scales, each: [Haar downsampling, except at the first scale] → 1×1 invertible
   convolution initialised to the identity → ``blocks`` affine couplings (eq. (1)) whose
   ψ, φ, ρ, η are the bottleneck subnetwork (k×k conv → 1×1 conv → k×k conv), channels split
@@ -48,15 +49,30 @@ def ste_round(x: torch.Tensor) -> torch.Tensor:
     return x + (torch.round(x) - x).detach()
 
 
+#: Haar normalisations: ``orthonormal`` (LL = sum of a 2×2 block / 2, volume-preserving) or
+#: ``average`` (LL = mean of the block, "equivalent to average pooling" as §III-A says, the ÷4
+#: of the invertible-rescaling code the paper builds on).
+HAAR_FORMS = ("orthonormal", "average")
+
+
+class AveragingHaar(HaarDownsampling):
+    """The Haar transform of Xiao et al.'s invertible rescaling network: the orthonormal one
+    halved, so the LL band is the 2×2 average (÷4) and the inverse doubles before inverting."""
+
+    def forward(self, x: torch.Tensor, rev: bool = False) -> torch.Tensor:
+        return super().forward(2 * x, rev=True) if rev else super().forward(x) / 2
+
+
 class IEMScale(nn.Module):
     """One scale: Haar downsampling(s), identity-initialised 1×1 conv, affine couplings."""
 
     def __init__(self, in_channels: int, haar_levels: int, width: int, kernel: int, blocks: int,
-                 clamp: float = 1.0, form: str = "sigmoid") -> None:
+                 clamp: float = 1.0, form: str = "sigmoid", haar: str = "orthonormal") -> None:
         super().__init__()
         haars, channels = [], in_channels
+        haar_class = AveragingHaar if haar == "average" else HaarDownsampling
         for _ in range(haar_levels):
-            haars.append(HaarDownsampling(channels))
+            haars.append(haar_class(channels))
             channels *= 4
         self.haar = nn.ModuleList(haars)
         self.channels = channels
@@ -86,13 +102,19 @@ class ILC(CompressionModel):
     """IEM + factorised prior on y; z ~ N(0, I) is dropped by the encoder."""
 
     def __init__(self, widths: tuple[int, ...] = PAPER_WIDTHS, kernels: tuple[int, ...] = PAPER_KERNELS,
-                 blocks: int = 2, clamp: float = 1.0, form: str = "sigmoid") -> None:
+                 blocks: int = 2, clamp: float = 1.0, form: str = "sigmoid", haar: str = "orthonormal") -> None:
         super().__init__()
         if len(widths) != 3 or len(kernels) != 3:
             raise ValueError("ILC has three scales: give three widths and three kernels")
+        if haar not in HAAR_FORMS:
+            raise ValueError(f"haar must be one of {HAAR_FORMS}, got {haar!r}")
+        if haar == "average":
+            # Marks the checkpoint (config_from_state_dict); orthonormal models keep the layout
+            # they always had, so their checkpoints load unchanged.
+            self.register_buffer("haar_average", torch.ones(()))
         scales, channels = [], 3
         for i, (width, kernel) in enumerate(zip(widths, kernels)):
-            scale = IEMScale(channels, 2 if i == 0 else 1, int(width), int(kernel), int(blocks), clamp, form)
+            scale = IEMScale(channels, 2 if i == 0 else 1, int(width), int(kernel), int(blocks), clamp, form, haar)
             scales.append(scale)
             channels = scale.channels
         self.scales = nn.ModuleList(scales)
@@ -158,7 +180,8 @@ class ILC(CompressionModel):
             widths.append(int(weight.shape[0]))
             kernels.append(int(weight.shape[-1]))
         blocks = 1 + max(int(m.group(1)) for k in state if (m := re.match(r"scales\.0\.couplings\.(\d+)\.", k)))
-        return {"widths": tuple(widths), "kernels": tuple(kernels), "blocks": blocks}
+        return {"widths": tuple(widths), "kernels": tuple(kernels), "blocks": blocks,
+                "haar": "average" if "haar_average" in state else "orthonormal"}
 
 
 def teacher(filters: int = 256, latent: int = 256) -> FactorizedPrior:
