@@ -28,6 +28,8 @@ from PIL import Image
 from bench_codecs.inn.coding import load_state_dict
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
+#: Parameter-name prefixes of the entropy models (``entropy_lr``).
+ENTROPY_MODULES = ("entropy_bottleneck.", "gaussian_conditional.")
 #: Consecutive non-finite losses after which training stops instead of skipping on.
 MAX_NON_FINITE = 20
 
@@ -88,6 +90,27 @@ class TrainingRun:
     device: str = "cpu"
     init: str | None = None  # weights to start from (a state dict in the model's layout) when no checkpoint exists
     max_seconds: float = 0.0  # stop (checkpoint saved) after this much wall time; 0: no limit
+    entropy_lr: float = 0.0  # learning rate of the entropy models' networks; 0: ``lr`` (one parameter group)
+    lr_decay_start: int = 0  # eq. (8) of ILC: from this step on both rates are × lr_decay per step; 0: no decay
+    lr_decay: float = 1.0
+
+
+def parameter_groups(model: torch.nn.Module, config: TrainingRun) -> list[dict]:
+    """Adam's parameter groups: one at ``lr``, or (``entropy_lr`` set) the entropy models' own
+    parameters apart, at ``entropy_lr`` (ILC §IV trains the two at 1e-4 and 1e-3)."""
+    networks = [(n, p) for n, p in model.named_parameters() if not n.endswith(".quantiles")]
+    if not config.entropy_lr:
+        return [{"params": [p for _, p in networks], "lr": config.lr}]
+    entropy = [p for n, p in networks if n.startswith(ENTROPY_MODULES)]
+    rest = [p for n, p in networks if not n.startswith(ENTROPY_MODULES)]
+    return [{"params": rest, "lr": config.lr}, {"params": entropy, "lr": config.entropy_lr}]
+
+
+def decayed(initial: float, step: int, config: TrainingRun) -> float:
+    """ILC eq. (8): lr_i = lr_init · γ^(i − start) once step i passes ``lr_decay_start``."""
+    if not config.lr_decay_start or step <= config.lr_decay_start:
+        return initial
+    return initial * config.lr_decay ** (step - config.lr_decay_start)
 
 
 def fit(config: TrainingRun, make_model: Callable[[], torch.nn.Module], loss: Callable[[torch.nn.Module, torch.Tensor], LossTerms],
@@ -106,7 +129,9 @@ def fit(config: TrainingRun, make_model: Callable[[], torch.nn.Module], loss: Ca
     model = make_model().to(config.device).train()
     parameters = [p for n, p in model.named_parameters() if not n.endswith(".quantiles")]
     quantiles = [p for n, p in model.named_parameters() if n.endswith(".quantiles")]
-    optimizer = torch.optim.Adam(parameters, lr=config.lr)
+    groups = parameter_groups(model, config)
+    initial_lrs = [group["lr"] for group in groups]
+    optimizer = torch.optim.Adam(groups)
     aux_optimizer = torch.optim.Adam(quantiles, lr=config.aux_lr)
     checkpoint = out / "checkpoint.pt"
     step = 0
@@ -129,6 +154,8 @@ def fit(config: TrainingRun, make_model: Callable[[], torch.nn.Module], loss: Ca
     while step < config.steps:
         start = time.perf_counter()
         x = crops.batch(config.batch).to(config.device)
+        for group, initial in zip(optimizer.param_groups, initial_lrs):
+            group["lr"] = decayed(initial, step + 1, config)
         optimizer.zero_grad()
         aux_optimizer.zero_grad()
         terms = loss(model, x)

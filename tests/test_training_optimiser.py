@@ -1,0 +1,76 @@
+"""The training loop's optimiser: ILC's separate learning rates and eq. (8) decay (§IV, App. VI)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from bench_codecs.inn.ilc import ILC
+from bench_codecs.inn.optimise import TrainingRun, decayed, fit, parameter_groups
+from bench_codecs.inn.train_stochastic import ILC_PAPER_OPTIMISER, StochasticConfig
+
+SMALL = {"widths": (8, 8, 16), "kernels": (5, 3, 3), "blocks": 1}
+
+
+def test_entropy_model_gets_its_own_learning_rate_only_when_asked():
+    model = ILC(**SMALL)
+    single = parameter_groups(model, TrainingRun(model="ilc", data=[], out="", lr=1e-4))
+    assert len(single) == 1 and single[0]["lr"] == 1e-4
+    groups = parameter_groups(model, TrainingRun(model="ilc", data=[], out="", lr=1e-4, entropy_lr=1e-3))
+    names = {id(p): n for n, p in model.named_parameters()}
+    iem, entropy = ([names[id(p)] for p in g["params"]] for g in groups)
+    assert groups[0]["lr"] == 1e-4 and groups[1]["lr"] == 1e-3
+    assert entropy and all(n.startswith("entropy_bottleneck.") and not n.endswith(".quantiles") for n in entropy)
+    assert iem and not any(n.startswith("entropy_bottleneck.") for n in iem)
+    assert len(iem) + len(entropy) == sum(1 for n, _ in model.named_parameters() if not n.endswith(".quantiles"))
+
+
+def test_decay_is_equation_8():
+    config = TrainingRun(model="ilc", data=[], out="", lr_decay_start=100_000, lr_decay=0.999995)
+    assert decayed(1e-4, 100_000, config) == 1e-4
+    assert decayed(1e-3, 100_000 + 200_000, config) == pytest.approx(1e-3 * 0.999995 ** 200_000, rel=1e-12)
+    assert decayed(1e-3, 10**6, TrainingRun(model="ilc", data=[], out="")) == 1e-3  # no decay by default
+
+
+def test_ilc_training_defaults_are_the_papers_and_the_loop_uses_them(tmp_path, photo):
+    from PIL import Image
+
+    assert ILC_PAPER_OPTIMISER == {"lr": 1e-4, "entropy_lr": 1e-3, "lr_decay_start": 100_000, "lr_decay": 0.999995}
+    (tmp_path / "data").mkdir()
+    Image.fromarray(photo[:96, :96]).save(tmp_path / "data" / "a.png")
+    config = StochasticConfig(model="ilc", data=[str(tmp_path / "data")], out=str(tmp_path / "out"), crop=32, batch=1,
+                              steps=3, widths=[8, 8, 16], blocks=1, threads=1, lr=1e-4, entropy_lr=1e-3,
+                              lr_decay_start=1, lr_decay=0.5)
+    seen: list[list[float]] = []
+    original = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append([group["lr"] for group in self.param_groups])
+        return original(self, *args, **kwargs)
+
+    torch.optim.Adam.step = spy
+    try:
+        fit(config, lambda: ILC(**SMALL), lambda model, x: _loss(model, x), log=lambda line: None)
+    finally:
+        torch.optim.Adam.step = original
+    networks = [lrs for lrs in seen if len(lrs) == 2]
+    assert networks == [[1e-4, 1e-3], [5e-5, 5e-4], [2.5e-5, 2.5e-4]]  # steps 1, 2, 3: decay from step 1
+
+
+def _loss(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    from bench_codecs.inn.ilc import ilc_loss
+
+    return ilc_loss(model, x, None, (0.013, 1.0, 1.0, 0.0))
+
+
+def test_bench_train_fills_in_the_paper_optimiser_for_ilc_only(monkeypatch, tmp_path):
+    from bench_codecs.inn import train_stochastic
+
+    configs = []
+    monkeypatch.setattr(train_stochastic, "train", lambda config, log: configs.append(config) or tmp_path / "c.pt")
+    common = {"data": [str(tmp_path)], "out": str(tmp_path / "out")}
+    train_stochastic.run_from_cli("ilc", {**common, "lr": 5e-4})
+    train_stochastic.run_from_cli("probdec", dict(common))
+    ilc, probdec = configs
+    assert (ilc.lr, ilc.entropy_lr, ilc.lr_decay_start, ilc.lr_decay) == (5e-4, 1e-3, 100_000, 0.999995)
+    assert (probdec.entropy_lr, probdec.lr_decay_start) == (0.0, 0)
