@@ -39,6 +39,7 @@ class StochasticConfig(TrainingRun):
     teacher: str | None = None
     teacher_filters: int = 256
     teacher_lambda: float = 0.0130
+    haar: str = "orthonormal"  # ILC's Haar: orthonormal, or average (÷4, §III-A); docs/inn-ilc-probdec.md compares them
     # probabilistic decoding
     levels: int = 4
     lift_hidden: int = 16
@@ -51,7 +52,7 @@ class StochasticConfig(TrainingRun):
 
 def build(config: StochasticConfig) -> torch.nn.Module:
     if config.model == "ilc":
-        return ILC(tuple(config.widths), tuple(config.kernels), config.blocks)
+        return ILC(tuple(config.widths), tuple(config.kernels), config.blocks, haar=config.haar)
     if config.model == "ilc-teacher":
         return teacher(config.teacher_filters)
     if config.model == "probdec":
