@@ -68,7 +68,7 @@ def test_the_wheel_holds_the_weights_and_runs_a_learned_codec(installed, tmp_pat
                 "print(bench.__file__); print(sorted(p.name for p in c.WEIGHTS.glob('*.pt')))", cwd=tmp_path, env=env)
     module, weights = where.stdout.splitlines()
     assert Path(module).is_relative_to(installed), module
-    assert "invcompress-demo-q4.pt" in weights
+    assert "invcompress-lambda0.0130-1118steps.pt" in weights
     version = run(installed / "bin" / "bench", "--version", cwd=tmp_path, env=env)
     assert version.returncode == 0 and version.stdout.startswith("bench ")
     result = run(installed / "bin" / "bench", "run", "--dataset", "sample", "--codec", "invcompress", "--limit", "1",

@@ -21,7 +21,7 @@ from bench_codecs.inn.iat import InvCompressIAT, uniform_level
 from bench_codecs.inn.invcompress import InvCompress
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
-DEMO_INVCOMPRESS = (str(WEIGHTS / "invcompress-demo-q4.pt"),)
+DEMO_INVCOMPRESS = (str(WEIGHTS / "invcompress-lambda0.0130-1118steps.pt"),)
 DEMO_IAT = str(WEIGHTS / "iat-demo.pt")
 
 
