@@ -14,10 +14,12 @@ import numpy as np
 import torch
 
 from bench.codec import Codec, ValueType
-from bench.errors import CodecFailure
-from bench_codecs.inn.coding import (Bitstream, build_model, checkpoint_sha256, resolve_device, to_float255,
-                                     to_padded_tensor, to_uint8)
+from bench.errors import CodecFailure, ConfigError
+from bench_codecs.inn.coding import (PAD_MULTIPLE, Bitstream, build_model, checkpoint_sha256, resolve_device,
+                                     to_float255, to_padded_tensor, to_uint8)
 from bench_codecs.inn.iat import InvCompressIAT, uniform_level
+from bench_codecs.inn.iat_maps import RESIZE_POLICIES, QualityMap, load_quality_map, model_map, pack_with_map
+from bench_codecs.inn.iat_maps import unpack as unpack_iat
 from bench_codecs.inn.invcompress import InvCompress
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -117,34 +119,76 @@ class InvCompressCodec(_LearnedCodec):
 
 
 class IatCodec(_LearnedCodec):
-    """IAT (Cai et al. 2022): one checkpoint, a continuous quality level L ∈ [0, 1] as the rate."""
+    """IAT (Cai et al. 2022): one checkpoint, a continuous quality level L ∈ [0, 1] as the rate.
+
+    Advanced: ``quality_map`` (a named pattern of ``iat_maps.PATTERNS`` or a map file) encodes
+    with a spatial quality map, shifted so that its mean over the image is the level and carried
+    in the bitstream (format 2, ``bench_codecs.inn.iat_maps``); ``quality_map_resize`` ("match" or
+    "stretch") sets how a map file's size is set against the image. Both stay out of ``params``
+    (and so out of the row key) unless a map is given; a map file's SHA-256 enters ``version()``.
+    """
 
     name = "iat"
     rate_parameter = "level"
     integer_rates = False
     default_rates = tuple(round(i / 20, 4) for i in range(21))
     rate_range = (0.0, 1.0)
-    param_defaults = {"checkpoint": DEMO_IAT, "device": "cpu"}
+    param_defaults = {"checkpoint": DEMO_IAT, "device": "cpu", "quality_map": None, "quality_map_resize": "match"}
+    param_types = {"quality_map": ValueType(str), "quality_map_resize": ValueType(str, choices=RESIZE_POLICIES)}
     model_class = InvCompressIAT
+    #: Parameters recorded only with a map: rows without one keep the keys they had before maps.
+    MAP_PARAMS = ("quality_map", "quality_map_resize")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        self._quality_map: QualityMap | None = None
+        if "quality_map" in params:
+            self._quality_map = load_quality_map(params["quality_map"], self.params["quality_map_resize"],
+                                                 f"codec {self.name!r}: params.quality_map")
+            return
+        if "quality_map_resize" in params:
+            raise ConfigError(f"codec {self.name!r}: params.quality_map_resize is set without params.quality_map")
+        for key in self.MAP_PARAMS:
+            del self.params[key]
 
     def _checkpoint(self, rate: float) -> Path:
         return Path(self.params["checkpoint"])
 
     def version(self) -> str:
-        return f"IAT; checkpoint sha256 {self.checkpoint_digests()}"
+        text = f"IAT; checkpoint sha256 {self.checkpoint_digests()}"
+        if self._quality_map is not None and self._quality_map.sha256:
+            text += f"; quality map sha256 {self._quality_map.sha256[:12]}"
+        return text
+
+    def describe(self, rate: float) -> str:
+        text = super().describe(rate)
+        if self._quality_map is not None:
+            text += f", quality map {self._quality_map.name} (resize {self._quality_map.resize}, mean = level)"
+        return text
 
     def encode(self, image: np.ndarray, rate: float) -> bytes:
         level = float(np.float32(rate))  # the header stores float32: both sides must use that value
         model = self._model(self._checkpoint(rate))
+        x = to_padded_tensor(image, self.device)
+        height, width = image.shape[:2]
+        if self._quality_map is None:
+            with torch.no_grad():
+                out = model.compress(x, uniform_level(level).to(self.device))
+            return Bitstream(height, width, tuple(out["shape"]), level, out["strings"][0][0], out["strings"][1][0]).pack()
+        grid = self._quality_map.grid(level, height, width)
         with torch.no_grad():
-            out = model.compress(to_padded_tensor(image, self.device), uniform_level(level).to(self.device))
-        return Bitstream(image.shape[0], image.shape[1], tuple(out["shape"]), level,
-                         out["strings"][0][0], out["strings"][1][0]).pack()
+            out = model.compress(x, model_map(grid, x.shape[-2:]).to(self.device))
+        stream = Bitstream(height, width, tuple(out["shape"]), level, out["strings"][0][0], out["strings"][1][0])
+        return pack_with_map(stream, grid)
 
     def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
-        stream = Bitstream.unpack(data)
+        stream, grid = unpack_iat(data)  # the map, if any, comes from the bitstream, never from params
         model = self._model(self._checkpoint(stream.rate))
-        level = uniform_level(stream.rate).to(self.device)
+        if grid is None:
+            level = uniform_level(stream.rate)
+        else:
+            level = model_map(grid, (PAD_MULTIPLE * stream.z_shape[0], PAD_MULTIPLE * stream.z_shape[1]))
         with torch.no_grad():
-            x_hat = model.decompress([[stream.y_string], [stream.z_string]], torch.Size(stream.z_shape), level)["x_hat"]
+            x_hat = model.decompress([[stream.y_string], [stream.z_string]], torch.Size(stream.z_shape),
+                                     level.to(self.device))["x_hat"]
         return x_hat, stream.height, stream.width

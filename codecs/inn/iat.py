@@ -13,9 +13,9 @@ Layout and state-dict names follow the authors' public code (HiFi-VRIC, class ``
   ``context_prediction``, ``entropy_parameters``, ``entropy_bottleneck``, ``gaussian_conditional``.
 
 Each modulation is x·(1+γ(L))+β(L) with γ, β computed from the quality map L ∈ [0, 1] (a uniform
-map for a scalar level), so one model covers a continuous range of rates. Training uses the
-tensor Lagrangian λ(L) = θ·e^{τL}. As in the authors' model, M = N (their context model reads
-N channels of y).
+map for a scalar level, or a spatial map: ``bench_codecs.inn.iat_maps``), so one model covers a
+continuous range of rates. Training uses the pixel-wise Lagrangian λ(L) = θ·e^{τL}. As in the
+authors' model, M = N (their context model reads N channels of y).
 """
 
 from __future__ import annotations
@@ -32,12 +32,16 @@ from bench_codecs.inn.layers import (
     CouplingLayer, EnhModule, IATModulation, InvertibleConv1x1, SqueezeLayer, channel_squeeze, channel_unsqueeze,
 )
 
-#: Paper values: θ = 0.0012 (the authors' public code uses 1e-3), τ = 4.382.
-THETA_PAPER, THETA_PUBLIC_CODE, TAU = 0.0012, 1e-3, 4.382
+#: λ(L) = θ·e^{τL} with the paper's θ = 1.2e-3 and τ = 4.382 (§3.3). The authors' public code
+#: writes ``1e-3 * exp(4.382 * L)`` and multiplies the distortion term of its loss by 1.2
+#: (``PixelwiseRateDistortionLoss``), so it trains with the same effective θ = 1.2e-3.
+THETA, TAU = 1.2e-3, 4.382
+#: The public code's split of θ: the factor in its ``quality2lambda`` and the one in its loss.
+PUBLIC_CODE_LAMBDA_FACTOR, PUBLIC_CODE_LOSS_FACTOR = 1e-3, 1.2
 LEVELS = len(LEVEL_KERNELS)
 
 
-def lagrangian(level: torch.Tensor, theta: float = THETA_PAPER, tau: float = TAU) -> torch.Tensor:
+def lagrangian(level: torch.Tensor, theta: float = THETA, tau: float = TAU) -> torch.Tensor:
     """λ(L) = θ·exp(τ·L), element-wise."""
     return theta * torch.exp(tau * level)
 

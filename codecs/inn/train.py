@@ -1,7 +1,9 @@
 """Training loop for the INN codecs, behind ``bench train invcompress|iat``.
 
-Losses: InvCompress λ·255²·MSE + bpp (CompressAI's λ per quality); IAT the tensor-λ loss
-mean(λ(L)·255²·(x − x̂)²) + bpp with a random uniform level L per sample and λ(L) = θ·e^{τL}.
+Losses: InvCompress λ·255²·MSE + bpp (CompressAI's λ per quality); IAT the pixel-wise loss
+mean(λ(L)·255²·(x − x̂)²) + bpp with λ(L) = θ·e^{τL} and a quality map L per crop drawn from the
+authors' distribution (uniform, gradient or Gaussian-blob maps: ``iat_maps.sample_training_maps``;
+``maps = "uniform"`` draws one uniform level per crop instead, as this project did before).
 The loop itself (optimisers, crops, checkpoints, resuming) is ``bench_codecs.inn.optimise.fit``;
 the exported weights are a plain state dict (``weights_only`` loadable), half precision to keep
 demo files small.
@@ -15,12 +17,15 @@ from pathlib import Path
 
 import torch
 
-from bench_codecs.inn.iat import THETA_PAPER, TAU, InvCompressIAT, lagrangian
+from bench_codecs.inn.iat import TAU, THETA, InvCompressIAT, lagrangian
+from bench_codecs.inn.iat_maps import AUTHORS_P, sample_training_maps
 from bench_codecs.inn.invcompress import InvCompress
 from bench_codecs.inn.optimise import TrainingRun, export_half, fit, training_log
 
 #: CompressAI's λ for MSE models, quality 1..8.
 COMPRESSAI_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
+#: IAT training-map distributions (``TrainConfig.maps``).
+MAP_DISTRIBUTIONS = ("authors", "uniform")
 
 
 @dataclass
@@ -32,8 +37,16 @@ class TrainConfig(TrainingRun):
     coupling_hidden: int | None = 32
     iat_hidden: int | None = 64  # None: 2 × the modulated channels (the authors' width)
     quality: int = 3  # InvCompress: index into COMPRESSAI_LAMBDAS
-    theta: float = THETA_PAPER
+    theta: float = THETA
     tau: float = TAU
+    maps: str = "authors"  # IAT quality maps: "authors" (uniform/gradient/Gaussian) or "uniform" (one level per crop)
+    map_p: float = AUTHORS_P  # "authors": probability of a uniform and of a gradient map each
+
+    def __post_init__(self) -> None:
+        if self.maps not in MAP_DISTRIBUTIONS:
+            raise ValueError(f"maps = {self.maps!r}: choose one of {', '.join(MAP_DISTRIBUTIONS)}")
+        if not 0 <= self.map_p <= 0.5:
+            raise ValueError(f"map_p = {self.map_p!r}: the uniform and gradient shares together are 2·map_p ≤ 1")
 
 
 def build(config: TrainConfig) -> torch.nn.Module:
@@ -47,17 +60,27 @@ def build(config: TrainConfig) -> torch.nn.Module:
 
 def rate_distortion_loss(model: torch.nn.Module, x: torch.Tensor, config: TrainConfig) -> dict[str, torch.Tensor]:
     pixels = x.shape[0] * x.shape[2] * x.shape[3]
+    extra = {}
     if config.model == "iat":
-        level = torch.rand(x.shape[0], 1, 1, 1, device=x.device)
+        level = training_levels(x, config)
         out = model(x, level)
-        weight = lagrangian(level, config.theta, config.tau)
+        weight = lagrangian(level, config.theta, config.tau)  # B×1×1×1 or B×1×H×W: per pixel
+        extra["level"] = level.mean()
     else:
         out = model(x)
         weight = torch.tensor(COMPRESSAI_LAMBDAS[config.quality - 1], device=x.device)
     bpp = sum(torch.log(l).sum() for l in out["likelihoods"].values()) / (-math.log(2) * pixels)
-    mse_per_sample = ((out["x_hat"] - x) ** 2).mean(dim=(1, 2, 3), keepdim=True)
-    distortion = (weight * 255**2 * mse_per_sample).mean()
-    return {"loss": distortion + bpp, "bpp": bpp, "mse": mse_per_sample.mean()}
+    squared_error = (out["x_hat"] - x) ** 2
+    distortion = (weight * 255**2 * squared_error).mean()
+    return {"loss": distortion + bpp, "bpp": bpp, "mse": squared_error.mean(), **extra}
+
+
+def training_levels(x: torch.Tensor, config: TrainConfig) -> torch.Tensor:
+    """The quality maps of one IAT batch: B×1×H×W from the authors' distribution, or B×1×1×1
+    uniform levels U(0, 1) for ``maps = "uniform"``."""
+    if config.maps == "uniform":
+        return torch.rand(x.shape[0], 1, 1, 1, device=x.device)
+    return sample_training_maps(x.shape[0], x.shape[2], x.shape[3], config.map_p)[0].to(x.device)
 
 
 def train(config: TrainConfig, log=print) -> Path:
