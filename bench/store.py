@@ -288,7 +288,8 @@ class StoreInUse(BenchError):
 
 
 class StoreLock:
-    """``<store>/.lock``: one ``bench run`` per store at a time.
+    """``<store>/.lock``: one writer per store at a time (``bench run``, ``bench drift run``,
+    ``bench measure``; the lock names which).
 
     The file is created with O_CREAT|O_EXCL and holds the holder's PID, host and start time.
     A lock whose holder is gone (same host, PID not alive) is taken over: the taker first
@@ -297,11 +298,11 @@ class StoreLock:
     does. A lock from another host is never taken over: its PID cannot be checked from here.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, command: str = "bench run") -> None:
         self.root = Path(root)
         self.path = self.root / LOCK_NAME
         self.note: str | None = None
-        self._content = json.dumps({"pid": os.getpid(), "host": platform.node(),
+        self._content = json.dumps({"pid": os.getpid(), "host": platform.node(), "command": command,
                                     "since": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")})
 
     def acquire(self) -> "StoreLock":
@@ -365,7 +366,7 @@ class StoreLock:
         finally:
             _remove(marker)
         info = _holder(held)
-        self.note = (f"took over the lock of {self.root}: bench run pid {info.get('pid', '?')} "
+        self.note = (f"took over the lock of {self.root}: {info.get('command', 'bench run')} pid {info.get('pid', '?')} "
                      f"(since {info.get('since', '?')}) is gone")
         return True
 
@@ -384,7 +385,7 @@ class StoreLock:
 
     def _in_use(self, held: str) -> str:
         info = _holder(held)
-        return (f"{self.root} is in use by bench run (pid {info.get('pid', '?')} on {info.get('host', '?')} "
+        return (f"{self.root} is in use by {info.get('command', 'bench run')} (pid {info.get('pid', '?')} on {info.get('host', '?')} "
                 f"since {info.get('since', '?')}); wait for it or remove {self.path} if that process is gone")
 
 

@@ -93,3 +93,28 @@ def test_bench_run_on_a_locked_store_exits_2_before_any_work(tmp_path, photo):
     assert result.exit_code == 0, result.output
     assert "warning: took over the lock of" in result.output
     assert not (store / LOCK_NAME).exists() and len(list(store.glob("part-*"))) == 1
+
+
+@pytest.mark.parametrize("command", ["drift", "measure"])
+def test_drift_and_measure_refuse_a_store_another_writer_holds(tmp_path, photo, command):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(photo[:200, :200]).save(folder / "a.png")
+    store = tmp_path / "store"
+    (tmp_path / "bench.toml").write_text('[run]\ncodecs = ["jpeg"]\nmetrics = ["psnr_rgb"]\njobs = 1\n[codecs.jpeg]\nrates = [50]\n')
+    args = {"drift": ["drift", "run", "--schedule", "jpeg:50", "--generations", "2"],
+            "measure": ["measure", "--metric", "psnr_y"]}[command]
+    args += ["--config", str(tmp_path / "bench.toml"), "--dataset", str(folder), "--results", str(store)]
+    with StoreLock(store, "bench run"):
+        result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert f"{store} is in use by bench run (pid {os.getpid()}" in " ".join(result.output.split())
+    assert not list(store.glob("part-*"))
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert not (store / LOCK_NAME).exists()
+    if command == "drift":  # a drift run holds the lock while it works, under its own name
+        with StoreLock(store, "bench drift run"):
+            blocked = runner.invoke(app, ["run", "--config", str(tmp_path / "bench.toml"), "--dataset", str(folder),
+                                          "--results", str(store)])
+        assert blocked.exit_code == 2 and "in use by bench drift run (pid" in " ".join(blocked.output.split())
