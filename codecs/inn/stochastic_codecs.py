@@ -36,7 +36,7 @@ from bench_codecs.inn.ilc import ILC, STRIDE
 from bench_codecs.inn.probdec import ProbDec
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
-DEMO_ILC = str(WEIGHTS / "ilc-demo.pt")
+DEMO_ILC = str(WEIGHTS / "ilc-lambda0.013-4917steps.pt")
 DEMO_PROBDEC = str(WEIGHTS / "probdec-demo.pt")
 
 PROBDEC_VERSION = 1
