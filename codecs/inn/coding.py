@@ -176,7 +176,8 @@ def build_model(model_class: type, path: Path, where: str = "checkpoint") -> tor
     except (KeyError, IndexError, ValueError, RuntimeError) as exc:
         raise CodecUnavailable(f"{shown}: does not match the {model_class.__name__} layout ({one_line(exc, 300)})") from None
     model.eval()
-    if model.entropy_bottleneck._quantized_cdf.numel() == 0:  # trained weights without CDF tables
+    bottleneck = getattr(model, "entropy_bottleneck", None)  # models with per-symbol mixtures have none
+    if bottleneck is not None and bottleneck._quantized_cdf.numel() == 0:  # trained weights without CDF tables
         model.update(force=True)
     return model
 

@@ -132,14 +132,16 @@ def fit(config: TrainingRun, make_model: Callable[[], torch.nn.Module], loss: Ca
     groups = parameter_groups(model, config)
     initial_lrs = [group["lr"] for group in groups]
     optimizer = torch.optim.Adam(groups)
-    aux_optimizer = torch.optim.Adam(quantiles, lr=config.aux_lr)
+    # Models without entropy bottlenecks (no quantiles) get no auxiliary optimiser.
+    aux_optimizer = torch.optim.Adam(quantiles, lr=config.aux_lr) if quantiles else None
     checkpoint = out / "checkpoint.pt"
     step = 0
     if checkpoint.is_file():
         state = torch.load(checkpoint, map_location=config.device, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        aux_optimizer.load_state_dict(state["aux_optimizer"])
+        if aux_optimizer is not None:
+            aux_optimizer.load_state_dict(state["aux_optimizer"])
         step = int(state["step"])
         log(f"resumed at step {step}")
     elif config.init:
@@ -157,7 +159,8 @@ def fit(config: TrainingRun, make_model: Callable[[], torch.nn.Module], loss: Ca
         for group, initial in zip(optimizer.param_groups, initial_lrs):
             group["lr"] = decayed(initial, step + 1, config)
         optimizer.zero_grad()
-        aux_optimizer.zero_grad()
+        if aux_optimizer is not None:
+            aux_optimizer.zero_grad()
         terms = loss(model, x)
         if not torch.isfinite(terms["loss"]):
             non_finite += 1
@@ -170,14 +173,16 @@ def fit(config: TrainingRun, make_model: Callable[[], torch.nn.Module], loss: Ca
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()
         aux = model.aux_loss()
-        aux.backward()
-        aux_optimizer.step()
+        if aux_optimizer is not None:
+            aux.backward()
+            aux_optimizer.step()
         step += 1
         log(_step_line(step, terms, aux.item(), time.perf_counter() - start))
         out_of_time = bool(max_seconds) and time.monotonic() - started > max_seconds
         if step % config.save_every == 0 or step == config.steps or out_of_time:
             atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                         "aux_optimizer": aux_optimizer.state_dict(), "step": torch.tensor(step)}, checkpoint)
+                         "aux_optimizer": aux_optimizer.state_dict() if aux_optimizer is not None else {},
+                         "step": torch.tensor(step)}, checkpoint)
         if out_of_time:
             log(f"stopped at step {step}: max_seconds={max_seconds:g} reached")
             break
