@@ -35,7 +35,7 @@ def tiny(tmp_path, photo) -> Path:
 
 @pytest.fixture
 def learned_specs() -> list[CodecSpec]:
-    """bench.toml's ProbDec (five scales) and ILC (three z modes), one rate each."""
+    """bench.toml's ProbDec (five variance factors) and ILC (three z modes), one rate each."""
     config = load(REPO / "bench.toml")
     specs = [config.spec("probdec"), config.spec("ilc")]
     assert [len(s.decoder_options) for s in specs] == [5, 3]
@@ -130,7 +130,7 @@ def test_a_failed_decode_fails_only_its_own_row(tiny, monkeypatch):
     original = ProbDecCodec.decode
 
     def decode(self, data, **options):
-        if options.get("scale") == 0.5:
+        if options.get("variance_factor") == 0.5:
             raise RuntimeError("boom")
         return original(self, data, **options)
 

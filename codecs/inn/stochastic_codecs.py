@@ -5,17 +5,22 @@ expose the decoder's randomness as decoder options, recorded in every row:
 
 * ``ilc``: ``z`` = ``"mode"`` (default, z = 0 as the paper evaluates) or ``"sample"``
   (z ~ N(0, temperature²·I)), ``temperature``, ``seed``.
-* ``probdec``: ``scale`` (the variance scale s: ỹ = μ + s·σ·ε; 0 = the mode, default) and
-  ``seed``.
+* ``probdec``: ``variance_factor`` v (the factor on the estimated variance of Fig. 3 in Ma et al.:
+  ỹ = μ + √v·σ·ε; 0 = the mode, default) and ``seed``. The legacy option ``scale`` s multiplies
+  σ itself (ỹ = μ + s·σ·ε, the same as v = s²); it is still accepted so that rows and
+  configurations written with it keep their meaning, and cannot be combined with
+  ``variance_factor``.
 
 Noise comes from a CPU ``torch.Generator`` seeded with ``seed``, so a given bitstream, option
 set and device always decode to the same image; another seed gives another image of the same
 bitstream. Images are padded by edge replication to a multiple of the model's stride (16);
 the decoder crops it off and bpp counts every byte of the bitstream.
 
-Bitstreams: ``ilc`` uses ``coding.Bitstream`` (the y string; no z string). ``probdec``: the
-same 14-byte header layout (format version, number of strings, height, width, LL_K height and
-width, rate as float32), then each string but the last prefixed by its uint32 length.
+Bitstreams: ``ilc`` uses ``coding.Bitstream`` (the y string; no z string). ``probdec`` (format 2):
+a 14-byte header (format version, number of strings n, height, width, LL_K height and width,
+rate as float32), then n pairs of int16 (the smallest and largest symbol of each string's
+sub-bands, the support of its range coder), then each string but the last prefixed by its
+uint32 length. Format 1 (the earlier single-Gaussian model) is refused with a one-line error.
 """
 
 from __future__ import annotations
@@ -37,11 +42,15 @@ from bench_codecs.inn.probdec import ProbDec
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 DEMO_ILC = str(WEIGHTS / "ilc-lambda0.013-4917steps.pt")
-DEMO_PROBDEC = str(WEIGHTS / "probdec-demo.pt")
+DEMO_PROBDEC = str(WEIGHTS / "probdec-lambda4-31min.pt")
 
-PROBDEC_VERSION = 1
+PROBDEC_VERSION = 2
+#: Decoder-option ranges: v ∈ [0, 4] (σ up to 2×); the legacy σ multiplier s ∈ [0, 4] as before.
+VARIANCE_FACTOR_MAX = 4.0
+LEGACY_SCALE_MAX = 4.0
 PROBDEC_HEADER = struct.Struct(">BBHHHHf")
 LENGTH = struct.Struct(">I")
+SYMBOL_RANGE = struct.Struct(">hh")
 
 
 def to_padded(image: np.ndarray, multiple: int, device: str) -> torch.Tensor:
@@ -52,30 +61,42 @@ def to_padded(image: np.ndarray, multiple: int, device: str) -> torch.Tensor:
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
 
 
-def pack_strings(height: int, width: int, shape: tuple[int, int], rate: float, strings: list[bytes]) -> bytes:
+def pack_strings(height: int, width: int, shape: tuple[int, int], rate: float, strings: list[bytes],
+                 ranges: list[tuple[int, int]]) -> bytes:
     out = [PROBDEC_HEADER.pack(PROBDEC_VERSION, len(strings), height, width, *shape, rate)]
+    out += [SYMBOL_RANGE.pack(lo, hi) for lo, hi in ranges]
     for s in strings[:-1]:
         out += [LENGTH.pack(len(s)), s]
     out.append(strings[-1])
     return b"".join(out)
 
 
-def unpack_strings(data: bytes) -> tuple[int, int, tuple[int, int], float, list[bytes]]:
+def unpack_strings(data: bytes) -> tuple[int, int, tuple[int, int], float, list[bytes], list[tuple[int, int]]]:
     if len(data) < PROBDEC_HEADER.size:
         raise CodecFailure(f"bitstream of {len(data)} bytes is shorter than its header")
     version, count, height, width, sh, sw, rate = PROBDEC_HEADER.unpack_from(data)
     if version != PROBDEC_VERSION:
         raise CodecFailure(f"bitstream format {version}, this decoder reads {PROBDEC_VERSION}")
-    pos, strings = PROBDEC_HEADER.size, []
+    pos = PROBDEC_HEADER.size
+    if pos + count * SYMBOL_RANGE.size > len(data):
+        raise CodecFailure("truncated bitstream")
+    ranges = [SYMBOL_RANGE.unpack_from(data, pos + k * SYMBOL_RANGE.size) for k in range(count)]
+    pos += count * SYMBOL_RANGE.size
+    strings = []
     for _ in range(count - 1):
         if pos + LENGTH.size > len(data):
             raise CodecFailure("truncated bitstream")
         (n,) = LENGTH.unpack_from(data, pos)
         pos += LENGTH.size
+        if pos + n > len(data):
+            raise CodecFailure("truncated bitstream")
         strings.append(data[pos:pos + n])
         pos += n
     strings.append(data[pos:])
-    return height, width, (sh, sw), rate, strings
+    for lo, hi in ranges:
+        if lo > hi:
+            raise CodecFailure(f"bitstream symbol range {lo}..{hi} is empty")
+    return height, width, (sh, sw), rate, strings, ranges
 
 
 class _StochasticCodec(_LearnedCodec):
@@ -159,35 +180,77 @@ class IlcCodec(_StochasticCodec):
 
 
 class ProbDecCodec(_StochasticCodec):
-    """Probabilistic decoding (Ma et al. 2021): ỹ = μ + scale·σ·ε, one bitstream, many images."""
+    """Probabilistic decoding (Ma et al. 2021): ỹ = μ + √v·σ·ε, one bitstream, many images.
+
+    ``variance_factor`` v multiplies the estimated variance (Fig. 3: 0, 0.3, 0.5, 0.7, 1.0).
+    ``scale`` is the legacy name of a σ multiplier s (v = s²): rows stored with it stay what
+    they were, and it may not be combined with ``variance_factor``.
+    """
 
     name = "probdec"
     param_defaults = {"checkpoints": [DEMO_PROBDEC], "device": "cpu"}
-    decoder_option_defaults = {"scale": 0.0, "seed": 0}
-    decoder_option_types = {**_StochasticCodec.decoder_option_types, "scale": ValueType(float, low=0, high=4)}
+    #: ``scale`` defaults to None (unset): rows then record variance_factor and seed only.
+    decoder_option_defaults = {"variance_factor": 0.0, "seed": 0, "scale": None}
+    decoder_option_types = {**_StochasticCodec.decoder_option_types,
+                            "variance_factor": ValueType(float, low=0, high=VARIANCE_FACTOR_MAX),
+                            "scale": ValueType(float, low=0, high=LEGACY_SCALE_MAX)}
     model_class = ProbDec
+
+    def check_decoder_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        if "scale" in options and "variance_factor" in options:
+            raise ConfigError("codec 'probdec': decoder options 'scale' (legacy: multiplies σ) and "
+                              "'variance_factor' (multiplies σ²) exclude each other; use variance_factor = scale²")
+        merged = super().check_decoder_options(options)
+        return self._resolved(merged)
+
+    @staticmethod
+    def _resolved(options: dict[str, Any]) -> dict[str, Any]:
+        """Without ``scale``: variance_factor and seed. With it: scale and seed (what the row was)."""
+        options = dict(options)
+        if options.get("scale") is None:
+            options.pop("scale", None)
+        else:
+            options.pop("variance_factor", None)
+        return options
 
     def _validate(self, options: dict[str, Any], error: type[Exception]) -> None:
         unknown = sorted(set(options) - set(self.decoder_option_defaults))
         if unknown:
             raise error(f"probdec: unknown decoder option(s) {unknown}")
-        if not 0 <= float(options["scale"]) <= 4:
-            raise error(f"probdec: scale must lie in [0, 4] (0 = the mode, 1 = the learned variance), "
-                        f"got {options['scale']!r}")
+        if options.get("scale") is not None:
+            if not 0 <= float(options["scale"]) <= LEGACY_SCALE_MAX:
+                raise error(f"probdec: scale (legacy σ multiplier) must lie in [0, {LEGACY_SCALE_MAX:g}], "
+                            f"got {options['scale']!r}")
+        elif not 0 <= float(options.get("variance_factor", 0.0)) <= VARIANCE_FACTOR_MAX:
+            raise error(f"probdec: variance_factor must lie in [0, {VARIANCE_FACTOR_MAX:g}] (0 = the mode, "
+                        f"1 = the learned variance), got {options['variance_factor']!r}")
         if int(options["seed"]) != options["seed"] or int(options["seed"]) < 0:
             raise error(f"probdec: seed must be a non-negative integer, got {options['seed']!r}")
+
+    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        if "scale" in decoder_options and "variance_factor" in decoder_options:
+            raise CodecFailure("probdec: decoder options 'scale' and 'variance_factor' exclude each other")
+        return super().decode(data, **decoder_options)
+
+    def decode_float(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        if "scale" in decoder_options and "variance_factor" in decoder_options:
+            raise CodecFailure("probdec: decoder options 'scale' and 'variance_factor' exclude each other")
+        return super().decode_float(data, **decoder_options)
 
     def encode(self, image: np.ndarray, rate: float) -> bytes:
         model = self._model(self._checkpoint(rate))
         with torch.no_grad():
             out = model.compress(to_padded(image, model.stride, self.device))
-        return pack_strings(image.shape[0], image.shape[1], out["shape"], float(rate), out["strings"])
+        return pack_strings(image.shape[0], image.shape[1], out["shape"], float(rate), out["strings"], out["ranges"])
 
     def _reconstruct(self, data: bytes, **options: Any) -> tuple[torch.Tensor, int, int]:
-        height, width, shape, rate, strings = unpack_strings(data)
+        height, width, shape, rate, strings, ranges = unpack_strings(data)
         model = self._model(self._checkpoint(rate))
         if len(strings) != model.levels + 1:
             raise CodecFailure(f"probdec: {len(strings)} strings, the model codes {model.levels + 1}")
+        legacy = options.get("scale")
         with torch.no_grad():
-            x_hat = model.decompress(strings, shape, scale=float(options["scale"]), seed=int(options["seed"]))["x_hat"]
+            x_hat = model.decompress(strings, ranges, shape, variance_factor=float(options.get("variance_factor") or 0.0),
+                                     seed=int(options["seed"]),
+                                     sigma_multiplier=None if legacy is None else float(legacy))["x_hat"]
         return x_hat, height, width

@@ -5,7 +5,12 @@
 * ``ilc``: the IEM with the loss of eq. (7), ``lambdas`` = [λ1, λ2, λ3, λ4] (see ``ilc_loss``);
   ``teacher`` names the teacher's weights: its g_a gives the distillation target and its
   factorised prior initialises ILC's (as the paper does). Without a teacher λ4 has no effect.
-* ``probdec``: eq. (10) with ``lmbda`` on the rate and ``distortion_weight`` on the mode's MSE.
+* ``probdec``: eq. (10) with ``lmbda`` on the rate and ``distortion_weight`` on the mode's MSE,
+  in the paper's two stages (§5.1): first ``cdf97_steps`` steps with the transform fixed to the
+  CDF 9/7 wavelet (the lifting residuals held at zero) so that the entropy model and the
+  synthesis networks are initialised on it, in ``<out>/cdf97``; then the whole model jointly in
+  ``<out>``, starting from the first stage's weights, at ``joint_lr`` when given (else ``lr``).
+  Both stages resume from their own checkpoints; ``max_seconds`` bounds the two together.
 
 The loop (optimisers, crops, checkpoints, resuming) is ``bench_codecs.inn.optimise.fit``, shared
 with ``bench_codecs.inn.train``.
@@ -14,7 +19,8 @@ with ``bench_codecs.inn.train``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import time
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -22,7 +28,7 @@ import torch
 from bench_codecs.inn.coding import load_state_dict
 from bench_codecs.inn.ilc import ILC, PAPER_KERNELS, PAPER_WIDTHS, ilc_loss, teacher
 from bench_codecs.inn.probdec import ProbDec, probdec_loss
-from bench_codecs.inn.optimise import TrainingRun, export_half, fit, training_log
+from bench_codecs.inn.optimise import TrainingRun, atomic_save, export_half, fit, training_log
 
 MODELS = ("ilc-teacher", "ilc", "probdec")
 
@@ -46,8 +52,12 @@ class StochasticConfig(TrainingRun):
     hidden: int = 32
     lmbda: float = 1.0
     distortion_weight: float = 0.02
-    step_ll: float = 4.0
-    step_detail: float = 8.0
+    step: float = 64.0
+    context_size: int = 5
+    context_hidden: int = 32
+    components: int = 3
+    cdf97_steps: int = 0
+    joint_lr: float = 0.0  # learning rate of the joint stage after the CDF 9/7 stage; 0: ``lr``
 
 
 def build(config: StochasticConfig) -> torch.nn.Module:
@@ -56,7 +66,8 @@ def build(config: StochasticConfig) -> torch.nn.Module:
     if config.model == "ilc-teacher":
         return teacher(config.teacher_filters)
     if config.model == "probdec":
-        return ProbDec(config.levels, config.lift_hidden, config.hidden, config.step_ll, config.step_detail)
+        return ProbDec(config.levels, config.lift_hidden, config.hidden, config.step, config.context_size,
+                       config.context_hidden, config.components)
     raise ValueError(f"unknown model {config.model!r}; choose one of {', '.join(MODELS)}")
 
 
@@ -80,8 +91,42 @@ def loss_terms(model: torch.nn.Module, x: torch.Tensor, config: StochasticConfig
     return {"loss": config.teacher_lambda * 255**2 * mse + bpp, "bpp": bpp, "mse": mse}
 
 
+def train_probdec(config: StochasticConfig, log=print) -> Path:
+    """The two stages of §5.1; each resumes from its own checkpoint. Returns the checkpoint path."""
+    out = Path(config.out)
+    stage1 = out / "cdf97"
+    started = time.monotonic()
+    joint_started = (out / "checkpoint.pt").is_file()
+    if config.cdf97_steps > 0 and not joint_started:
+        first = replace(config, out=str(stage1), steps=config.cdf97_steps)
+        log(f"stage 1 (§5.1): transform fixed to CDF 9/7, {config.cdf97_steps} steps, in {stage1}")
+
+        def frozen() -> torch.nn.Module:
+            model = build(first)
+            model.transform.frozen_residuals(True)
+            return model
+
+        checkpoint = fit(first, frozen, lambda model, x: loss_terms(model, x, first, None), log)
+        done = int(torch.load(checkpoint, map_location="cpu", weights_only=True)["step"])
+        if done < config.cdf97_steps:
+            return checkpoint  # stopped by max_seconds inside stage 1; the next call resumes it
+        init = stage1 / "stage1-weights.pt"
+        if not init.is_file():
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+            atomic_save(state, init)
+        config = replace(config, init=str(init))
+        if config.max_seconds:
+            config = replace(config, max_seconds=max(1.0, config.max_seconds - (time.monotonic() - started)))
+        log(f"stage 2: joint training from {init}")
+    if config.cdf97_steps > 0 and config.joint_lr:
+        config = replace(config, lr=config.joint_lr)
+    return fit(config, lambda: build(config), lambda model, x: loss_terms(model, x, config, None), log)
+
+
 def train(config: StochasticConfig, log=print) -> Path:
     """Train (resuming from ``<out>/checkpoint.pt`` when present); returns the checkpoint path."""
+    if config.model == "probdec":
+        return train_probdec(config, log)
     teacher_model: torch.nn.Module | None = None
 
     def make_model() -> torch.nn.Module:
@@ -116,7 +161,7 @@ def export(checkpoint: Path, target: Path, model_name: str) -> Path:
     model.load_state_dict(state)
     # Entropy-model buffers and the quantisation steps stay float32 (float16 would move them).
     return export_half(model, target, keep_float32=("_quantized_cdf", "_offset", "_cdf_length", "bound",
-                                                    "scale_table", "log_step"))
+                                                    "scale_table", "log_step", "quant_step"))
 
 
 #: ILC's optimiser as §IV and Appendix VI give it (IEM 1e-4, entropy model 1e-3, eq. (8) decay
