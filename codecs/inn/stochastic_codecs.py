@@ -42,7 +42,7 @@ from bench_codecs.inn.probdec import ProbDec
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 DEMO_ILC = str(WEIGHTS / "ilc-lambda0.013-4917steps.pt")
-DEMO_PROBDEC = str(WEIGHTS / "probdec-lambda4-31min.pt")
+DEMO_PROBDEC = str(WEIGHTS / "probdec-lambda4-14min.pt")
 
 PROBDEC_VERSION = 2
 #: Decoder-option ranges: v ∈ [0, 4] (σ up to 2×); the legacy σ multiplier s ∈ [0, 4] as before.
