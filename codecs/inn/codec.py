@@ -24,7 +24,7 @@ from bench_codecs.inn.invcompress import InvCompress
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 DEMO_INVCOMPRESS = (str(WEIGHTS / "invcompress-lambda0.0130-1118steps.pt"),)
-DEMO_IAT = str(WEIGHTS / "iat-demo.pt")
+DEMO_IAT = str(WEIGHTS / "iat-theta1.2e-3-maps-1181steps.pt")
 
 
 class _LearnedCodec(Codec):
