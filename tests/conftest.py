@@ -36,6 +36,17 @@ def photo() -> np.ndarray:
 
 
 @pytest.fixture
+def tiny(tmp_path, photo) -> Path:
+    """A dataset folder of one 64×64 crop of ``photo``: the smallest real image a learned codec codes."""
+    from PIL import Image
+
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    Image.fromarray(photo[100:164, 200:264]).save(folder / "a.png")
+    return folder
+
+
+@pytest.fixture
 def image() -> np.ndarray:
     """A small 45×37 gradient with noise: odd sizes exercise the learned codecs' padding."""
     rng = np.random.default_rng(0)

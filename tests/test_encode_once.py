@@ -26,14 +26,6 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
-def tiny(tmp_path, photo) -> Path:
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    Image.fromarray(photo[100:164, 200:264]).save(folder / "a.png")
-    return folder
-
-
-@pytest.fixture
 def learned_specs() -> list[CodecSpec]:
     """bench.toml's ProbDec (five variance factors) and ILC (three z modes), one rate each."""
     config = load(REPO / "bench.toml")

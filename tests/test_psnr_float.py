@@ -5,12 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from bench.config import CodecSpec
 from bench.datasets import resolve
@@ -42,14 +40,6 @@ def test_float_psnr_is_compressais_formula_and_the_8_bit_psnr_for_8_bit_images(p
     assert measure(photo, rounded, ["psnr_rgb_float"], reconstruction=reconstruction)["psnr_rgb_float"] == \
         psnr_rgb_float(photo, reconstruction)
     assert math.isinf(psnr_rgb_float(photo, photo.astype(np.float32)))
-
-
-@pytest.fixture
-def tiny(tmp_path, photo) -> Path:
-    folder = tmp_path / "tiny"
-    folder.mkdir()
-    Image.fromarray(photo[100:164, 200:264]).save(folder / "a.png")
-    return folder
 
 
 def test_rows_carry_the_float_psnr_of_learned_codecs_and_the_8_bit_psnr_of_classical_ones(tiny, photo):
