@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import pandas as pd
 import typer
@@ -12,6 +14,9 @@ from rich.console import Console
 from rich.markup import escape
 
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    from bench.store import Store
 
 T = TypeVar("T")
 
@@ -59,3 +64,19 @@ def stored_rows(results: Path | None, config_path: Path | None) -> pd.DataFrame:
     from bench import api
 
     return call(api.stored, results, config_path)
+
+
+@contextlib.contextmanager
+def store_locked(store: "Store", command: str) -> Iterator[None]:
+    """Hold ``store``'s lock under ``command`` for the block (checked writable first); a held or
+    unwritable store is one line and exit status 2, a stale lock taken over a warning."""
+    from bench.store import StoreLock
+
+    call(store.check_writable)
+    lock = call(StoreLock(store.root, command).acquire)
+    try:
+        if lock.note:
+            err_console.print(f"warning: {lock.note}", highlight=False, soft_wrap=True)
+        yield
+    finally:
+        lock.release()

@@ -12,7 +12,7 @@ from bench import config as config_module
 from bench import datasets
 from bench.analysis.drift_summary import summary_table
 from bench.backends import stream_results
-from bench.cli.app import app, call, console, err_console, fail
+from bench.cli.app import app, console, err_console, fail, store_locked
 from bench.api import colour_order
 from bench.cli.run import progress_bar
 from bench.runner import apply_overrides, resolve_device
@@ -22,7 +22,7 @@ from bench.execute import Settings, codec_for
 from bench.provenance import new_provenance
 from bench.render.drift import plot_drift
 from bench.render.tables import write_all
-from bench.store import Store, StoreLock
+from bench.store import Store
 
 drift_app = typer.Typer(help="Generation-loss (re-encoding) studies.", no_args_is_help=True)
 app.add_typer(drift_app, name="drift")
@@ -77,14 +77,8 @@ def drift_run(
     for chain in chains:
         check_float_carry(chain, specs)
     store = Store(config.results)
-    call(store.check_writable)
-    lock = call(StoreLock(store.root, "bench drift run").acquire)
-    try:
-        if lock.note:
-            err_console.print(f"warning: {lock.note}", highlight=False, soft_wrap=True)
+    with store_locked(store, "bench drift run"):
         _run_chains(chains, n, specs, codecs, config, store)
-    finally:
-        lock.release()
 
 
 def _run_chains(chains: list, n: int, specs: dict, codecs: dict, config: config_module.Config, store: Store) -> None:

@@ -9,11 +9,11 @@ import typer
 
 from bench import config as config_module
 from bench import datasets, metrics
-from bench.cli.app import app, call, console, err_console
+from bench.cli.app import app, console, err_console, store_locked
 from bench.images import file_sha256
 from bench.provenance import new_provenance
 from bench.remeasure import remeasure
-from bench.store import Store, StoreLock
+from bench.store import Store
 
 
 @app.command("measure")
@@ -33,14 +33,8 @@ def measure_command(
         for ref in datasets.resolve(name, data_dir or config.data_dir, download=False):
             images[file_sha256(ref.path)] = ref.path
     names = metrics.validate(metric)
-    call(store.check_writable)
-    lock = call(StoreLock(store.root, "bench measure").acquire)
-    try:
-        if lock.note:
-            err_console.print(f"warning: {lock.note}", highlight=False, soft_wrap=True)
+    with store_locked(store, "bench measure"):
         written, problems = remeasure(store, images, names, new_provenance(), device)
-    finally:
-        lock.release()
     console.print(f"re-measured {written} rows in {store.root}")
     for problem in problems[:10]:
         err_console.print(f"  {problem}", highlight=False, soft_wrap=True)
