@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import statistics
 import subprocess
@@ -74,10 +75,8 @@ def bench_command(kodak: Path, jobs: int, workdir: Path, codecs: list[str], lega
     config = workdir / "bench.toml"
     rates = ", ".join(map(str, QUALITIES))
     sections = "".join(f"[codecs.{codec}]\nrates = [{rates}]\n" for codec in codecs)
-    config.write_text(
-        f'[run]\ncodecs = {codecs!r}\nmetrics = ["psnr_rgb", "ms_ssim"]\ncheck_determinism = "off"\n{sections}'
-        .replace("'", '"')
-    )
+    config.write_text(f'[run]\ncodecs = {json.dumps(codecs)}\nmetrics = ["psnr_rgb", "ms_ssim"]\n'
+                      f'check_determinism = "off"\n{sections}')
     return [*bench_prefix(legacy), "run", "--config", str(config), "--dataset", str(kodak), "--jobs", str(jobs),
             "--results", str(workdir / f"store-{time.monotonic_ns()}")]
 
