@@ -4,7 +4,13 @@ seeded random moments, resumed each time, ends with exactly the rows of an unint
 Each trial is a fresh `bench run` process: a small zygote process imports bench once and forks
 one child per trial, which then runs exactly what the `bench` script runs (its loky workers
 start as in any run). Importing torch and bench anew for every trial would cost seconds each;
-the fork costs milliseconds, so 20 trials fit in well under a minute of wall time.
+the fork costs milliseconds, so 20 trials fit in about a minute and a half of wall time.
+
+Each child handles every arriving row ROW_SECONDS slower (as a run of a slow codec would), so a
+run takes seconds after it takes the lock on any machine: on a quiet, fast machine the 32 rows
+of 48x64 JPEG would otherwise be done before most signals land, and the trials would test
+nothing. The delay sits outside the writer's signal-deferred section, where a run spends its
+time waiting for rows.
 """
 
 from __future__ import annotations
@@ -30,11 +36,21 @@ from bench.store import PART_GLOB, Store, read_part
 TRIALS_PER_STORE = 5
 STORES = 4
 SEED = 20261201
+MAX_DELAY = 2.0
+ROW_SECONDS = 0.08  # x 32 rows = 2.56 s > MAX_DELAY: the first trial on each store is always interrupted
 COMPARED = ["bitstream_sha256", "bytes", "psnr_rgb", "psnr_y", "error"]
 
 ZYGOTE = r"""
-import json, os, sys
+import json, os, sys, time
 import bench.cli
+from bench.summary import RunSummary
+
+add = RunSummary.add
+def slow_add(self, row):
+    time.sleep(ROW_SECONDS)
+    add(self, row)
+RunSummary.add = slow_add
+
 for line in sys.stdin:
     request = json.loads(line)
     pid = os.fork()
@@ -54,7 +70,8 @@ class Zygote:
     """A process with bench imported that runs each `bench` command in a forked child."""
 
     def __init__(self) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        source = f"ROW_SECONDS = {ROW_SECONDS}\n{ZYGOTE}"
+        self.process = subprocess.Popen([sys.executable, "-c", source], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                         text=True)
 
     def start(self, args: list[str], stdout: Path, stderr: Path) -> int:
@@ -116,7 +133,7 @@ def test_killed_and_resumed_runs_lose_and_duplicate_nothing(tmp_path):
             store = tmp_path / f"store-{s}"
             for t in range(TRIALS_PER_STORE):
                 signum = choose.choice([signal.SIGKILL, signal.SIGINT, signal.SIGTERM])
-                delay = choose.uniform(0.0, 3.0)
+                delay = choose.uniform(0.0, MAX_DELAY)
                 out, err = tmp_path / f"out-{s}-{t}", tmp_path / f"err-{s}-{t}"
                 pid = zygote.start(args(store), out, err)
                 deadline = time.monotonic() + 60
