@@ -19,7 +19,7 @@ from bench.datasets import ImageRef
 from bench.errors import CodecUnavailable
 from bench.plan import plan
 from bench_codecs.inn import coding
-from bench_codecs.inn.codec import IatCodec, InvCompressCodec
+from bench_codecs.inn.codec import DEMO_IAT, WEIGHTS, IatCodec, InvCompressCodec, checkpoint_path
 from bench_codecs.inn.invcompress import InvCompress
 from bench_codecs.inn.stochastic_codecs import IlcCodec
 
@@ -72,6 +72,31 @@ def test_missing_checkpoint_fails_when_the_run_is_planned(tmp_path):
     spec = CodecSpec(label="inv", impl="invcompress", params={"checkpoints": [str(tmp_path / "q1.pt")]}, rates=(1,))
     with pytest.raises(CodecUnavailable, match=r"^codec 'invcompress': params\.checkpoints\[0\] = .*q1\.pt: no such file"):
         plan([ImageRef("t", "a.png", tmp_path / "a.png")], [spec])
+
+
+def test_default_checkpoints_are_named_the_same_in_every_checkout(tmp_path, monkeypatch):
+    """Defaults are ``demo:NAME``, not an absolute path, so a store's keys do not depend on where
+    the project lives: moving the weights folder changes no key (its hash stays in the version)."""
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    ref = ImageRef("t", "a.png", tmp_path / "a.png")
+    specs = [CodecSpec(label=name, impl=name, params={}, rates=(1,)) for name in ("invcompress", "ilc", "probdec")]
+    specs.append(CodecSpec(label="iat", impl="iat", params={}, rates=(0.5,)))
+    here = plan([ref], specs)
+    assert not any(str(WEIGHTS) in str(task.params) for task in here)
+    moved = tmp_path / "elsewhere" / "weights"
+    moved.parent.mkdir()
+    os.symlink(WEIGHTS, moved)
+    monkeypatch.setattr("bench_codecs.inn.codec.WEIGHTS", moved)
+    elsewhere = plan([ref], specs)
+    assert [task.key for task in elsewhere] == [task.key for task in here]
+    assert checkpoint_path(DEMO_IAT) == moved / DEMO_IAT.removeprefix("demo:")
+
+
+def test_unknown_demo_name_lists_the_shipped_weights():
+    with pytest.raises(CodecUnavailable, match=r"'demo:nope\.pt': no such demo weights; shipped: .*demo:iat-demo\.pt"):
+        IatCodec(checkpoint="demo:nope.pt").version()
 
 
 def test_wrongly_shaped_tensor_is_named_with_the_file(tmp_path):

@@ -10,6 +10,7 @@ from bench.errors import ConfigError
 from bench.execute import Settings, encode_decode_measure
 from bench_codecs.inn.ilc import ILC, PAPER_KERNELS, PAPER_WIDTHS, AveragingHaar, ilc_loss, teacher
 from bench_codecs.inn.layers import HaarDownsampling
+from bench_codecs.inn.codec import checkpoint_path
 from bench_codecs.inn.stochastic_codecs import DEMO_ILC, IlcCodec
 
 SMALL = {"widths": (8, 8, 16), "kernels": (5, 3, 3), "blocks": 1}
@@ -172,9 +173,7 @@ def test_bad_decoder_options_are_rejected(codec):
 
 
 def test_demo_weights_decode_when_shipped(image):
-    from pathlib import Path
-
-    if not Path(DEMO_ILC).is_file():
+    if not checkpoint_path(DEMO_ILC).is_file():
         pytest.skip("demo weights not trained yet")
     codec = IlcCodec()
     data = codec.encode(image, 1)

@@ -14,6 +14,7 @@ from bench.errors import CodecFailure, CodecUnavailable, ConfigError
 from bench.execute import Settings, encode_decode_measure
 from bench_codecs.inn.probdec import (MixtureContext, ProbDec, causal_offsets, mixture_likelihood, mixture_pmf,
                                       probdec_loss, soft_round, wavefronts)
+from bench_codecs.inn.codec import checkpoint_path
 from bench_codecs.inn.stochastic_codecs import DEMO_PROBDEC, ProbDecCodec, pack_strings, unpack_strings
 from bench_codecs.inn.train_stochastic import export, run_from_cli
 
@@ -339,7 +340,7 @@ def test_trainer_runs_the_cdf97_stage_then_joint_training_and_resumes(tmp_path, 
 
 
 def test_demo_weights_decode_when_shipped(image):
-    if not Path(DEMO_PROBDEC).is_file():
+    if not checkpoint_path(DEMO_PROBDEC).is_file():
         pytest.skip("demo weights not trained yet")
     codec = ProbDecCodec()
     data = codec.encode(image, 1)

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from bench.codec import Codec, ValueType
-from bench.errors import CodecFailure, ConfigError
+from bench.errors import CodecFailure, CodecUnavailable, ConfigError
 from bench_codecs.inn.coding import (PAD_MULTIPLE, Bitstream, build_model, checkpoint_sha256, resolve_device,
                                      to_float255, to_padded_tensor, to_uint8)
 from bench_codecs.inn.iat import InvCompressIAT, uniform_level
@@ -23,8 +23,24 @@ from bench_codecs.inn.iat_maps import unpack as unpack_iat
 from bench_codecs.inn.invcompress import InvCompress
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
-DEMO_INVCOMPRESS = (str(WEIGHTS / "invcompress-lambda0.0130-1118steps.pt"),)
-DEMO_IAT = str(WEIGHTS / "iat-theta1.2e-3-maps-1181steps.pt")
+#: A checkpoint setting ``demo:NAME`` names a file shipped in WEIGHTS. The defaults use it so that
+#: the setting, which is part of every row key, is the same in every checkout and installation
+#: (an absolute path would make a store resume nowhere else); the file's hash is in the version.
+DEMO_PREFIX = "demo:"
+DEMO_INVCOMPRESS = (f"{DEMO_PREFIX}invcompress-lambda0.0130-1118steps.pt",)
+DEMO_IAT = f"{DEMO_PREFIX}iat-theta1.2e-3-maps-1181steps.pt"
+
+
+def checkpoint_path(setting: str) -> Path:
+    """The file a checkpoint setting names: ``demo:NAME`` in the shipped weights, else the path."""
+    if not setting.startswith(DEMO_PREFIX):
+        return Path(setting)
+    name = setting[len(DEMO_PREFIX):]
+    shipped = sorted(path.name for path in WEIGHTS.glob("*.pt"))
+    if name not in shipped:
+        raise CodecUnavailable(f"checkpoint {setting!r}: no such demo weights; shipped: "
+                               f"{', '.join(DEMO_PREFIX + n for n in shipped) or 'none'}")
+    return WEIGHTS / name
 
 
 class _LearnedCodec(Codec):
@@ -47,8 +63,8 @@ class _LearnedCodec(Codec):
         """Every configured checkpoint by the bench.toml key that sets it (``params.checkpoint``)."""
         paths = self.params.get("checkpoints")
         if paths is not None:
-            return {f"params.checkpoints[{i}]": Path(p) for i, p in enumerate(paths)}
-        return {"params.checkpoint": Path(self.params["checkpoint"])}
+            return {f"params.checkpoints[{i}]": checkpoint_path(p) for i, p in enumerate(paths)}
+        return {"params.checkpoint": checkpoint_path(self.params["checkpoint"])}
 
     def _where(self, path: Path) -> str:
         """The setting that names ``path``, for error messages: ``codec 'iat': params.checkpoint``."""
@@ -98,7 +114,7 @@ class InvCompressCodec(_LearnedCodec):
         index = int(rate)
         if not 1 <= index <= len(paths):
             raise CodecFailure(f"invcompress: model_index {index} outside 1..{len(paths)} (configured checkpoints)")
-        return Path(paths[index - 1])
+        return checkpoint_path(paths[index - 1])
 
     def version(self) -> str:
         return f"InvCompress; checkpoints sha256 {self.checkpoint_digests()}"
@@ -152,7 +168,7 @@ class IatCodec(_LearnedCodec):
             del self.params[key]
 
     def _checkpoint(self, rate: float) -> Path:
-        return Path(self.params["checkpoint"])
+        return checkpoint_path(self.params["checkpoint"])
 
     def version(self) -> str:
         text = f"IAT; checkpoint sha256 {self.checkpoint_digests()}"

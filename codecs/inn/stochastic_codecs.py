@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,14 +35,13 @@ import torch.nn.functional as F
 
 from bench.codec import ValueType
 from bench.errors import CodecFailure, ConfigError
-from bench_codecs.inn.codec import _LearnedCodec
+from bench_codecs.inn.codec import DEMO_PREFIX, _LearnedCodec, checkpoint_path
 from bench_codecs.inn.coding import Bitstream, to_float255, to_uint8
 from bench_codecs.inn.ilc import ILC, STRIDE
 from bench_codecs.inn.probdec import ProbDec
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
-DEMO_ILC = str(WEIGHTS / "ilc-lambda0.013-4917steps.pt")
-DEMO_PROBDEC = str(WEIGHTS / "probdec-lambda4-14min.pt")
+DEMO_ILC = f"{DEMO_PREFIX}ilc-lambda0.013-4917steps.pt"
+DEMO_PROBDEC = f"{DEMO_PREFIX}probdec-lambda4-14min.pt"
 
 PROBDEC_VERSION = 2
 #: Decoder-option ranges: v ∈ [0, 4] (σ up to 2×); the legacy σ multiplier s ∈ [0, 4] as before.
@@ -103,7 +102,6 @@ class _StochasticCodec(_LearnedCodec):
     rate_parameter = "model_index"
     default_rates = (1,)
     rate_range = (1, 64)
-    demo: ClassVar[str]
     param_types = {"checkpoints": ValueType(list, items=str)}
     #: Both decoders take a non-negative integer seed for their noise.
     decoder_option_types = {"seed": ValueType(int, low=0)}
@@ -113,7 +111,7 @@ class _StochasticCodec(_LearnedCodec):
         index = int(rate)
         if not 1 <= index <= len(paths):
             raise CodecFailure(f"{self.name}: model_index {index} outside 1..{len(paths)} (configured checkpoints)")
-        return Path(paths[index - 1])
+        return checkpoint_path(paths[index - 1])
 
     def version(self) -> str:
         return f"{self.model_class.__name__}; checkpoints sha256 {self.checkpoint_digests()}"
