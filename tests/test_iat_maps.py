@@ -195,6 +195,17 @@ def test_rows_with_different_maps_never_share_a_key(tmp_path):
     assert "quality map gradient-lr (resize match" in IatCodec(quality_map="gradient-lr").describe(0.5)
 
 
+def test_command_names_the_torch_thread_count():
+    """Decoded pixels depend on the thread count, so each row's command records it."""
+    previous = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            assert IatCodec().describe(0.5).endswith(f"device cpu ({threads} torch threads)")
+    finally:
+        torch.set_num_threads(previous)
+
+
 # -- malformed map inputs ------------------------------------------------------------------
 
 def one_line_error(kind, make):

@@ -95,7 +95,13 @@ class _LearnedCodec(Codec):
         return to_float255(x_hat, height, width)
 
     def describe(self, rate: float) -> str:
-        return f"{self.name}: checkpoint {self._checkpoint(rate)}, {self.rate_parameter}={rate:g}, device {self.device}"
+        """The row's ``command``; on the CPU it names the torch thread count too, because the same
+        bitstream decodes to different pixels at different counts (docs/inn-speed.md) and a run's
+        count depends on its ``jobs`` (loky gives each of n workers cpus/n threads)."""
+        where = f"device {self.device}"
+        if self.device == "cpu":
+            where += f" ({torch.get_num_threads()} torch threads)"
+        return f"{self.name}: checkpoint {self._checkpoint(rate)}, {self.rate_parameter}={rate:g}, {where}"
 
 
 class InvCompressCodec(_LearnedCodec):
