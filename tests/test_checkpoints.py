@@ -26,13 +26,15 @@ from bench_codecs.inn.stochastic_codecs import IlcCodec
 
 @pytest.fixture(autouse=True)
 def no_hang():
-    """Fail rather than hang if a check ever reads a FIFO or a device again."""
+    """Fail rather than hang if a check ever reads a FIFO or a device again. The limit is far above
+    a test's normal time (a few seconds, model construction included) so that a loaded machine
+    does not trip it."""
 
     def expire(signum, frame):
         raise TimeoutError("checkpoint check blocked")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(20)
+    signal.alarm(120)
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, previous)

@@ -74,31 +74,40 @@ PLURAL = {"matrix": "matrices", "bias": "biases", "factor": "factors"}
 NESTING_KEYS = ("state_dict", "model")
 
 
-def check_checkpoint(path: str | Path, where: str = "checkpoint") -> Path:
-    """``path`` if it is a readable regular file of at most MAX_CHECKPOINT_BYTES, else CodecUnavailable.
+def check_regular_file(path: Path, shown: str, error: type[Exception], *, max_bytes: int, what: str,
+                       missing: str, irregular: str) -> None:
+    """Raise ``error("<shown>: <problem>")`` unless ``path`` is a readable regular file of at most
+    ``max_bytes`` (``what`` names it in the size message: "a checkpoint").
 
     Checked before any read or hash, because reading a missing path, a directory, a FIFO (blocks
     for ever) or a device such as /dev/zero (reads until MemoryError) gives a traceback or a
-    hang instead of a line naming the setting to change. ``where`` names that setting, e.g.
-    ``codec 'iat': params.checkpoint``.
+    hang instead of a line naming the setting to change. ``missing`` and ``irregular`` say what to
+    do instead of a missing file and of anything that is not a regular file.
     """
-    path = Path(path)
-    shown = f"{where} = {one_line(str(path), 200)}"
     try:
         info = path.stat()
     except FileNotFoundError:
-        raise CodecUnavailable(f"{shown}: no such file; point it at a checkpoint file in bench.toml") from None
+        raise error(f"{shown}: {missing}") from None
     except OSError as exc:
-        raise CodecUnavailable(f"{shown}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise CodecUnavailable(f"{shown}: is a directory; point it at the checkpoint file inside")
+        raise error(f"{shown}: cannot be read ({exc.strerror or type(exc).__name__})") from None
     if not stat.S_ISREG(info.st_mode):
-        raise CodecUnavailable(f"{shown}: is not a regular file (a FIFO, socket or device); point it at a checkpoint file")
-    if info.st_size > MAX_CHECKPOINT_BYTES:
-        raise CodecUnavailable(f"{shown}: {info.st_size:,} bytes, above the {MAX_CHECKPOINT_BYTES:,}-byte limit "
-                               "for a checkpoint; is this the right file?")
+        raise error(f"{shown}: {irregular}")
+    if info.st_size > max_bytes:
+        raise error(f"{shown}: {info.st_size:,} bytes, above the {max_bytes:,}-byte limit for {what}; "
+                    "is this the right file?")
     if not os.access(path, os.R_OK):
-        raise CodecUnavailable(f"{shown}: not readable (permissions)")
+        raise error(f"{shown}: not readable (permissions)")
+
+
+def check_checkpoint(path: str | Path, where: str = "checkpoint") -> Path:
+    """``path`` if it is a readable regular file of at most MAX_CHECKPOINT_BYTES, else
+    CodecUnavailable naming ``where``, the setting to change (``codec 'iat': params.checkpoint``)."""
+    path = Path(path)
+    kind = "is a directory; point it at the checkpoint file inside" if path.is_dir() else \
+        "is not a regular file (a FIFO, socket or device); point it at a checkpoint file"
+    check_regular_file(path, f"{where} = {one_line(str(path), 200)}", CodecUnavailable,
+                       max_bytes=MAX_CHECKPOINT_BYTES, what="a checkpoint",
+                       missing="no such file; point it at a checkpoint file in bench.toml", irregular=kind)
     return path
 
 

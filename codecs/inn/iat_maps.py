@@ -34,8 +34,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-import stat
 import struct
 import zlib
 from collections.abc import Callable
@@ -47,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.errors import CodecFailure, ConfigError, one_line
-from bench_codecs.inn.coding import HEADER, LENGTH, PAD_MULTIPLE, Bitstream
+from bench_codecs.inn.coding import HEADER, LENGTH, PAD_MULTIPLE, Bitstream, check_regular_file
 
 # -- training maps -------------------------------------------------------------------------
 
@@ -188,18 +186,9 @@ def load_quality_map(value: str, resize: str = "match", where: str = "params.qua
     if not value:
         raise ConfigError(f"{shown}: empty; give a pattern ({', '.join(PATTERNS)}) or a map file")
     path = Path(value)
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise ConfigError(f"{shown}: no such file, and not a named pattern ({', '.join(PATTERNS)})") from None
-    except OSError as exc:
-        raise ConfigError(f"{shown}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ConfigError(f"{shown}: not a regular file; give a map image or a .npy array")
-    if info.st_size > MAX_MAP_BYTES:
-        raise ConfigError(f"{shown}: {info.st_size:,} bytes, above the {MAX_MAP_BYTES:,}-byte limit for a map")
-    if not os.access(path, os.R_OK):
-        raise ConfigError(f"{shown}: not readable (permissions)")
+    check_regular_file(path, shown, ConfigError, max_bytes=MAX_MAP_BYTES, what="a map",
+                       missing=f"no such file, and not a named pattern ({', '.join(PATTERNS)})",
+                       irregular="not a regular file; give a map image or a .npy array")
     data = path.read_bytes()
     values = _read_npy(data, shown) if path.suffix.lower() == ".npy" else _read_image(path, shown)
     if values.ndim != 2 or values.size == 0:
