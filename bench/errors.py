@@ -37,6 +37,10 @@ class AnalysisError(BenchError):
     """Stored rows cannot support the requested table or figure (no rows selected, no common images)."""
 
 
+class TrainingError(BenchError):
+    """A training run cannot go on (its loss or gradients keep diverging); its checkpoint is kept."""
+
+
 #: Longest message ``one_line`` returns: enough for a path, a command and the tool's last words.
 ONE_LINE_LIMIT = 500
 

@@ -1,4 +1,5 @@
-"""The training loop's optimiser: ILC's separate learning rates and eq. (8) decay (§IV, App. VI)."""
+"""The training loop's optimiser: ILC's separate learning rates and eq. (8) decay (§IV, App. VI),
+and the guards that keep a non-finite loss or gradient away from the weights."""
 
 from __future__ import annotations
 
@@ -74,3 +75,60 @@ def test_bench_train_fills_in_the_paper_optimiser_for_ilc_only(monkeypatch, tmp_
     ilc, probdec = configs
     assert (ilc.lr, ilc.entropy_lr, ilc.lr_decay_start, ilc.lr_decay) == (5e-4, 1e-3, 100_000, 0.999995)
     assert (probdec.entropy_lr, probdec.lr_decay_start) == (0.0, 0)
+
+
+def test_a_non_finite_gradient_is_skipped_before_it_reaches_the_weights(tmp_path, photo):
+    """A finite loss whose gradient is NaN must not reach Adam: one such step would make every
+    weight NaN and every later loss non-finite (the run would then stop for good)."""
+    from PIL import Image
+
+    (tmp_path / "data").mkdir()
+    Image.fromarray(photo[:96, :96]).save(tmp_path / "data" / "a.png")
+    config = StochasticConfig(model="ilc", data=[str(tmp_path / "data")], out=str(tmp_path / "out"), crop=32, batch=1,
+                              steps=3, widths=[8, 8, 16], blocks=1, threads=1)
+    calls = []
+
+    class NanGradient(torch.autograd.Function):
+        """The identity whose backward pass returns NaN: a finite loss with a non-finite gradient."""
+
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * float("nan")
+
+    def poisoned_on_the_second_call(model, x):
+        calls.append(1)
+        terms = _loss(model, x)
+        if len(calls) == 2:
+            terms["loss"] = NanGradient.apply(terms["loss"])
+        return terms
+
+    lines: list[str] = []
+    fit(config, lambda: ILC(**SMALL), poisoned_on_the_second_call, log=lines.append)
+    assert "step 2 skipped: non-finite gradient" in lines
+    weights = torch.load(tmp_path / "out" / "checkpoint.pt", weights_only=True)["model"]
+    assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
+    assert len(calls) == 4  # three steps and the skipped one
+
+
+def test_endless_non_finite_losses_stop_in_one_line_that_says_how_to_resume(tmp_path, photo):
+    from PIL import Image
+
+    from bench.errors import TrainingError
+
+    (tmp_path / "data").mkdir()
+    Image.fromarray(photo[:96, :96]).save(tmp_path / "data" / "a.png")
+    config = StochasticConfig(model="ilc", data=[str(tmp_path / "data")], out=str(tmp_path / "out"), crop=32, batch=1,
+                              steps=3, widths=[8, 8, 16], blocks=1, threads=1)
+
+    def nan_loss(model, x):
+        terms = _loss(model, x)
+        terms["loss"] = terms["loss"] * float("nan")
+        return terms
+
+    with pytest.raises(TrainingError, match=r"more than 20 consecutive non-finite losses or gradients; .*checkpoint\.pt "
+                                            r"holds the last saved step; lower the learning rate"):
+        fit(config, lambda: ILC(**SMALL), nan_loss, log=lambda line: None)

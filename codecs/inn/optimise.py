@@ -5,8 +5,9 @@ so that resuming, checkpointing and export behave the same for all of them: Adam
 networks, a second Adam on the entropy bottlenecks' quantiles (CompressAI's auxiliary loss),
 random crops with flips, gradient clipping at norm 1, checkpoints written atomically every
 ``save_every`` steps and resumed from ``<out>/checkpoint.pt`` automatically, steps with a
-non-finite loss skipped (and the run stopped when that keeps happening), and an optional
-wall-time limit after which the checkpoint is saved and the loop ends.
+non-finite loss or gradient skipped before the optimiser sees them (and the run stopped when
+that keeps happening), and an optional wall-time limit after which the checkpoint is saved and
+the loop ends.
 """
 
 from __future__ import annotations
@@ -25,12 +26,13 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench.errors import TrainingError
 from bench_codecs.inn.coding import load_state_dict
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
 #: Parameter-name prefixes of the entropy models (``entropy_lr``).
 ENTROPY_MODULES = ("entropy_bottleneck.", "gaussian_conditional.")
-#: Consecutive non-finite losses after which training stops instead of skipping on.
+#: Consecutive non-finite losses or gradients after which training stops instead of skipping on.
 MAX_NON_FINITE = 20
 
 Log = Callable[[str], None]
@@ -162,15 +164,22 @@ def fit(config: TrainingRun, make_model: Callable[[], torch.nn.Module], loss: Ca
         if aux_optimizer is not None:
             aux_optimizer.zero_grad()
         terms = loss(model, x)
-        if not torch.isfinite(terms["loss"]):
+        # A finite loss can still have a non-finite gradient (a near-singular inverse in the
+        # backward pass); one such optimiser step would turn every weight into NaN for good.
+        what = "loss" if not torch.isfinite(terms["loss"]) else None
+        if what is None:
+            terms["loss"].backward()
+            if not torch.isfinite(torch.nn.utils.clip_grad_norm_(parameters, 1.0)):
+                what = "gradient"
+        if what is not None:
             non_finite += 1
-            log(f"step {step + 1} skipped: non-finite loss")
+            log(f"step {step + 1} skipped: non-finite {what}")
             if non_finite > MAX_NON_FINITE:
-                raise RuntimeError(f"more than {MAX_NON_FINITE} consecutive non-finite losses; lower the learning rate")
+                raise TrainingError(f"training stopped before step {step + 1}: more than {MAX_NON_FINITE} consecutive "
+                                    f"non-finite losses or gradients; {checkpoint} holds the last saved step; "
+                                    "lower the learning rate (--set lr=...) and run the same command to resume")
             continue
         non_finite = 0
-        terms["loss"].backward()
-        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
         optimizer.step()
         aux = model.aux_loss()
         if aux_optimizer is not None:
