@@ -98,6 +98,20 @@ def test_summary_table_and_report(tmp_path, kodak_dir):
     assert tex.count(r"\begin{tabular}") == 1 and (tmp_path / "out" / "drift-kodak-psnr_rgb.png").exists()
 
 
+def test_summary_compares_every_chain_at_the_generation_all_of_them_reached(tmp_path, kodak_dir):
+    """One image run further than the others must not pull the schedule's "last" and "drop"
+    from a later generation than the one the table states."""
+    drift(tmp_path, "s", "--limit", "2", "--schedule", "webp:40", "--generations", "2")
+    drift(tmp_path, "s", "--limit", "1", "--schedule", "webp:40", "--generations", "4")
+    rows = Store(tmp_path / "s").read()
+    assert sorted(rows["generation"]) == [1, 1, 2, 2, 3, 4]
+    table = summary_table(rows).iloc[0]
+    at_two = rows[rows["generation"] == 2]["psnr_rgb"].mean()
+    assert table["generations"] == 2 and table["images"] == 2
+    assert table["mean psnr_rgb last"] == pytest.approx(at_two, abs=1e-12)
+    assert table["mean drop"] == pytest.approx(rows[rows["generation"] == 1]["psnr_rgb"].mean() - at_two, abs=1e-12)
+
+
 def test_float_carry_encodes_the_unrounded_reconstruction(tmp_path, photo):
     """carry=float: generation 2 encodes decode_float(generation 1); carry=uint8 its rounding."""
     import hashlib

@@ -43,9 +43,21 @@ def per_chain(rows: pd.DataFrame, metric: str = "psnr_rgb", threshold: float = 1
     return pd.DataFrame(records)
 
 
+def common_generations(rows: pd.DataFrame) -> pd.DataFrame:
+    """Drift rows cut, per (dataset, schedule), to the generations every chain has: when one image's
+    chain was run further than the others, its later generations would otherwise make the mean
+    of "last" and "drop" mix generations."""
+    rows = drift_rows(rows)
+    deepest = rows.groupby(["dataset", "schedule", "image"])["generation"].max()
+    horizon = deepest.groupby(level=["dataset", "schedule"]).min().rename("horizon").reset_index()
+    rows = rows.merge(horizon, on=["dataset", "schedule"])
+    return rows[rows["generation"] <= rows["horizon"]].drop(columns="horizon")
+
+
 def summary_table(rows: pd.DataFrame, metric: str = "psnr_rgb", threshold: float = 1.0) -> pd.DataFrame:
-    """Per (dataset, schedule): means over images, and how many chains crossed / reached a fixed point."""
-    chains = per_chain(rows, metric, threshold)
+    """Per (dataset, schedule): means over images at the generation count every chain reached,
+    and how many chains crossed / reached a fixed point by then."""
+    chains = per_chain(common_generations(rows), metric, threshold)
     if chains.empty:
         return chains
     out = []

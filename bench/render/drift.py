@@ -12,7 +12,7 @@ from typing import Sequence
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from bench.analysis.drift_summary import drift_rows, schedule_codec
+from bench.analysis.drift_summary import common_generations, schedule_codec
 from bench.render.figure import legend_outside, new_figure, safe_name, save
 from bench.render.style import VARIANT_LINES, axis_label, codec_colours, images_text
 
@@ -20,8 +20,9 @@ from bench.render.style import VARIANT_LINES, axis_label, codec_colours, images_
 def plot_drift(rows: pd.DataFrame, out_dir: Path, metric: str = "psnr_rgb", formats: tuple[str, ...] = ("png", "svg"),
                codec_order: Sequence[str] = ()) -> list[Path]:
     """Metric vs generation per dataset (``drift-<dataset>-<metric>.<fmt>``): mean over images,
-    band from min to max; returns the files written."""
-    data = drift_rows(rows)
+    band from min to max, each schedule up to the generation all its chains reached (as in the
+    summary table; a mean over fewer images would jump); returns the files written."""
+    data = common_generations(rows)
     data["schedule_codec"] = data["chain"].map(schedule_codec)
     colours = codec_colours(sorted(set(data["schedule_codec"])), codec_order)
     written: list[Path] = []
