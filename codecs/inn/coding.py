@@ -75,14 +75,15 @@ NESTING_KEYS = ("state_dict", "model")
 
 
 def check_regular_file(path: Path, shown: str, error: type[Exception], *, max_bytes: int, what: str,
-                       missing: str, irregular: str) -> None:
+                       missing: str, irregular: str, directory: str | None = None) -> None:
     """Raise ``error("<shown>: <problem>")`` unless ``path`` is a readable regular file of at most
     ``max_bytes`` (``what`` names it in the size message: "a checkpoint").
 
     Checked before any read or hash, because reading a missing path, a directory, a FIFO (blocks
     for ever) or a device such as /dev/zero (reads until MemoryError) gives a traceback or a
     hang instead of a line naming the setting to change. ``missing`` and ``irregular`` say what to
-    do instead of a missing file and of anything that is not a regular file.
+    do instead of a missing file and of anything that is not a regular file (``directory``, when
+    given, instead of a directory).
     """
     try:
         info = path.stat()
@@ -90,6 +91,8 @@ def check_regular_file(path: Path, shown: str, error: type[Exception], *, max_by
         raise error(f"{shown}: {missing}") from None
     except OSError as exc:
         raise error(f"{shown}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    if directory is not None and stat.S_ISDIR(info.st_mode):
+        raise error(f"{shown}: {directory}")
     if not stat.S_ISREG(info.st_mode):
         raise error(f"{shown}: {irregular}")
     if info.st_size > max_bytes:
@@ -103,11 +106,11 @@ def check_checkpoint(path: str | Path, where: str = "checkpoint") -> Path:
     """``path`` if it is a readable regular file of at most MAX_CHECKPOINT_BYTES, else
     CodecUnavailable naming ``where``, the setting to change (``codec 'iat': params.checkpoint``)."""
     path = Path(path)
-    kind = "is a directory; point it at the checkpoint file inside" if path.is_dir() else \
-        "is not a regular file (a FIFO, socket or device); point it at a checkpoint file"
     check_regular_file(path, f"{where} = {one_line(str(path), 200)}", CodecUnavailable,
                        max_bytes=MAX_CHECKPOINT_BYTES, what="a checkpoint",
-                       missing="no such file; point it at a checkpoint file in bench.toml", irregular=kind)
+                       missing="no such file; point it at a checkpoint file in bench.toml",
+                       directory="is a directory; point it at the checkpoint file inside",
+                       irregular="is not a regular file (a FIFO, socket or device); point it at a checkpoint file")
     return path
 
 
