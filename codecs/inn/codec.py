@@ -36,11 +36,12 @@ def checkpoint_path(setting: str) -> Path:
     if not setting.startswith(DEMO_PREFIX):
         return Path(setting)
     name = setting[len(DEMO_PREFIX):]
-    shipped = sorted(path.name for path in WEIGHTS.glob("*.pt"))
-    if name not in shipped:
+    path = WEIGHTS / name
+    if Path(name).name != name or path.suffix != ".pt" or not path.is_file():  # a plain file name only
+        shipped = sorted(p.name for p in WEIGHTS.glob("*.pt"))
         raise CodecUnavailable(f"checkpoint {setting!r}: no such demo weights; shipped: "
                                f"{', '.join(DEMO_PREFIX + n for n in shipped) or 'none'}")
-    return WEIGHTS / name
+    return path
 
 
 class _LearnedCodec(Codec):
