@@ -3,6 +3,8 @@ and the guards that keep a non-finite loss or gradient away from the weights."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -33,15 +35,20 @@ def test_decay_is_equation_8():
     assert decayed(1e-3, 10**6, TrainingRun(model="ilc", data=[], out="")) == 1e-3  # no decay by default
 
 
-def test_ilc_training_defaults_are_the_papers_and_the_loop_uses_them(tmp_path, photo):
+@pytest.fixture
+def small_ilc_run(tmp_path, photo) -> StochasticConfig:
+    """Three steps of a tiny ILC on 32×32 crops of one 96×96 image, writing to ``tmp_path/out``."""
     from PIL import Image
 
-    assert ILC_PAPER_OPTIMISER == {"lr": 1e-4, "entropy_lr": 1e-3, "lr_decay_start": 100_000, "lr_decay": 0.999995}
     (tmp_path / "data").mkdir()
     Image.fromarray(photo[:96, :96]).save(tmp_path / "data" / "a.png")
-    config = StochasticConfig(model="ilc", data=[str(tmp_path / "data")], out=str(tmp_path / "out"), crop=32, batch=1,
-                              steps=3, widths=[8, 8, 16], blocks=1, threads=1, lr=1e-4, entropy_lr=1e-3,
-                              lr_decay_start=1, lr_decay=0.5)
+    return StochasticConfig(model="ilc", data=[str(tmp_path / "data")], out=str(tmp_path / "out"), crop=32, batch=1,
+                            steps=3, widths=[8, 8, 16], blocks=1, threads=1)
+
+
+def test_ilc_training_defaults_are_the_papers_and_the_loop_uses_them(small_ilc_run):
+    assert ILC_PAPER_OPTIMISER == {"lr": 1e-4, "entropy_lr": 1e-3, "lr_decay_start": 100_000, "lr_decay": 0.999995}
+    config = replace(small_ilc_run, lr=1e-4, entropy_lr=1e-3, lr_decay_start=1, lr_decay=0.5)
     seen: list[list[float]] = []
     original = torch.optim.Adam.step
 
@@ -77,15 +84,9 @@ def test_bench_train_fills_in_the_paper_optimiser_for_ilc_only(monkeypatch, tmp_
     assert (probdec.entropy_lr, probdec.lr_decay_start) == (0.0, 0)
 
 
-def test_a_non_finite_gradient_is_skipped_before_it_reaches_the_weights(tmp_path, photo):
+def test_a_non_finite_gradient_is_skipped_before_it_reaches_the_weights(tmp_path, small_ilc_run):
     """A finite loss whose gradient is NaN must not reach Adam: one such step would make every
     weight NaN and every later loss non-finite (the run would then stop for good)."""
-    from PIL import Image
-
-    (tmp_path / "data").mkdir()
-    Image.fromarray(photo[:96, :96]).save(tmp_path / "data" / "a.png")
-    config = StochasticConfig(model="ilc", data=[str(tmp_path / "data")], out=str(tmp_path / "out"), crop=32, batch=1,
-                              steps=3, widths=[8, 8, 16], blocks=1, threads=1)
     calls = []
 
     class NanGradient(torch.autograd.Function):
@@ -107,22 +108,15 @@ def test_a_non_finite_gradient_is_skipped_before_it_reaches_the_weights(tmp_path
         return terms
 
     lines: list[str] = []
-    fit(config, lambda: ILC(**SMALL), poisoned_on_the_second_call, log=lines.append)
+    fit(small_ilc_run, lambda: ILC(**SMALL), poisoned_on_the_second_call, log=lines.append)
     assert "step 2 skipped: non-finite gradient" in lines
     weights = torch.load(tmp_path / "out" / "checkpoint.pt", weights_only=True)["model"]
     assert all(torch.isfinite(v).all() for v in weights.values() if v.is_floating_point())
     assert len(calls) == 4  # three steps and the skipped one
 
 
-def test_endless_non_finite_losses_stop_in_one_line_that_says_how_to_resume(tmp_path, photo):
-    from PIL import Image
-
+def test_endless_non_finite_losses_stop_in_one_line_that_says_how_to_resume(small_ilc_run):
     from bench.errors import TrainingError
-
-    (tmp_path / "data").mkdir()
-    Image.fromarray(photo[:96, :96]).save(tmp_path / "data" / "a.png")
-    config = StochasticConfig(model="ilc", data=[str(tmp_path / "data")], out=str(tmp_path / "out"), crop=32, batch=1,
-                              steps=3, widths=[8, 8, 16], blocks=1, threads=1)
 
     def nan_loss(model, x):
         terms = _loss(model, x)
@@ -131,4 +125,4 @@ def test_endless_non_finite_losses_stop_in_one_line_that_says_how_to_resume(tmp_
 
     with pytest.raises(TrainingError, match=r"more than 20 consecutive non-finite losses or gradients; .*checkpoint\.pt "
                                             r"holds the last saved step; lower the learning rate"):
-        fit(config, lambda: ILC(**SMALL), nan_loss, log=lambda line: None)
+        fit(small_ilc_run, lambda: ILC(**SMALL), nan_loss, log=lambda line: None)
