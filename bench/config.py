@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from bench import metrics as metric_registry
 from bench.backends import BACKENDS
 from bench.codec import codec_class, toml_value
-from bench.errors import ConfigError
+from bench.errors import ConfigError, one_line
 
 DEFAULT_CONFIG = Path("bench.toml")
 RUN_KEYS = {"datasets", "codecs", "metrics", "jobs", "results", "data_dir", "check_determinism", "device",
@@ -30,6 +31,14 @@ TOP_LEVEL_KEYS = {"run", "codecs", "drift"}
 DETERMINISM_CHECKS = ("first", "all", "off")
 #: Devices the torch metrics accept; whether CUDA exists is checked when the run starts.
 DEVICE = re.compile(r"cpu|auto|cuda(:\d+)?")
+#: Most rates one codec section may sweep: checked before a ``{start, stop, count}`` grid is built,
+#: so a typo such as ``count = 1e12`` is one line instead of gigabytes allocated.
+MAX_RATES = 1000
+#: Most worker processes a run may ask for (``run.jobs``, ``--jobs``): each is a Python process
+#: with its own imports, so more than this is a typo, not a machine.
+MAX_JOBS = 1024
+#: Integers a parameter may hold: what numpy, torch and the C libraries behind codecs take (int64).
+INT64 = (-(2 ** 63), 2 ** 63 - 1)
 
 
 @dataclass(frozen=True)
@@ -77,10 +86,40 @@ def load(path: Path | None = None) -> Config:
             raise ConfigError(f"{path}: config file not found")
         return Config()
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(read_config_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     return parse(raw, source=str(path))
+
+
+def read_config_text(path: Path) -> str:
+    """The file as UTF-8 (TOML's encoding) whatever the locale; anything but a readable regular
+    file of UTF-8 text is one line. Checked with ``stat`` first: opening a FIFO would block."""
+    try:
+        info = path.stat()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or type(exc).__name__})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path}: not a regular file; pass --config a bench.toml file")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8, as TOML requires") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or type(exc).__name__})") from None
+
+
+def unique(names: list[str]) -> list[str]:
+    """``names`` with repeats dropped, first occurrence kept: a codec or dataset named twice
+    (in a list or by repeated flags) is run once, not twice into the same keys."""
+    return list(dict.fromkeys(names))
+
+
+def jobs_count(value: Any, where: str) -> int:
+    """A worker count in [1, MAX_JOBS]."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_JOBS:
+        raise ConfigError(f"{where} = {toml_value(value)}: expected an integer in [1, {MAX_JOBS}]")
+    return value
 
 
 def parse(raw: dict[str, Any], source: str = "<dict>") -> Config:
@@ -107,10 +146,7 @@ def _parse(raw: dict[str, Any], source: str) -> Config:
     if "metrics" in run:
         config.metrics = metric_registry.validate(_string_list(run["metrics"], source, "run.metrics", "metric"))
     if "jobs" in run:
-        _expect(run["jobs"], int, source, "run.jobs")
-        if run["jobs"] < 1:
-            raise ConfigError(f"{source}: run.jobs must be ≥ 1, got {run['jobs']}")
-        config.jobs = run["jobs"]
+        config.jobs = jobs_count(run["jobs"], f"{source}: run.jobs")
     if "results" in run:
         config.results = base / _expect(run["results"], str, source, "run.results")
     if "data_dir" in run:
@@ -150,6 +186,7 @@ def parse_codec(label: str, body: Any, source: str) -> CodecSpec:
             f"{source}: {where}.params: unknown parameter(s) {unknown} for codec {impl!r}; "
             f"allowed: {sorted(cls.param_defaults)}"
         )
+    _check_numbers(params, f"{source}: [{where}] params.")
     for key, value, problem in cls.value_problems(params):
         raise ConfigError(f"{source}: [{where}] params.{key} = {toml_value(value)}: {problem}")
     rates = rate_grid(body.get("rates", list(cls.default_rates)), cls, source, where + ".rates")
@@ -166,8 +203,9 @@ def parse_codec(label: str, body: Any, source: str) -> CodecSpec:
                 f"{source}: {where}.decoder_options: unknown option(s) {bad} for codec {impl!r}; "
                 f"allowed: {sorted(cls.decoder_option_defaults)}"
             )
+        at = "decoder_options" if single else f"decoder_options[{index}]"
+        _check_numbers(option, f"{source}: [{where}] {at}.")
         for key, value, problem in cls.value_problems(option, decoder_option=True):
-            at = "decoder_options" if single else f"decoder_options[{index}]"
             raise ConfigError(f"{source}: [{where}] {at}.{key} = {toml_value(value)}: {problem}")
     return CodecSpec(label, impl, dict(params), rates, tuple(dict(o) for o in options))
 
@@ -190,28 +228,49 @@ def rate_grid(value: Any, cls: type, source: str, where: str) -> tuple[float, ..
             raise ConfigError(f"{source}: {where} needs numeric start, stop and an integer count")
         for key in ("start", "stop", "count"):
             number = value[key]
-            if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number) or (
-                    key == "count" and not float(number).is_integer()):
+            if not _is_finite_number(number) or (key == "count" and isinstance(number, float) and not number.is_integer()):
                 expected = "an integer number of rates" if key == "count" else "a number"
                 raise ConfigError(f"{source}: {where}.{key} = {toml_value(number)}: expected {expected}")
         start, stop, count = float(value["start"]), float(value["stop"]), int(value["count"])
-        if count < 1:
-            raise ConfigError(f"{source}: {where}.count must be ≥ 1")
+        if not 1 <= count <= MAX_RATES:
+            raise ConfigError(f"{source}: {where}.count = {toml_value(value['count'])}: expected an integer in [1, {MAX_RATES}]")
         step = 0.0 if count == 1 else (stop - start) / (count - 1)
         value = [round(start + i * step, 10) for i in range(count)]
     if not isinstance(value, list) or not value:
         raise ConfigError(f"{source}: {where} must be a non-empty list of numbers or {{start, stop, count}}")
+    if len(value) > MAX_RATES:
+        raise ConfigError(f"{source}: {where}: {len(value)} rates, more than the {MAX_RATES} one codec may sweep")
     low, high = cls.rate_range
     for rate in value:
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or math.isnan(rate):
-            raise ConfigError(f"{source}: {where}: {rate!r} is not a number")
+        if not _is_finite_number(rate):
+            what = "is not a number" if isinstance(rate, bool) or not isinstance(rate, (int, float)) else "is not a finite number"
+            raise ConfigError(f"{source}: {where}: {one_line(repr(rate), 80)} {what}")
+        if not low <= rate <= high:
+            raise ConfigError(f"{source}: {where}: {toml_value(rate)} outside {cls.name}'s {cls.rate_parameter} range [{low}, {high}]")
         if cls.integer_rates and float(rate) != int(rate):
             raise ConfigError(f"{source}: {where}: {cls.name} takes integer {cls.rate_parameter} values, got {rate}")
-        if not low <= rate <= high:
-            raise ConfigError(f"{source}: {where}: {rate} outside {cls.name}'s {cls.rate_parameter} range [{low}, {high}]")
     if len(set(value)) != len(value):
         raise ConfigError(f"{source}: {where} has duplicate values")
     return tuple(sorted(float(r) for r in value))
+
+
+def _is_finite_number(value: Any) -> bool:
+    """An int within 64 bits or a finite float; never a bool."""
+    if isinstance(value, bool):
+        return False
+    return INT64[0] <= value <= INT64[1] if isinstance(value, int) else isinstance(value, float) and math.isfinite(value)
+
+
+def _check_numbers(values: dict[str, Any], where: str) -> None:
+    """Every number of a params or decoder-options table finite and within int64, whatever the
+    codec declares: an infinite timeout or a 30-digit seed must be one line here, not an
+    OverflowError inside a worker."""
+    for key, value in values.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"{where}{key} = {toml_value(value)}: expected a finite number")
+            if isinstance(item, int) and not isinstance(item, bool) and not INT64[0] <= item <= INT64[1]:
+                raise ConfigError(f"{where}{key} = {toml_value(value)}: expected an integer within 64 bits")
 
 
 def _reject_unknown(section: dict, allowed: set[str], source: str, prefix: str) -> None:
@@ -232,4 +291,4 @@ def _string_list(value: Any, source: str, where: str, what: str) -> list[str]:
         raise ConfigError(f"{source}: {where} must be a list of strings")
     if not value:
         raise ConfigError(f"{source}: {where} = []: nothing to run; name at least one {what}")
-    return list(value)
+    return unique(value)

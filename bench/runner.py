@@ -63,13 +63,13 @@ def apply_overrides(config: Config, dataset: list[str] | None, codec: list[str] 
                     results: Path | None, data_dir: Path | None, metric: list[str] | None) -> Config:
     """Command-line flags win over bench.toml; codec labels are validated as in the file."""
     if dataset:
-        config.datasets = dataset
+        config.datasets = config_module.unique(dataset)
     if codec:
         for label in codec:
             config.spec(label)
-        config.codecs = codec
-    if jobs:
-        config.jobs = jobs
+        config.codecs = config_module.unique(codec)
+    if jobs is not None:
+        config.jobs = config_module.jobs_count(jobs, "--jobs")
     if results:
         config.results = results
     if data_dir:

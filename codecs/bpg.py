@@ -38,7 +38,7 @@ class BpgCodec(RoundTripReference, Codec):
     param_types = {
         "chroma": ValueType(str, choices=CHROMA), "encoder": ValueType(str, choices=ENCODERS),
         "speed": ValueType(int, low=1, high=9), "color_space": ValueType(str, choices=tuple(COLOR_SPACES)),
-        "bit_depth": ValueType(int, choices=(8, 10, 12)), "timeout_s": ValueType(float, low=1),
+        "bit_depth": ValueType(int, choices=(8, 10, 12)), "timeout_s": ValueType(float, low=1, high=sp.MAX_TIMEOUT_S),
         "psnr_reference": ValueType(str, choices=PSNR_REFERENCES),
     }
 

@@ -25,6 +25,9 @@ from bench.errors import CodecFailure, CodecUnavailable
 
 #: Characters of a tool's stderr kept in a failure message (the end, where errors are).
 STDERR_LIMIT = 400
+#: Longest ``timeout_s`` a codec accepts: a week. Beyond that a timeout is a typo, and far
+#: beyond it (1e15 s) the operating system's wait cannot take it at all.
+MAX_TIMEOUT_S = 7 * 24 * 3600
 
 
 def one_line(text: str | bytes, limit: int = STDERR_LIMIT) -> str:

@@ -105,7 +105,7 @@ class VtmCodec(yuv.RoundTripReference, Codec):
         "chroma": ValueType(str, choices=yuv.CHROMA_FORMATS), "bit_depth": ValueType(int, choices=yuv.BIT_DEPTHS),
         "input_bit_depth": ValueType(int, choices=yuv.BIT_DEPTHS), "profile": ValueType(str, choices=PROFILES),
         "matrix": ValueType(str, choices=tuple(yuv.MATRICES)), "range": ValueType(str, choices=yuv.RANGES),
-        "timeout_s": ValueType(float, low=1), "psnr_reference": ValueType(str, choices=yuv.PSNR_REFERENCES),
+        "timeout_s": ValueType(float, low=1, high=sp.MAX_TIMEOUT_S), "psnr_reference": ValueType(str, choices=yuv.PSNR_REFERENCES),
     }
 
     def __init__(self, **params: Any) -> None:

@@ -36,7 +36,7 @@ class VvencCodec(yuv.RoundTripReference, Codec):
                       "psnr_reference": "original"}
     param_types = {
         "preset": ValueType(str, choices=PRESETS), "matrix": ValueType(str, choices=tuple(yuv.MATRICES)),
-        "range": ValueType(str, choices=yuv.RANGES), "timeout_s": ValueType(float, low=1),
+        "range": ValueType(str, choices=yuv.RANGES), "timeout_s": ValueType(float, low=1, high=sp.MAX_TIMEOUT_S),
         "psnr_reference": ValueType(str, choices=yuv.PSNR_REFERENCES),
     }
 
