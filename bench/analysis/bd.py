@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-import bjontegaard
 import numpy as np
 
+from bench.analysis import pchip
 from bench.errors import BenchError
 
 METHODS = ("pchip", "cubic")
@@ -76,6 +76,8 @@ def bd_rate(anchor_rates: Sequence[float], anchor_quality: Sequence[float], test
     """Average rate difference of test vs anchor at equal quality, in percent (negative = saving)."""
     anchor, test = _curves(anchor_rates, anchor_quality, test_rates, test_quality, method, higher_is_better)
     _check_overlap(overlap(anchor.quality, test.quality), "quality", min_overlap)
+    import bjontegaard  # imports scipy.interpolate and matplotlib: only when a BD is taken
+
     return float(bjontegaard.bd_rate(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
                                      require_matching_points=False, min_overlap=0.0))
 
@@ -86,6 +88,8 @@ def bd_quality(anchor_rates: Sequence[float], anchor_quality: Sequence[float], t
     """Average quality difference test − anchor at equal rate, in the metric's units (BD-PSNR for PSNR)."""
     anchor, test = _curves(anchor_rates, anchor_quality, test_rates, test_quality, method, higher_is_better)
     _check_overlap(overlap(np.log10(anchor.rates), np.log10(test.rates)), "log-rate", min_overlap)
+    import bjontegaard
+
     delta = float(bjontegaard.bd_psnr(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
                                       require_matching_points=False, min_overlap=0.0))
     return delta if higher_is_better else -delta
@@ -105,6 +109,8 @@ def bd_rate_and_quality(anchor_rates: Sequence[float], anchor_quality: Sequence[
     anchor, test = _curves(anchor_rates, anchor_quality, test_rates, test_quality, method, higher_is_better)
     _check_overlap(overlap(anchor.quality, test.quality), "quality", min_overlap)
     _check_overlap(overlap(np.log10(anchor.rates), np.log10(test.rates)), "log-rate", min_overlap)
+    import bjontegaard
+
     rate = float(bjontegaard.bd_rate(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
                                      require_matching_points=False, min_overlap=0.0))
     delta = float(bjontegaard.bd_psnr(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
@@ -127,3 +133,61 @@ def bd_of_pairs(pairs: Iterable[tuple[Sequence[float], Sequence[float], Sequence
         rates.append(rate)
         qualities.append(quality)
     return rates, qualities, failed
+
+
+def _sorted_valid(rates: np.ndarray, quality: np.ndarray, higher_is_better: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row sorted by rate (quality negated when lower is better) and whether it passes
+    ``validate``: finite, positive distinct rates, quality strictly increasing."""
+    order = np.argsort(rates, axis=1)
+    r = np.take_along_axis(rates, order, axis=1)
+    q = np.take_along_axis(quality, order, axis=1)
+    q = q if higher_is_better else -q
+    finite = np.isfinite(r).all(axis=1) & np.isfinite(q).all(axis=1)
+    with np.errstate(invalid="ignore"):
+        valid = finite & (r > 0).all(axis=1) & (np.diff(r, axis=1) > 0).all(axis=1) & (np.diff(q, axis=1) > 0).all(axis=1)
+    return r, q, valid
+
+
+def _overlaps(a: np.ndarray, b: np.ndarray, min_overlap: float) -> np.ndarray:
+    """Per row pair of sorted ranges, ``overlap`` > 0 and ≥ ``min_overlap`` (``_check_overlap``)."""
+    low, high = np.maximum(a[:, 0], b[:, 0]), np.minimum(a[:, -1], b[:, -1])
+    shorter = np.minimum(a[:, -1] - a[:, 0], b[:, -1] - b[:, 0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.where((high <= low) | (shorter == 0), 0.0, (high - low) / shorter)
+    return (fraction > 0) & (fraction >= min_overlap)
+
+
+def bd_many(anchor_rates: np.ndarray, anchor_quality: np.ndarray, test_rates: np.ndarray, test_quality: np.ndarray,
+            method: str = "pchip", higher_is_better: bool = True,
+            min_overlap: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``bd_rate_and_quality`` of every row pair of (curves × points) arrays at once: (BD-rates,
+    BD-qualities, whether the pair supports a BD), NaN where it does not. What a bootstrap needs:
+    one call instead of one per resample. ``cubic`` (a least-squares fit per curve) runs pair by
+    pair through ``bd_rate_and_quality``."""
+    if method not in METHODS:
+        raise BDError(f"unknown BD method {method!r}; use one of {', '.join(METHODS)}")
+    arrays = [np.asarray(a, dtype=float) for a in (anchor_rates, anchor_quality, test_rates, test_quality)]
+    count = arrays[0].shape[0]
+    rates, qualities = np.full(count, np.nan), np.full(count, np.nan)
+    if method == "cubic":
+        for row in range(count):
+            try:
+                rates[row], qualities[row] = bd_rate_and_quality(*(a[row] for a in arrays), method, higher_is_better,
+                                                                 min_overlap)
+            except BDError:
+                pass
+        return rates, qualities, np.isfinite(rates)
+    if min(arrays[0].shape[1], arrays[2].shape[1]) < MIN_POINTS:
+        return rates, qualities, np.zeros(count, bool)
+    anchor_r, anchor_q, anchor_ok = _sorted_valid(arrays[0], arrays[1], higher_is_better)
+    test_r, test_q, test_ok = _sorted_valid(arrays[2], arrays[3], higher_is_better)
+    ok = anchor_ok & test_ok
+    with np.errstate(divide="ignore", invalid="ignore"):
+        anchor_log, test_log = np.log10(anchor_r), np.log10(test_r)
+        ok &= _overlaps(anchor_q, test_q, min_overlap) & _overlaps(anchor_log, test_log, min_overlap)
+    if ok.any():
+        log_rate = pchip.bd_linear(anchor_q[ok], anchor_log[ok], test_q[ok], test_log[ok])
+        rates[ok] = (10 ** log_rate - 1) * 100
+        delta = pchip.bd_linear(anchor_log[ok], anchor_q[ok], test_log[ok], test_q[ok])
+        qualities[ok] = delta if higher_is_better else -delta
+    return rates, qualities, ok

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.analysis.bd import BDError, bd_of_pairs
+from bench.analysis.bd import BDError, bd_many
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
@@ -53,7 +53,9 @@ class ImageMatrix:
         return cls(tuple(images), bpp.loc[images, columns].to_numpy(float), quality.loc[images, columns].to_numpy(float))
 
     def mean(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        total = weights.sum()
+        """The weighted mean curve of each row of ``weights`` (resamples × images): two
+        (resamples × rates) arrays."""
+        total = weights.sum(axis=-1, keepdims=True)
         return weights @ self.bpp / total, weights @ self.quality / total
 
 
@@ -66,10 +68,8 @@ def resample_weights(n_images: int, resamples: int, seed: int) -> np.ndarray:
     """(resamples × images) counts of each image in each draw of ``n_images`` with replacement."""
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_images, size=(resamples, n_images))
-    weights = np.zeros((resamples, n_images))
-    for row, draw in enumerate(draws):
-        np.add.at(weights[row], draw, 1)
-    return weights
+    offsets = np.arange(resamples)[:, None] * n_images
+    return np.bincount((draws + offsets).ravel(), minlength=resamples * n_images).reshape(resamples, n_images).astype(float)
 
 
 def bd_intervals(anchor: ImageMatrix, test: ImageMatrix, method: str = "pchip",
@@ -85,14 +85,13 @@ def bd_intervals(anchor: ImageMatrix, test: ImageMatrix, method: str = "pchip",
     weights = resample_weights(len(test.images), resamples, seed)
     paired = anchor.images == test.images
     anchor_weights = weights if paired else resample_weights(len(anchor.images), resamples, seed + 1)
-    rates, qualities, failed = bd_of_pairs(
-        ((*anchor.mean(anchor_weights[index]), *test.mean(w)) for index, w in enumerate(weights)),
-        method, higher_is_better)
-    if not rates:
+    rates, qualities, supported = bd_many(*anchor.mean(anchor_weights), *test.mean(weights), method, higher_is_better)
+    kept = int(supported.sum())
+    if not kept:
         raise BDError(f"no bootstrap resample of {resamples} supports a BD")
-    kept = len(rates)
-    return (Interval(*percentile_interval(np.array(rates), level), kept, failed),
-            Interval(*percentile_interval(np.array(qualities), level), kept, failed))
+    failed = resamples - kept
+    return (Interval(*percentile_interval(rates[supported], level), kept, failed),
+            Interval(*percentile_interval(qualities[supported], level), kept, failed))
 
 
 def mean_interval(values: np.ndarray, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
