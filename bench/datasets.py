@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 import urllib.error
 import urllib.request
@@ -23,6 +24,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable
 
+from bench import archives
+from bench.archives import RemoteArchive
 from bench.errors import BenchError, ConfigError
 from bench.images import file_sha256
 
@@ -56,7 +59,11 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class NamedDataset:
-    """A dataset with a fixed file list: downloadable files or files found by a callable."""
+    """A dataset with a fixed file list: downloadable files, one archive, or files found by a callable.
+
+    An archive dataset's file list is the ``SHA256SUMS`` manifest written when its archive was
+    verified and extracted (:mod:`bench.archives`); its files are then checked like pinned files.
+    """
 
     name: str
     description: str
@@ -64,9 +71,30 @@ class NamedDataset:
     #: For datasets shipped inside an installed package: returns the folder holding them.
     local_root: Callable[[], Path] | None = None
     local_names: tuple[str, ...] = field(default=())
+    archive: RemoteArchive | None = None
 
     def root(self, data_dir: Path) -> Path:
         return self.local_root() if self.local_root else data_dir / self.name
+
+    @property
+    def image_count(self) -> int:
+        if self.archive:
+            return self.archive.image_count
+        return len(self.local_names) if self.local_root else len(self.files)
+
+    def _archive_files(self, data_dir: Path, download: bool) -> tuple[RemoteFile, ...]:
+        """An archive dataset's files and digests from its manifest, extracting the archive first if needed."""
+        assert self.archive is not None
+        manifest = archives.read_manifest(self.root(data_dir))
+        if manifest is None:
+            if not download:
+                raise DatasetError(
+                    f"dataset {self.name!r}: not extracted under {self.root(data_dir)}; run `bench datasets fetch "
+                    f"{self.name}` (or `--archive FILE` with {self.archive.filename} downloaded by hand)"
+                )
+            install_archive(self, data_dir)
+            manifest = archives.read_manifest(self.root(data_dir)) or {}
+        return tuple(RemoteFile(name, self.archive.url, digest) for name, digest in manifest.items())
 
     def images(self, data_dir: Path, download: bool = True, limit: int | None = None,
                allow_modified: bool = False) -> list[ImageRef]:
@@ -78,7 +106,11 @@ class NamedDataset:
         root = self.root(data_dir)
         if self.local_root:
             return [ImageRef(self.name, n, root / n) for n in self.local_names[:limit]]
-        files = self.files[:limit]
+        files = (self._archive_files(data_dir, download) if self.archive else self.files)[:limit]
+        if self.archive and any(not (root / f.name).is_file() for f in files):
+            first = next(f for f in files if not (root / f.name).is_file())
+            raise DatasetError(f"{root / first.name}: listed in {root / archives.MANIFEST} but missing; "
+                               f"restore it with `bench datasets fetch {self.name}`")
         missing = [f for f in files if not (root / f.name).is_file()]
         if missing and download:
             for remote in missing:
@@ -101,10 +133,26 @@ class NamedDataset:
             )
         return [ImageRef(self.name, f.name, root / f.name, modified=f in modified) for f in files]
 
-    def fetch_all(self, data_dir: Path) -> FetchReport:
-        """Download missing files and re-download every present file that differs from its pin."""
+    def fetch_all(self, data_dir: Path, archive_file: Path | None = None) -> FetchReport:
+        """Download missing files and re-download every present file that differs from its pin.
+
+        An archive dataset is extracted again (from ``archive_file``, else its cached or downloaded
+        archive) when it was never extracted or any of its files is missing or differs from the manifest.
+        """
         root = self.root(data_dir)
         report = FetchReport(root)
+        if self.archive:
+            manifest = archives.read_manifest(root)
+            if manifest is None or archive_file is not None:
+                report.downloaded.extend(install_archive(self, data_dir, archive_file))
+                return report
+            bad = [n for n, d in manifest.items() if not (root / n).is_file() or file_sha256(root / n) != d]
+            if bad:
+                install_archive(self, data_dir)
+                report.replaced.extend(bad)
+            return report
+        if archive_file is not None:
+            raise DatasetError(f"dataset {self.name!r} is not distributed as an archive; --archive does not apply")
         for remote in () if self.local_root else self.files:
             target = root / remote.name
             if not target.is_file():
@@ -162,6 +210,32 @@ def fetch(remote: RemoteFile, target: Path) -> None:
             os.unlink(tmp)
 
 
+def install_archive(dataset: NamedDataset, data_dir: Path, archive_file: Path | None = None) -> list[str]:
+    """Verify an archive dataset's archive (downloading it to ``<data_dir>/.archives/`` unless
+    ``archive_file`` is given) and extract it into the dataset folder; the extracted names.
+
+    A trust-on-first-use dataset checks the archive against the digest recorded at its first fetch.
+    """
+    remote = dataset.archive
+    assert remote is not None
+    root = dataset.root(data_dir)
+    record = archives.read_record(root) if remote.trust_on_first_use else None
+    recorded = record.get("sha256") if record else None
+    if archive_file is None:
+        archive_file = data_dir / ".archives" / remote.filename
+        if not archive_file.is_file():
+            archives.download(remote, archive_file)
+    elif not archive_file.is_file():
+        raise DatasetError(f"--archive {archive_file}: no such file")
+    digest = archives.verify(remote, archive_file, recorded)
+    names = archives.extract(remote, archive_file, root)
+    archives.write_record(root, remote, digest)
+    if remote.trust_on_first_use and recorded is None:
+        print(f"{dataset.name}: no pinned SHA-256 for {remote.filename}; recorded {digest} on this first "
+              f"fetch (trust on first use): later archives must match it", file=sys.stderr)
+    return sorted(names)
+
+
 def default_data_dir() -> Path:
     """``BENCH_DATA_DIR`` if set, else the user cache (``$XDG_CACHE_HOME/bench/datasets``)."""
     if os.environ.get("BENCH_DATA_DIR"):
@@ -201,12 +275,13 @@ def resolve(dataset: str, data_dir: Path | None = None, download: bool = True, l
     raise _unknown(dataset, named)
 
 
-def fetch_dataset(dataset: str, data_dir: Path | None = None) -> FetchReport:
-    """Make a registered dataset complete and unmodified under ``data_dir`` (``bench datasets fetch``)."""
+def fetch_dataset(dataset: str, data_dir: Path | None = None, archive_file: Path | None = None) -> FetchReport:
+    """Make a registered dataset complete and unmodified under ``data_dir`` (``bench datasets fetch``);
+    ``archive_file`` is an archive dataset's archive downloaded by hand (``--archive``)."""
     named = registered_datasets()
     if dataset not in named:
         raise _unknown(dataset, named)
-    return named[dataset].fetch_all(data_dir or default_data_dir())
+    return named[dataset].fetch_all(data_dir or default_data_dir(), archive_file)
 
 
 def _unknown(dataset: str, named: dict[str, NamedDataset]) -> ConfigError:
