@@ -127,7 +127,15 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signum
 
     def __str__(self) -> str:
+        if self.folder is None:  # before any store was opened (start-up, reading, planning)
+            return "interrupted: nothing was written"
         return f"interrupted: {self.stored} rows stored in {self.folder}; run the same command to resume"
+
+
+def raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    """A signal handler for the phases outside a run's own (start-up, reading a store): the
+    signal becomes ``Interrupted``, which the command line prints as one line and exits on."""
+    raise Interrupted(signum)
 
 
 class StopOnSignals:

@@ -20,6 +20,7 @@ import errno
 import json
 import os
 import platform
+import stat
 import tempfile
 import time
 import uuid
@@ -37,6 +38,10 @@ from bench.schema import OPTIONAL_COLUMNS, SCHEMA_VERSION, arrow_schema, version
 PART_GLOB = "part-*.parquet"
 TMP_PREFIX = ".tmp-"
 LOCK_NAME = ".lock"
+#: Most bytes of a lock file read: what bench writes is under 200.
+LOCK_BYTES = 4096
+#: Largest process id a lock may name (Linux's limit is 2**22; pids are C ints everywhere).
+MAX_PID = 2 ** 31 - 1
 #: The metadata key every part written by bench carries (bench/schema.py puts it there).
 VERSION_KEY = b"bench.schema_version"
 
@@ -134,7 +139,13 @@ class Store:
 
     # -- reading ----------------------------------------------------------------------
     def parts(self) -> list[Path]:
-        return sorted(self.root.glob(PART_GLOB)) if self.root.is_dir() else []
+        """Every part, each checked to be a regular file (``check_part_file``) before anyone opens it."""
+        if not self.root.is_dir():
+            return []
+        parts = sorted(self.root.glob(PART_GLOB))
+        for part in parts:
+            check_part_file(part)
+        return parts
 
     def read(self, include_errors: bool = True) -> pd.DataFrame:
         """All rows, one per key; error rows only where no successful row exists."""
@@ -150,9 +161,34 @@ class Store:
         return keys
 
 
+def check_part_file(path: Path) -> None:
+    """Refuse a part that is not a regular file, from ``lstat`` alone: opening a FIFO named like
+    a part would block for ever (signals included, inside the parquet reader), a directory or a
+    device is a traceback or worse. A symbolic link is followed only to a regular file."""
+    try:
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode):
+            mode = path.stat().st_mode
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot be read ({_reason(exc)}); move it out of the results") from None
+    if not stat.S_ISREG(mode):
+        raise ResultsError(f"{path}: {_kind(mode)}, not a results part; move it out of the results")
+
+
+def _kind(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
     """One parquet file of the store schema (or ``columns`` of it); a corrupt file, a parquet
-    file bench did not write and another schema version are each one line naming the file."""
+    file bench did not write, another schema version and a column of the wrong type are each
+    one line naming the file."""
+    check_part_file(path)
     try:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
@@ -165,11 +201,27 @@ def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
     if version != str(SCHEMA_VERSION):
         raise ResultsError(f"{path}: {version_mismatch(version)}")
     missing_required(schema.names, path)
+    check_types(schema, path)
     try:
         table = pq.read_table(path, columns=columns)
     except (OSError, pa.ArrowException) as exc:
         raise ResultsError(f"{path}: not a readable parquet file ({one_line(exc)}); move it out of the results") from None
     return table if columns is not None else with_optional_columns(table, path)
+
+
+def check_types(schema: pa.Schema, path: Path) -> None:
+    """Refuse a part whose column has another type than the store schema's: a ``bpp`` of
+    strings would otherwise reach the analysis (a traceback, or a gate that passes). Only
+    bench's own type or an all-null column is accepted."""
+    expected = {f.name: f.type for f in arrow_schema()}
+    if len(set(schema.names)) != len(schema.names):
+        raise ResultsError(f"{path}: a column name appears twice; it was not written by bench run: "
+                           "move it out of the results")
+    for field in schema:
+        want = expected.get(field.name)
+        if want is not None and field.type != want and not pa.types.is_null(field.type):
+            raise ResultsError(f"{path}: column {field.name} is {field.type}, schema version {SCHEMA_VERSION} "
+                               f"has {want}; it was not written by bench run: move it out of the results")
 
 
 def with_optional_columns(table: pa.Table, path: Path) -> pa.Table:
@@ -181,9 +233,10 @@ def with_optional_columns(table: pa.Table, path: Path) -> pa.Table:
     """
     schema = arrow_schema()
     missing_required(table.column_names, path)
-    if all(f.name in table.column_names for f in schema):
+    if all(f.name in table.column_names and table.schema.field(f.name).type == f.type for f in schema):
         return table
-    columns = [table[f.name] if f.name in table.column_names else pa.nulls(table.num_rows, f.type) for f in schema]
+    columns = [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+               for f in schema]  # cast: an all-null column (checked by check_types) takes the schema's type
     return pa.Table.from_arrays(columns, schema=schema)
 
 
@@ -202,7 +255,7 @@ def read_rows(path: Path | str) -> pd.DataFrame:
     path = Path(path)
     if path.is_dir():
         return Store(path).read()
-    if path.is_file():
+    if path.exists():
         return deduplicate([read_part(path)])
     raise ResultsError(f"{path}: neither a results folder nor a parquet file; check --results")
 
@@ -315,6 +368,10 @@ class StoreLock:
                 held = self._read()
                 if held is None:
                     continue  # released meanwhile
+                if lock_problem(held) is not None:
+                    held = self._settled(held)
+                    if held is None:
+                        continue
                 if not self._stale(held):
                     raise StoreInUse(self._in_use(held)) from None
                 if self._take_over(held):
@@ -332,9 +389,12 @@ class StoreLock:
         raise StoreInUse(f"{self.root} is in use: its lock changed hands 50 times; try again")
 
     def release(self) -> None:
-        """Remove the lock if it is still this run's."""
-        if self._read() == self._content:
-            _remove(self.path)
+        """Remove the lock if it is still this run's (a lock replaced by something else is left)."""
+        try:
+            if self._read() == self._content:
+                _remove(self.path)
+        except StoreInUse:
+            pass
 
     def __enter__(self) -> "StoreLock":
         return self.acquire()
@@ -343,10 +403,39 @@ class StoreLock:
         self.release()
 
     def _read(self) -> str | None:
+        """The lock's content (None when there is none), read only once ``lstat`` says it is a
+        regular file: a FIFO named ``.lock`` would block, a directory is not a lock at all."""
         try:
-            return self.path.read_text(errors="replace")
+            mode = self.path.lstat().st_mode
         except FileNotFoundError:
             return None
+        except OSError as exc:
+            raise StoreInUse(f"{self.path}: cannot read the lock ({_reason(exc)}); fix permissions or remove it "
+                             f"if no bench command is using {self.root}") from None
+        if not stat.S_ISREG(mode):
+            raise StoreInUse(f"{self.path}: {_kind(mode) if not stat.S_ISLNK(mode) else 'a symbolic link'}, not a lock "
+                             f"file; remove it if no bench command is using {self.root}")
+        try:
+            with open(self.path, "rb") as handle:
+                return handle.read(LOCK_BYTES).decode(errors="replace")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreInUse(f"{self.path}: cannot read the lock ({_reason(exc)}); fix permissions or remove it "
+                             f"if no bench command is using {self.root}") from None
+
+    def _settled(self, held: str) -> str | None:
+        """A lock whose content is not a lock bench wrote may be one being written this instant
+        (created, not yet filled): look again for a second; then it is one line naming it."""
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:
+            time.sleep(0.05)
+            again = self._read()
+            if again is None or lock_problem(again) is None:
+                return again
+            held = again
+        raise StoreInUse(f"{self.path}: not a lock bench wrote ({lock_problem(held)}); remove it if no bench "
+                         f"command is using {self.root}")
 
     def _take_over(self, held: str) -> bool:
         """Replace the stale lock whose content is ``held``; False when another run got there first."""
@@ -387,6 +476,22 @@ class StoreLock:
         info = _holder(held)
         return (f"{self.root} is in use by {info.get('command', 'bench run')} (pid {info.get('pid', '?')} on {info.get('host', '?')} "
                 f"since {info.get('since', '?')}); wait for it or remove {self.path} if that process is gone")
+
+
+def lock_problem(content: str) -> str | None:
+    """What is wrong with a lock's content, or None when it is what ``StoreLock`` writes: JSON
+    with a host and a PID a process can have (``os.kill`` takes no bigger number)."""
+    if not content.strip():
+        return "it is empty"
+    info = _holder(content)
+    if not info:
+        return "its content is not the JSON bench writes"
+    pid = info.get("pid")
+    if isinstance(pid, bool) or not isinstance(pid, int) or not 0 < pid <= MAX_PID:
+        return f"pid {one_line(json.dumps(pid), 40)} is not a process id"
+    if not isinstance(info.get("host"), str):
+        return "it names no host"
+    return None
 
 
 def _holder(content: str) -> dict:

@@ -10,7 +10,7 @@ import sys
 
 import typer
 
-from bench.cli.app import app, console, console_error
+from bench.cli.app import app, console, console_error, err_console
 from bench.errors import BenchError
 
 # Subcommand modules register themselves on ``app`` when imported.
@@ -44,8 +44,21 @@ def _options(
 
 
 def main() -> None:
+    """The ``bench`` entry point: a BenchError is one line and exit status 2; SIGINT or SIGTERM
+    in any phase (start-up, reading a store, planning) is one line and 130 or 143, never a
+    traceback. ``bench run`` replaces the handlers with its own while it runs."""
+    import signal
+
+    from bench.backends import Interrupted, raise_interrupted
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, raise_interrupted)
     try:
         app()
     except BenchError as exc:
         console_error(str(exc))
         sys.exit(2)
+    except KeyboardInterrupt as exc:
+        stopped = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+        err_console.print(str(stopped), highlight=False, soft_wrap=True)
+        sys.exit(stopped.exit_status)

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
-from bench.errors import BenchError
+from bench.errors import BenchError, one_line
 
 if TYPE_CHECKING:
     from bench.store import Store
@@ -26,14 +26,31 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Rate-distortion evaluation of learned and classical image codecs.",
 )
-console = Console()
-err_console = Console(stderr=True)
+#: Markup is off on both consoles: what they print holds names, paths, labels and tool output
+#: (a folder ``[`` holding ``red]bad.png``), which must print as written, never be taken for
+#: console markup (dropped, or a MarkupError). Styled words are ``Text`` objects (``styled``).
+console = Console(markup=False)
+err_console = Console(stderr=True, markup=False)
+
+#: Longest error line printed: a message is one line (``one_line``), long paths included.
+ERROR_LINE_LIMIT = 2000
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line from plain strings and ``(text, style)`` pairs, none of it read as markup."""
+    return Text.assemble(*parts)
 
 
 def console_error(message: str) -> None:
-    """One line on stderr; the message is escaped, so ``[codecs.webp]`` or a tool's ``[error]``
-    prints as written instead of being taken for console markup and dropped."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    """One line on stderr, printed as written: ``[codecs.webp]`` or a tool's ``[error]`` is not
+    taken for markup, and line breaks or escape sequences in the message are removed."""
+    err_console.print(styled(("error:", "bold red"), " " + one_line(message, ERROR_LINE_LIMIT)),
+                      highlight=False, soft_wrap=True)
+
+
+def count_line(count: int, message: str) -> Text:
+    """``  N× message``: one line of a run's error summary."""
+    return styled("  ", (f"{count}×", "red"), " " + one_line(message, ERROR_LINE_LIMIT))
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -12,7 +12,7 @@ from bench import config as config_module
 from bench import datasets
 from bench.analysis.drift_summary import summary_table
 from bench.backends import stream_results
-from bench.cli.app import app, console, err_console, fail, store_locked
+from bench.cli.app import app, console, count_line, err_console, fail, store_locked
 from bench.api import colour_order
 from bench.cli.run import progress_bar
 from bench.runner import apply_overrides, resolve_device
@@ -27,6 +27,8 @@ from bench.store import Store
 drift_app = typer.Typer(help="Generation-loss (re-encoding) studies.", no_args_is_help=True)
 app.add_typer(drift_app, name="drift")
 DRIFT_KEYS = {"generations", "schedules", "carry", "threshold_db"}
+#: Most generations a drift study may run: every one is a task per image and codec, planned up front.
+MAX_GENERATIONS = 10_000
 
 
 def drift_section(path: Path | None) -> dict:
@@ -34,12 +36,18 @@ def drift_section(path: Path | None) -> dict:
     path = path or config_module.DEFAULT_CONFIG
     if not path.exists():
         return {}
-    section = tomllib.loads(path.read_text()).get("drift", {})
+    try:
+        section = tomllib.loads(config_module.read_config_text(path)).get("drift", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [drift] must be a table")
     unknown = sorted(set(section) - DRIFT_KEYS)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join('drift.' + k for k in unknown)}; allowed: {', '.join(sorted(DRIFT_KEYS))}")
-    if "generations" in section and (not isinstance(section["generations"], int) or section["generations"] < 1):
-        raise ConfigError(f"{path}: drift.generations must be a positive integer")
+    generations = section.get("generations", 1)
+    if isinstance(generations, bool) or not isinstance(generations, int) or not 1 <= generations <= MAX_GENERATIONS:
+        raise ConfigError(f"{path}: drift.generations must be an integer in [1, {MAX_GENERATIONS}]")
     if "schedules" in section and not (isinstance(section["schedules"], list) and all(isinstance(s, str) for s in section["schedules"])):
         raise ConfigError(f"{path}: drift.schedules must be a list of strings like 'jpeg:75'")
     return section
@@ -48,7 +56,7 @@ def drift_section(path: Path | None) -> dict:
 @drift_app.command("run")
 def drift_run(
     schedule: Optional[list[str]] = typer.Option(None, "--schedule", "-s", help="label:rate, label:a..b:n or a comma-separated chain (repeatable)"),
-    generations: Optional[int] = typer.Option(None, "--generations", "-n", min=1, help="re-encodings per chain (default drift.generations in bench.toml, else 10)"),
+    generations: Optional[int] = typer.Option(None, "--generations", "-n", min=1, max=MAX_GENERATIONS, help="re-encodings per chain (default drift.generations in bench.toml, else 10)"),
     dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="registered dataset name or image folder (repeatable; default from bench.toml)"),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="worker processes (one chain per task)"),
     results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
@@ -100,7 +108,7 @@ def _run_chains(chains: list, n: int, specs: dict, codecs: dict, config: config_
     errors = store.read()
     errors = errors[errors["error"].notna() & (errors["chain"].fillna("") != "")]
     for message, count in errors["error"].value_counts().head(10).items():
-        err_console.print(f"  [red]{count}×[/] {message}", highlight=False, soft_wrap=True)
+        err_console.print(count_line(count, message), highlight=False, soft_wrap=True)
     if len(errors):
         raise typer.Exit(1)
 

@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bench import api
-from bench.cli.app import app, call, console, err_console
+from bench.cli.app import app, call, console, count_line, err_console
 from bench.backends import Interrupted
 from bench.runner import RunRequest, RunWarning
 from bench.summary import render
@@ -73,7 +73,7 @@ def run_command(
     bar = progress.add_task("encoding", total=0)
 
     def started(message: str, total: int) -> None:
-        progress.console.print(message, soft_wrap=True, highlight=False)
+        progress.console.print(message, soft_wrap=True, highlight=False, markup=False)
         progress.update(bar, total=total)
         progress.start()  # only now: an error before any work stays one line
 
@@ -85,13 +85,14 @@ def run_command(
     except Interrupted as interrupted:
         stopped = interrupted
     finally:
-        progress.stop()
+        if progress.live.is_started:  # stopping a bar never started prints a blank line
+            progress.stop()
     if stopped is not None:
         err_console.print(str(stopped), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(stopped.exit_status)
     for line in render(summary):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     for message, count in summary.errors.most_common(10):
-        err_console.print(f"  [red]{count}×[/] {message}", highlight=False, soft_wrap=True)
+        err_console.print(count_line(count, message), highlight=False, soft_wrap=True)
     if summary.errors:
         raise typer.Exit(1)
