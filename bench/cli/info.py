@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from bench import datasets as dataset_registry
+from bench.archives import read_record
 from bench.cli.app import app, call, console, styled
 from bench.codec import registered_codecs
 from bench.schema import markdown_table
@@ -31,19 +32,38 @@ app.add_typer(datasets_app, name="datasets")
 
 @datasets_app.command("list")
 def datasets_list() -> None:
-    """Registered datasets and where their files are looked for."""
+    """Registered datasets: image count, where their files are looked for, and what pins them."""
     root = dataset_registry.default_data_dir()
     for name, ds in sorted(dataset_registry.registered_datasets().items()):
-        console.print(styled((name, "bold"), f": {ds.description} ({ds.root(root)})"), highlight=False, soft_wrap=True)
+        console.print(styled((name, "bold"), f": {ds.image_count} images; {ds.description} ({ds.root(root)})"),
+                      highlight=False, soft_wrap=True)
+        console.print(f"  {_pin_line(ds, root)}", highlight=False, soft_wrap=True)
+
+
+def _pin_line(ds: dataset_registry.NamedDataset, data_dir: Path) -> str:
+    """What a dataset's files are checked against, and where that pin came from."""
+    if ds.local_root:
+        return "no pins: files of an installed package"
+    if ds.archive is None:
+        return "every file's SHA-256 pinned in the package"
+    remote = ds.archive
+    size = f"{remote.size:,} bytes" if remote.size is not None else "size unknown"
+    if remote.trust_on_first_use:
+        record = read_record(ds.root(data_dir))
+        recorded = f"recorded {record['sha256']} at the first fetch" if record else "the first fetch records it"
+        return (f"archive {remote.filename} ({size}), SHA-256 not pinned: trust on first use ({recorded}; "
+                f"{remote.digest_source}); {remote.url}")
+    return f"archive {remote.filename} ({size}), SHA-256 {remote.sha256} from {remote.digest_source}; {remote.url}"
 
 
 @datasets_app.command("fetch")
 def datasets_fetch(
     name: str = typer.Argument(..., help="registered dataset name (see `bench datasets list`)"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="target folder (default $BENCH_DATA_DIR or the user cache)"),
+    archive: Optional[Path] = typer.Option(None, "--archive", help="the dataset's archive, downloaded by hand: verified, then extracted"),
 ) -> None:
     """Download a named dataset's missing files and re-download any present file whose SHA-256 differs from its pin."""
-    report = call(dataset_registry.fetch_dataset, name, data_dir)
+    report = call(dataset_registry.fetch_dataset, name, data_dir, archive)
     refs = call(dataset_registry.resolve, name, data_dir, download=False)
     pinned = " and matching their pinned SHA-256" if all(ref.modified is False for ref in refs) else ""
     console.print(f"{len(refs)} files of {name!r} present{pinned} under {report.root}",
