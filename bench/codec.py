@@ -118,6 +118,9 @@ class Codec(abc.ABC):
     param_types: ClassVar[dict[str, ValueType]] = {}
     #: Types of decoder options beyond what their defaults imply.
     decoder_option_types: ClassVar[dict[str, ValueType]] = {}
+    #: Whether the codec is a learned (trained-network) codec rather than a classical one: figures
+    #: that group codecs (the crops grid) ask the implementation, never a list of names.
+    learned: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         unknown = sorted(set(params) - set(self.param_defaults))

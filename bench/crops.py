@@ -7,6 +7,11 @@ point's reconstruction comes from its kept bitstream when ``--keep-bitstreams`` 
 re-encoding the original at the row's rate; either way the bytes are checked against the row's
 SHA-256 so the crop shows the point whose numbers are printed. Every decoder-option set stored for
 a codec (ILC's ``z=mode`` and ``z=sample``) gets its own crop of the same bitstream.
+
+Panels run original, anchor, classical codecs, learned codecs (as the implementation declares it,
+:attr:`bench.codec.Codec.learned`), so the reader's eye goes from the reference to what beats it.
+Searching rates and decoding learned codecs on a CPU takes minutes; the library stays quiet and
+tells a ``progress`` callback what it is doing, codec by codec, for the CLI to print.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import math
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,15 +33,20 @@ from bench.datasets import ImageRef, resolve
 from bench.errors import AnalysisError, BenchError, ConfigError
 from bench.execute import cached_image, codec_for, one_line
 from bench.rate_search import search_rate
-from bench.render.crops import Panel, enlargement, render_crops
-from bench.render.figure import safe_name
+from bench.render.crops import Panel, crops_stem, enlargement, render_crops
 from bench.render.style import curve_labels, variant_order
 
 #: Metrics printed under a crop by default: PSNR always (measured when not stored), LPIPS when stored.
 DEFAULT_METRICS = ("psnr_rgb",)
 SHOWN_IF_STORED = ("lpips",)
-METRIC_TEXT = {"psnr_rgb": "PSNR {:.2f} dB", "psnr_y": "PSNR-Y {:.2f} dB", "ms_ssim": "MS-SSIM {:.4f}",
+METRIC_TEXT = {"psnr_rgb": "PSNR RGB {:.2f} dB", "psnr_y": "PSNR Y {:.2f} dB", "ms_ssim": "MS-SSIM {:.4f}",
                "ms_ssim_db": "MS-SSIM {:.2f} dB", "lpips": "LPIPS {:.3f}", "psnr_rgb_float": "PSNR (float) {:.2f} dB"}
+#: The codec shown right after the original when ``anchor`` is not given and it is stored.
+DEFAULT_ANCHOR = "jpeg"
+
+#: Told what the grid is doing: ``(text, done)``. ``done=False`` starts a codec's line
+#: ("crops: jpeg: searching rate for 0.75 bpp on kodim23"), ``done=True`` ends it with the outcome.
+Progress = Callable[[str, bool], None]
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,8 @@ class Choice:
     how: str
     within: bool
     decoded: np.ndarray = field(repr=False)
+    #: From the codec class (:attr:`bench.codec.Codec.learned`): decides the panel's group.
+    learned: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,15 +154,19 @@ def image_rows(rows: pd.DataFrame, ref: ImageRef) -> pd.DataFrame:
 
 def crop_grid(rows: pd.DataFrame, image_ref: ImageRef, box: Box, codecs: Sequence[str] | None,
               target_bpp: float, search: bool, tolerance: float, results_dir: Path | None,
-              out_dir: Path, metrics: Sequence[str] | None = None) -> CropsResult:
+              out_dir: Path, metrics: Sequence[str] | None = None, *, anchor: str | None = None,
+              progress: Progress | None = None) -> CropsResult:
     """Write the crop grid of ``image_ref`` at ``target_bpp`` and return what was chosen.
 
     ``codecs`` (labels) default to every label with rows for the image; a named label that cannot
     be shown is an error, a defaulted one is skipped with a note. ``search`` finds each codec's
-    rate for ``target_bpp`` within ``tolerance`` instead of taking the nearest stored point.
-    ``metrics`` are printed under each crop, from the row when stored, else measured now on the
-    whole image (default: PSNR, plus LPIPS where stored). ``results_dir/bitstreams`` holds kept
-    bitstreams, when the run kept them.
+    rate for ``target_bpp`` within ``tolerance`` instead of taking the nearest stored point;
+    either way a point further than ``tolerance`` from the target is framed and labelled with
+    its offset. ``metrics`` are printed under each crop, from the row when stored, else measured
+    now on the whole image (default: PSNR, plus LPIPS where stored). ``results_dir/bitstreams``
+    holds kept bitstreams, when the run kept them. ``anchor`` is shown first after the original
+    (default: jpeg when stored; a named anchor is added to ``codecs`` and must be stored).
+    ``progress`` hears one line per codec, started before its work and ended after it.
     """
     if not target_bpp > 0:
         raise ConfigError(f"target bpp must be positive, got {target_bpp}")
@@ -158,22 +174,33 @@ def crop_grid(rows: pd.DataFrame, image_ref: ImageRef, box: Box, codecs: Sequenc
     box.check(image, image_ref.name)
     mine = image_rows(rows, image_ref)
     explicit = bool(codecs)
-    labels = list(codecs) if codecs else sorted(set(mine["codec"]))
-    picker = _Picker(image, target_bpp, tolerance, _bitstream_dir(results_dir), metrics)
+    labels = list(dict.fromkeys(codecs)) if codecs else sorted(set(mine["codec"]))
+    if anchor and anchor not in labels:
+        if not (mine["codec"] == anchor).any():
+            raise AnalysisError(f"--anchor {anchor}: no successful rows for {image_ref.name}; "
+                                f"stored for it: {', '.join(sorted(set(mine['codec'])))}")
+        labels.insert(0, anchor)
+    tell = progress or (lambda text, done: None)
+    picker = _Picker(image, target_bpp, tolerance, _bitstream_dir(results_dir), metrics, tell)
+    doing = (f"searching rate for {target_bpp:g} bpp" if search
+             else f"decoding the stored point nearest {target_bpp:g} bpp")
     for label in labels:
         label_rows = mine[mine["codec"] == label]
+        tell(f"crops: {label}: {doing} on {Path(image_ref.name).stem}", False)
         try:
             if label_rows.empty:
                 raise AnalysisError(f"codec {label}: no successful rows for {image_ref.name}; "
                                     f"stored for it: {', '.join(sorted(set(mine['codec'])))}")
-            picker.add(label, label_rows, search)
+            tell(picker.add(label, label_rows, search), True)
         except BenchError as exc:
+            tell("failed" if explicit else "skipped (see the notes)", True)
             if explicit:
                 raise
             picker.notes.append(f"{label}: skipped: {one_line(exc)}")
     if not picker.choices:
         raise AnalysisError(f"{image_ref.name}: no codec could be shown ({'; '.join(picker.notes)})")
-    return _render(picker, image_ref, box, target_bpp, search, tolerance, out_dir)
+    return _render(picker, image_ref, box, target_bpp, search, tolerance, out_dir,
+                   anchor or DEFAULT_ANCHOR)
 
 
 def _bitstream_dir(results_dir: Path | None) -> Path | None:
@@ -184,8 +211,9 @@ class _Picker:
     """Chooses and reconstructs each codec's points, collecting notes on the way."""
 
     def __init__(self, image: np.ndarray, target: float, tolerance: float, bitstreams: Path | None,
-                 metrics: Sequence[str] | None) -> None:
+                 metrics: Sequence[str] | None, progress: Progress) -> None:
         self.image, self.target, self.tolerance, self.bitstreams = image, target, tolerance, bitstreams
+        self.progress = progress
         self.metrics = list(metrics or DEFAULT_METRICS)
         self.optional = () if metrics else SHOWN_IF_STORED
         metric_functions.validate([m for m in self.metrics if m != "ms_ssim_db"])
@@ -194,9 +222,11 @@ class _Picker:
         self.notes: list[str] = []
         self.pixels = image.shape[0] * image.shape[1]
 
-    def add(self, label: str, label_rows: pd.DataFrame, search: bool) -> None:
+    def add(self, label: str, label_rows: pd.DataFrame, search: bool) -> str:
+        """Choose and decode the label's points; returns the outcome for the progress line."""
         codec, label_rows = self._codec(label, label_rows)
         self.codecs[label] = codec
+        first = len(self.choices)
         if search:
             self._searched(label, codec, label_rows)
         else:
@@ -204,6 +234,12 @@ class _Picker:
                 variant = label_rows[label_rows["decoder_options"] == options]
                 nearest = variant.iloc[int(np.argmin(np.abs(variant["bpp"].to_numpy() - self.target)))]
                 self.choices.append(self._stored(label, codec, nearest.to_dict(), "nearest stored"))
+        shown = self.choices[first]
+        outcome = f"{shown.bpp:.3f} bpp ({shown.rate_parameter}={shown.rate:g})"
+        if not shown.within:
+            outcome += f", {shown.bpp / self.target - 1:+.0%} off"
+        added = len(self.choices) - first
+        return outcome + (f", {added} decoder-option sets" if added > 1 else "")
 
     def shown_metrics(self) -> list[str]:
         """The metrics every panel prints: the asked ones, plus an optional one stored for any
@@ -214,10 +250,14 @@ class _Picker:
             if len(lacking) == len(self.choices):
                 continue
             shown.append(name)
+            if lacking:
+                self.progress(f"crops: measuring {name} of {len(lacking)} panel(s) that lack it", False)
             for i in lacking:
                 c = self.choices[i]
                 values = {**c.values, **self._measure(self.codecs[c.codec], c.decoded, [name])}
                 self.choices[i] = replace(c, values=values)
+            if lacking:
+                self.progress("done", True)
         return shown
 
     def _codec(self, label: str, label_rows: pd.DataFrame) -> tuple[Codec, pd.DataFrame]:
@@ -259,13 +299,13 @@ class _Picker:
                   if m in row and row[m] is not None and not pd.isna(row[m])}
         values.update(self._measure(codec, decoded, [m for m in self.metrics if m not in values]))
         return Choice(label, row["decoder_options"], row["rate_parameter"], rate, float(row["bpp"]), values,
-                      f"{how} · {where}", self._close_bpp(float(row["bpp"])), decoded)
+                      f"{how} · {where}", self._close_bpp(float(row["bpp"])), decoded, type(codec).learned)
 
     def _fresh(self, label: str, codec: Codec, options: str, rate: float, data: bytes, decoded: np.ndarray,
                how: str, within: bool) -> Choice:
         values = self._measure(codec, decoded, self.metrics)
         return Choice(label, options, type(codec).rate_parameter, rate, len(data) * 8 / self.pixels, values,
-                      how, within, decoded)
+                      how, within, decoded, type(codec).learned)
 
     def _measure(self, codec: Codec, decoded: np.ndarray, names: list[str]) -> dict[str, float]:
         """Metrics of the whole decoded image, against the same reference a run uses."""
@@ -320,28 +360,45 @@ class _Picker:
                               f"{param}={rate:g} ({self.choices[-1].bpp:.4g} bpp): {reason}")
 
 
+def panel_order(choices: Sequence[Choice], anchor: str) -> list[Choice]:
+    """Anchor first, then classical codecs, then learned ones; the given order within each group
+    (a codec's decoder-option variants stay together, in :func:`variant_order`)."""
+    group = {c.codec: 0 if c.codec == anchor else 2 if c.learned else 1 for c in choices}
+    return sorted(choices, key=lambda c: group[c.codec])
+
+
+def off_target_text(bpp: float, target: float) -> str:
+    """``+54 % off 0.75 bpp``: what a framed panel says."""
+    return f"{(bpp / target - 1) * 100:+.0f} % off {target:g} bpp"
+
+
 def _render(picker: _Picker, ref: ImageRef, box: Box, target: float, search: bool, tolerance: float,
-            out_dir: Path) -> CropsResult:
+            out_dir: Path, anchor: str) -> CropsResult:
     metrics = picker.shown_metrics()
-    labels = curve_labels([(c.codec, c.decoder_options) for c in picker.choices])
+    choices = panel_order(picker.choices, anchor)
+    labels = curve_labels([(c.codec, c.decoder_options) for c in choices])
     factor = enlargement(box.height, box.width)
-    panels = [Panel(box.cut(picker.image), "original", (Path(ref.name).name, f"box {box}", ""))]
+    panels = [Panel(box.cut(picker.image), "original", (Path(ref.name).name, f"box {box}"))]
     records = []
-    for c in picker.choices:
+    for c in choices:
         label = labels[(c.codec, c.decoder_options)]
         numbers = ", ".join(METRIC_TEXT.get(m, m + " {:.4g}").format(c.values[m]) for m in metrics)
         off = c.bpp / target - 1
-        panels.append(Panel(box.cut(c.decoded), label, (
-            f"{c.bpp:.3f} bpp ({off:+.1%}), {c.rate_parameter}={c.rate:g}", numbers,
-            c.how + ("" if c.within else f", outside ±{tolerance:.0%}"))))
+        panels.append(Panel(box.cut(c.decoded), label + (" (anchor)" if c.codec == anchor else ""), (
+            f"{c.bpp:.3f} bpp ({off:+.1%}), {c.rate_parameter}={c.rate:g}", numbers, c.how),
+            "" if c.within else off_target_text(c.bpp, target)))
         records.append({"codec": label, "rate": f"{c.rate_parameter}={c.rate:g}",
                         "bpp": c.bpp, "vs target": f"{off:+.1%}", **{m: c.values[m] for m in metrics},
                         "within": c.within, "chosen": c.how})
     rule = (f"rate searched per codec to {target:g} bpp ±{tolerance:.0%} (stored rows reused)" if search
             else f"stored point nearest {target:g} bpp per codec")
+    framed = sum(not c.within for c in choices)
     caption = (f"{ref.name} ({Path(ref.dataset).name}), box x={box.x}, y={box.y}, {box.width}×{box.height} px, "
-               f"shown ×{factor} nearest-neighbour. Crops: {rule}. PSNR/LPIPS are of the whole image "
+               f"shown ×{factor} nearest-neighbour. Crops: {rule}; order: original, "
+               f"{'anchor, ' if any(c.codec == anchor for c in choices) else ''}classical, learned codecs. "
+               + (f"Framed in red: {framed} panel{'s' if framed != 1 else ''} more than ±{tolerance:.0%} off "
+                  f"{target:g} bpp, not comparable at equal rate. " if framed else "")
+               + f"PSNR/LPIPS are of the whole image "
                f"({'as stored' if not search else 'stored where the point was, else measured'}), not of the crop.")
-    stem = f"crops-{safe_name(Path(ref.dataset).name)}-{safe_name(Path(ref.name).stem)}-{target:g}"
-    path = render_crops(panels, caption, out_dir, stem)
+    path = render_crops(panels, caption, out_dir, crops_stem(ref.dataset, ref.name, target))
     return CropsResult(path, pd.DataFrame.from_records(records), picker.notes, len(panels))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+import click
 import pandas as pd
 import typer
 
@@ -26,13 +27,19 @@ def stored_dataset(rows: pd.DataFrame, image: str) -> str:
     raise ConfigError(f"--image {image}: stored in several datasets ({', '.join(found)}); name one with --dataset")
 
 
+def print_progress(text: str, done: bool) -> None:
+    """One stderr line per codec: its start at once (the work may take minutes), its outcome after."""
+    click.echo(text if done else f"{text} ... ", err=True, nl=done)
+
+
 @app.command("crops")
 def crops_command(
     image: str = typer.Option(..., "--image", help="image name in the dataset, e.g. kodim23"),
     box: str = typer.Option(..., "--box", help="crop x,y,width,height in pixels, e.g. 300,120,128,96"),
     bpp: Optional[float] = typer.Option(None, "--bpp", help="show each codec's stored point nearest this bpp"),
     target_bpp: Optional[float] = typer.Option(None, "--target-bpp", help="search each codec's rate to land on this bpp instead"),
-    tolerance: float = typer.Option(0.05, "--tolerance", help="relative bpp tolerance of --target-bpp (0.05 = ±5 %)"),
+    tolerance: float = typer.Option(0.05, "--tolerance", help="relative bpp tolerance (0.05 = ±5 %): --target-bpp searches to it; a panel outside it is framed"),
+    anchor: Optional[str] = typer.Option(None, "--anchor", help="codec label shown first after the original (default: jpeg when stored)"),
     dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="dataset of the image (default: the one its rows name)"),
     codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="codec label (repeatable; default: every label stored for the image)"),
     where: Optional[list[str]] = typer.Option(None, "--where", help="only rows whose column, decoder option or parameter KEY equals VALUE (repeatable)"),
@@ -51,7 +58,7 @@ def crops_command(
     ref = find_image(image, dataset or stored_dataset(rows, image), data_dir)
     result = crop_grid(rows, ref, crop_box, codec, target_bpp or bpp, search=target_bpp is not None,
                        tolerance=tolerance, results_dir=results_path(results, config_path), out_dir=out,
-                       metrics=metric)
+                       metrics=metric, anchor=anchor, progress=print_progress)
     console.print(result.markdown(), highlight=False, soft_wrap=True)
     for note in result.notes:
         err_console.print(f"note: {note}", highlight=False, soft_wrap=True)

@@ -5,6 +5,11 @@ BD tables with bootstrap intervals, AUC tables, the RD-point table with spread a
 per-image table (collapsed), visual crops and failures; then the environment. Every figure and
 table comes from the same functions as ``bench plot`` and ``bench table``, so the page and the
 files agree; every image is inline (base64), so the page works offline and can be attached to CI.
+
+A reader who opens only this page must not need the code: metrics are named in words
+(:data:`bench.render.style.DISPLAY_NAMES`) and defined once at the top from the store's own column
+descriptions (:mod:`bench.schema`), and every caption says what its figure draws and over which
+images.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ from matplotlib.figure import Figure
 
 from bench import environment
 from bench.analysis.paper import PaperTables, TableSettings, paper_tables
+from bench.errors import AnalysisError
+from bench.render.crops import crops_prefix
 from bench.render.figure import DPI, safe_name
 from bench.render.rd import per_image_figure, rd_figures
-from bench.render.style import codec_colours
+from bench.render.style import codec_colours, display_name, images_text
+from bench.schema import COLUMNS
 from bench.render.tables import (auc_caption, auc_display, bd_caption, bd_display, images_note, per_image_bd_display,
                                  per_image_display, points_display)
 from bench.curves import image_rows
@@ -36,7 +44,9 @@ th{background:#f4f4f4}td{text-align:right}td:first-child{text-align:left}
 figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top;max-width:100%}
 figure img{max-width:100%;height:auto}figcaption,.caption{font-size:12px;color:#555;max-width:60em}
 details{margin:.5em 0 1em}summary{cursor:pointer;font-weight:600}
+dl.metrics dt{font-weight:600;margin-top:.4em}dl.metrics dd{margin-left:1.5em;font-size:14px}
 """
+DESCRIPTIONS = {column.name: column.description for column in COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -58,25 +68,45 @@ class ReportFigure:
     stem: str
     caption: str
     figure: Figure
+    metric: str = ""
+
+
+def over_images(data: pd.DataFrame, images: str) -> str:
+    """Which images one dataset's means are taken over, in words, from :func:`image_rows`' rows."""
+    if data.empty:
+        return "no images"
+    if images == "common":
+        return f"the {images_text(int(data['image'].nunique()))} every curve has"
+    counts = data.groupby(["codec", "decoder_options"])["image"].nunique()
+    return f"each curve's own images ({images_text(int(counts.min()), int(counts.max()))})"
 
 
 def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[ReportFigure]:
     """Every figure of the page, in order: RD per metric, then per-image panels, per dataset."""
     images = settings.tables.images
+    per_image = image_rows(rows, images)
+    over = {safe_name(str(d)): over_images(data, images) for d, data in per_image.groupby("dataset", sort=True)}
     spread = {"iqr": "interquartile range", "minmax": "min–max", "none": ""}[settings.band]
-    caption = ("Dataset means at each rate parameter; stars: codecs measured at one rate point"
-               + (f"; shaded band and bars: {spread} over images" if spread else ""))
+    extras = ("; stars: codecs measured at one rate point"
+              + (f"; shaded band and bars: {spread} over those images" if spread else "")
+              + ("; dashed: published curves (the papers' dataset means, as published)"
+                 if settings.published is not None else ""))
     for stem, fig in rd_figures(rows, settings.tables.metrics or ("psnr_rgb", "ms_ssim_db", "lpips"), images,
                                 settings.codec_order, settings.band, settings.published):
-        yield ReportFigure(stem.rsplit("-", 1)[0], stem, caption, fig)
-    per_image = image_rows(rows, images)
+        dataset, metric = stem.rsplit("-", 1)
+        caption = (f"{display_name(metric)} against bits per pixel: for each codec, the mean bpp and mean "
+                   f"{display_name(metric)} over {over.get(dataset, 'its images')} at each rate parameter{extras}")
+        yield ReportFigure(dataset, stem, caption, fig, metric)
     colours = _colours(rows, settings)
+    metric = settings.per_image_metric
     for dataset, data in per_image.groupby("dataset", sort=True):
-        if data[settings.per_image_metric].notna().any():
-            fig = per_image_figure(data, settings.per_image_metric, dataset=str(dataset), colours=colours, images=images)
+        if data[metric].notna().any():
+            fig = per_image_figure(data, metric, dataset=str(dataset), colours=colours, images=images)
             name = safe_name(str(dataset))
-            yield ReportFigure(name, f"{name}-{settings.per_image_metric}-per-image",
-                               "Every image's curves (the data behind the means)", fig)
+            caption = (f"{display_name(metric)} against bits per pixel on each image, one panel per image "
+                       f"({images_text(int(data['image'].nunique()))}): every codec's curve over its rate "
+                       "parameters, the data behind the means")
+            yield ReportFigure(name, f"{name}-{metric}-per-image", caption, fig, metric)
 
 
 def _colours(rows: pd.DataFrame, settings: ReportSettings) -> dict[str, str]:
@@ -109,11 +139,11 @@ def _section(dataset: str, tables: PaperTables, figures: list[ReportFigure], cro
     for metric in tables.metrics:
         bd = tables.bd[metric][tables.bd[metric]["dataset"] == dataset]
         if not bd.empty:
-            parts.append(f"<h3>BD against {html.escape(tables.settings.anchor)}: {html.escape(metric)}</h3>")
+            parts.append(f"<h3>BD against {html.escape(tables.settings.anchor)}: {html.escape(display_name(metric))}</h3>")
             parts.append(_table(bd_display(bd, metric), bd_caption(tables, dataset, metric, bd["images"])))
         auc = tables.auc[metric][tables.auc[metric]["dataset"] == dataset]
         if not auc.empty:
-            parts.append(f"<h3>AUC: {html.escape(metric)}</h3>")
+            parts.append(f"<h3>AUC: {html.escape(display_name(metric))}</h3>")
             parts.append(_table(auc_display(auc, metric, tables.settings.auc_normalise), auc_caption(tables, dataset, metric, auc)))
     points = tables.points[tables.points["dataset"] == dataset]
     parts.append("<h3>RD points</h3>")
@@ -121,21 +151,63 @@ def _section(dataset: str, tables: PaperTables, figures: list[ReportFigure], cro
                         f"Mean and standard deviation (sd) over images at each rate parameter; "
                         f"{images_note(tables.settings.images, points['n_images'])}; mean coding seconds per image"))
     per_image = tables.per_image_points[tables.per_image_points["dataset"] == dataset]
-    parts.append(f"<details><summary>Per-image RD points ({per_image['image'].nunique()} images)</summary>"
+    parts.append(f"<details><summary>Per-image RD points ({images_text(int(per_image['image'].nunique()))})</summary>"
                  + _table(per_image_display(per_image, list(tables.metrics))) + "</details>")
     for metric, frame in tables.per_image_bd.items():
         frame = frame[frame["dataset"] == dataset]
         if not frame.empty:
             parts.append(f"<details><summary>Per-image BD against {html.escape(tables.settings.anchor)}: "
-                         f"{html.escape(metric)}</summary>" + _table(per_image_bd_display(frame, metric)) + "</details>")
+                         f"{html.escape(display_name(metric))}</summary>" + _table(per_image_bd_display(frame, metric))
+                         + "</details>")
+    if crops:
+        parts.append("<h3>Visual comparison</h3>")
     for crop in crops:
         data = base64.b64encode(crop.read_bytes()).decode()
-        parts.append(f"<h3>Visual comparison</h3><figure><img alt='{html.escape(crop.stem)}' "
-                     f"src='data:image/png;base64,{data}'><figcaption>{html.escape(crop.name)}</figcaption></figure>")
+        parts.append(f"<figure><img alt='{html.escape(crop.stem)}' src='data:image/png;base64,{data}'><figcaption>"
+                     f"{html.escape(crop.name)}: the same region of one image from every codec at (nearly) the same "
+                     "bpp, written by bench crops; the grid's caption names the image, the box and how each "
+                     "point was chosen, and a framed panel is off the target bpp</figcaption></figure>")
     parts.append(f"<h3>Failures ({len(failures)})</h3>")
     if len(failures):
         parts.append(_table(failures.groupby(["codec", "error"]).size().reset_index(name="tasks")))
     return parts
+
+
+def _metrics(tables: PaperTables, figures: list[ReportFigure]) -> list[str]:
+    """What every number on the page is, in the words of the store's schema."""
+    shown = dict.fromkeys([*tables.metrics, *(f.metric for f in figures if f.metric)])
+    items = [("bpp (bits per pixel)", DESCRIPTIONS["bpp"] + ", the complete bitstream counted")]
+    for metric in shown:
+        text = DESCRIPTIONS.get(metric, "")
+        if metric == "ms_ssim_db":
+            text += f", where MS-SSIM is {DESCRIPTIONS['ms_ssim']}; higher is better"
+        items.append((display_name(metric), text))
+    items.append(("BD-rate", "Bjøntegaard delta rate: the mean difference in bpp (%) of a curve against the "
+                             "anchor at equal quality, over the quality range both cover; negative = fewer bits"))
+    return (["<h2 id='metrics'>Metrics</h2>",
+             "<p class='caption'>Each metric is measured per image on the whole decoded image against the "
+             "original; figures and tables average these per-image values.</p><dl class='metrics'>"]
+            + [f"<dt>{html.escape(name)}</dt><dd>{html.escape(text)}</dd>" for name, text in items] + ["</dl>"])
+
+
+def crops_by_dataset(crops: Sequence[Path], datasets: Sequence[str]) -> dict[str, list[Path]]:
+    """Each crop grid under the dataset whose :func:`crops_prefix` its file name starts with (the
+    longest wins: ``kodak-crops`` before ``kodak``). A grid that matches no dataset of the report,
+    or two of them, is an error: embedding it nowhere would drop it without a word."""
+    placed: dict[str, list[Path]] = {d: [] for d in datasets}
+    for crop in crops:
+        matches = [d for d in datasets if crop.name.startswith(crops_prefix(d))]
+        longest = max((len(crops_prefix(d)) for d in matches), default=0)
+        best = [d for d in matches if len(crops_prefix(d)) == longest]
+        if not best:
+            raise AnalysisError(f"--crops {crop}: its name matches no dataset of this report (expected a name "
+                                f"starting {' or '.join(crops_prefix(d) for d in datasets)}); write it with "
+                                "`bench crops` from this store, or select its dataset with --dataset")
+        if len(best) > 1:
+            raise AnalysisError(f"--crops {crop}: matches datasets {', '.join(best)}, whose folders share a name; "
+                                "report them one at a time with --dataset")
+        placed[best[0]].append(crop)
+    return placed
 
 
 def _environment(rows: pd.DataFrame) -> list[str]:
@@ -156,11 +228,13 @@ def render_report(rows: pd.DataFrame, settings: ReportSettings) -> str:
              f"<title>{html.escape(settings.title)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{html.escape(settings.title)}</h1>",
              "<p>" + " · ".join(f"<a href='#{html.escape(safe_name(str(d)))}'>{html.escape(d)}</a>" for d in datasets)
-             + " · <a href='#environment'>environment</a></p>"]
+             + " · <a href='#metrics'>metrics</a> · <a href='#environment'>environment</a></p>"]
+    parts += _metrics(tables, figures)
+    crops = crops_by_dataset(settings.crops, datasets)
     for dataset in datasets:
-        crops = [c for c in settings.crops if c.name.startswith(f"crops-{safe_name(str(dataset))}-")]
         failures = rows[(rows["dataset"].astype(str) == dataset) & rows["error"].notna()]
-        parts += _section(dataset, tables, [f for f in figures if f.dataset == safe_name(str(dataset))], crops, failures)
+        parts += _section(dataset, tables, [f for f in figures if f.dataset == safe_name(str(dataset))],
+                          crops[dataset], failures)
     parts += _environment(rows)
     parts.append("</body></html>")
     return "\n".join(parts)

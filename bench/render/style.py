@@ -29,6 +29,16 @@ AXIS_LABELS = {
     "lpips": "LPIPS (AlexNet), lower is better",
     "mse": "MSE (8-bit RGB)",
 }
+#: How a metric is named in words in the report's headings, captions and metric definitions.
+DISPLAY_NAMES = {
+    "psnr_rgb": "PSNR RGB",
+    "psnr_y": "PSNR Y",
+    "psnr_rgb_float": "PSNR RGB (float reconstruction)",
+    "ms_ssim_db": "MS-SSIM dB",
+    "ms_ssim": "MS-SSIM",
+    "lpips": "LPIPS",
+    "mse": "MSE",
+}
 #: tab10, then the darkest and the middle shade of each of tab20b's five hue families: 20 colours
 #: that stay readable on white (tab20's light halves are too pale for thin lines).
 PALETTE: tuple[str, ...] = (
@@ -49,6 +59,11 @@ PUBLISHED_LINE: dict[str, Any] = {"linestyle": "--", "linewidth": 1.4, "marker":
 
 def axis_label(metric: str) -> str:
     return AXIS_LABELS.get(metric, metric)
+
+
+def display_name(metric: str) -> str:
+    """``psnr_rgb`` → ``PSNR RGB``; an unknown column keeps its own name."""
+    return DISPLAY_NAMES.get(metric, metric)
 
 
 def images_text(low: int, high: int | None = None) -> str:

@@ -45,6 +45,7 @@ def checkpoint_path(setting: str) -> Path:
 
 
 class _LearnedCodec(Codec):
+    learned = True
     integer_rates = True
     supports_float_carry = True
     model_class: ClassVar[type]
