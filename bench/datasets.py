@@ -267,7 +267,7 @@ def resolve(dataset: str, data_dir: Path | None = None, download: bool = True, l
     """
     named = registered_datasets()
     if dataset in named:
-        return named[dataset].images(data_dir or default_data_dir(), download=download, limit=limit,
+        return named[dataset].images(data_folder(data_dir, named[dataset]), download=download, limit=limit,
                                      allow_modified=allow_modified)
     folder = Path(dataset).expanduser()
     if folder.is_dir():
@@ -281,7 +281,23 @@ def fetch_dataset(dataset: str, data_dir: Path | None = None, archive_file: Path
     named = registered_datasets()
     if dataset not in named:
         raise _unknown(dataset, named)
-    return named[dataset].fetch_all(data_dir or default_data_dir(), archive_file)
+    return named[dataset].fetch_all(data_folder(data_dir, named[dataset]), archive_file)
+
+
+def data_folder(data_dir: Path | None, dataset: NamedDataset) -> Path:
+    """``data_dir`` (else ``default_data_dir()``), refused in one line when it, a folder above
+    it or the dataset's folder in it is a file: creating or reading files there would be a
+    NotADirectoryError traceback. A dataset shipped in a package does not use it."""
+    folder = data_dir or default_data_dir()
+    if dataset.local_root:
+        return folder
+    for path in (folder / dataset.name, folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            if not path.is_dir():
+                raise DatasetError(f"{path}: is a file, not a folder; the data folder {folder} (--data-dir, run.data_dir "
+                                   "or BENCH_DATA_DIR) must be a folder holding one folder per dataset")
+            break
+    return folder
 
 
 def _unknown(dataset: str, named: dict[str, NamedDataset]) -> ConfigError:
