@@ -164,7 +164,7 @@ class VtmCodec(yuv.RoundTripReference, Codec):
             return "intra.cfg", INTRA_CFG
         path = self._official_cfg()
         try:
-            return str(path), path.read_text()
+            return str(path), path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CodecUnavailable(f"codec {self.name}: cannot read {path}: {exc}") from None
 

@@ -12,7 +12,7 @@ BASE_URL = "http://r0k.us/graphics/kodak/kodak/"
 
 
 def _pinned_files() -> tuple[RemoteFile, ...]:
-    lines = (Path(__file__).with_name("kodak_sha256.txt")).read_text().split("\n")
+    lines = (Path(__file__).with_name("kodak_sha256.txt")).read_text(encoding="utf-8").split("\n")
     pairs = [line.split() for line in lines if line.strip()]
     return tuple(RemoteFile(name, BASE_URL + name, digest) for digest, name in pairs)
 
