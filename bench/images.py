@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,13 @@ from PIL import Image, UnidentifiedImageError
 from bench.errors import ImageError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Containers read (the formats of ``bench.datasets.IMAGE_SUFFIXES``), as Pillow names them.
+READ_FORMATS = ("PNG", "JPEG", "PPM", "BMP", "TIFF", "WEBP")
+#: A Pillow raw mode with samples of another width than 8 bits (``RGB;16B``, ``BGR;15``): the
+#: decoder narrows or widens them, changing values. Palette index widths (``P;4``) are one digit.
+NOT_8_BIT = re.compile(r";\d\d")
+#: EXIF tag 0x0112: 1 means the stored pixels are shown as they are.
+EXIF_ORIENTATION = 0x0112
 #: MS-SSIM downsamples four times and filters with an 11-pixel window at the coarsest scale.
 MS_SSIM_MIN_SIDE = 161
 #: The smallest side each size-limited metric accepts, and what in it needs that size. Every
@@ -77,6 +86,37 @@ def _png_bit_depth(path: Path) -> int | None:
     return None
 
 
+def refuse_changed_pixels(im: Image.Image, path: Path) -> None:
+    """Raise ImageError when reading ``im`` as one 8-bit RGB array would change or pick pixels.
+
+    The one rule for every container: bench measures the stored samples of one 8-bit-per-channel
+    frame. Pillow would otherwise narrow 16-bit TIFF and PPM samples to 8 bits, rescale a PPM
+    whose maximum is not 255 or a 5/6-bit BMP to 0..255, and silently read the first frame of an
+    animation; an EXIF orientation other than 1 means viewers show a rotated or mirrored image,
+    not the pixels that would be measured. Each is refused naming the file and the fix; only
+    lossless steps (palette expansion, dropping opaque alpha) are taken in ``load_rgb8``.
+    """
+    if im.format not in READ_FORMATS:
+        raise ImageError(f"{path}: a {im.format or 'unknown'} file; bench reads {', '.join(READ_FORMATS)}: "
+                         "convert it to 8-bit RGB PNG")
+    frames = getattr(im, "n_frames", 1)
+    if frames > 1:
+        raise ImageError(f"{path}: {frames} frames (animation or multi-page); bench measures one still image, "
+                         "save the frame to measure as its own PNG")
+    for tile in im.tile:
+        args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
+        raw = args[0] if args and isinstance(args[0], str) else ""
+        maxval = args[1] if tile.codec_name == "ppm" and len(args) > 1 else 255
+        if NOT_8_BIT.search(raw) or maxval != 255:
+            depth = f"maximum sample value {maxval}" if maxval != 255 else f"samples stored as {raw}"
+            raise ImageError(f"{path}: {depth}, not 8 bits per channel; Pillow would rescale them, "
+                             "convert it to 8 bits per channel first")
+    orientation = im.getexif().get(EXIF_ORIENTATION, 1)
+    if orientation != 1:
+        raise ImageError(f"{path}: EXIF orientation {orientation} (shown rotated or mirrored); bench measures the "
+                         "stored pixels: apply the rotation (PIL ImageOps.exif_transpose) and save it without the tag")
+
+
 def load_rgb8(path: Path, min_side: int = MS_SSIM_MIN_SIDE, needed_by: str | None = None) -> np.ndarray:
     """Read ``path`` as an ``H×W×3`` uint8 array or raise ImageError saying what to do.
 
@@ -92,7 +132,11 @@ def load_rgb8(path: Path, min_side: int = MS_SSIM_MIN_SIDE, needed_by: str | Non
             f"{path}: 16-bit PNG; bench measures 8-bit RGB, convert it to 8 bits per channel first"
         )
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings(), Image.open(path) as im:
+            # Images between Pillow's warning and error limits are measured; above it the
+            # DecompressionBombError below is the one line, so Pillow's own warning is noise.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            refuse_changed_pixels(im, path)
             im.load()
             mode = im.mode
             has_palette_alpha = mode == "P" and "transparency" in im.info
