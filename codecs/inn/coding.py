@@ -13,6 +13,7 @@ import pickle
 import re
 import stat
 import struct
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,11 @@ class Bitstream:
 #: pointing at something huge (a disk image, a dataset archive) must fail at once, not after
 #: minutes of hashing or a MemoryError.
 MAX_CHECKPOINT_BYTES = 2 * 1024 ** 3
+#: Most a checkpoint archive's members may declare, as a multiple of the file's own size (plus
+#: 1 MiB for tiny files). ``torch.save`` stores members uncompressed, so their declared sizes add
+#: up to about the file's size; a compressed member far larger than its file is a zip bomb that
+#: ``torch.load`` would inflate into memory (973 kB to 2 GB) before anything else is checked.
+MAX_INFLATION = 4
 
 #: Buffers CompressAI resizes to the checkpoint's own shape when loading (CDF tables).
 RESIZED_BUFFERS = ("_quantized_cdf", "_offset", "_cdf_length", "scale_table")
@@ -129,6 +135,7 @@ def load_state_dict(path: Path, where: str = "checkpoint") -> dict[str, torch.Te
     """
     path = check_checkpoint(path, where)
     shown = f"{where} = {one_line(str(path), 200)}"
+    check_declared_sizes(path, shown)
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
@@ -146,6 +153,23 @@ def load_state_dict(path: Path, where: str = "checkpoint") -> dict[str, torch.Te
         raise CodecUnavailable(f"{shown}: expected a state dict of tensors, bare or under "
                                f"{' or '.join(repr(k) for k in NESTING_KEYS)}; {what}")
     return {rename_key(k): (v.float() if v.dtype == torch.float16 else v) for k, v in state.items()}
+
+
+def check_declared_sizes(path: Path, shown: str) -> None:
+    """Refuse a zip checkpoint (torch's format) whose members declare more bytes than
+    MAX_CHECKPOINT_BYTES or MAX_INFLATION times the file, from the central directory alone:
+    nothing is inflated. A file that is not a zip (torch's legacy format) is left to torch.load."""
+    size = path.stat().st_size
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip: torch.load reads the legacy format or says it is unreadable
+    limit = min(MAX_CHECKPOINT_BYTES, MAX_INFLATION * size + (1 << 20))
+    if declared > limit:
+        raise CodecUnavailable(f"{shown}: its zip members declare {declared:,} bytes from a {size:,}-byte file "
+                               f"(limit {limit:,}; torch.save stores members uncompressed); refused before "
+                               "inflating anything: is this the right file?")
 
 
 def unwrap_state_dict(loaded: object) -> dict[str, torch.Tensor] | None:
