@@ -23,13 +23,14 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+import numpy as np
 import pandas as pd
 
 from bench.analysis.bd import BDError, bd_rate
 from bench.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, Interval, bd_intervals
 from bench.analysis.select import select_rows
 from bench.curves import CURVE, curve_labels, successful_single_pass
-from bench.errors import AnalysisError
+from bench.errors import AnalysisError, one_line
 
 MATCH = [*CURVE, "rate", "image", "image_sha256"]
 GATES = ("point", "interval")
@@ -176,6 +177,8 @@ def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, settings: GateSetti
     """Judge every baseline curve against the candidate's rows under ``settings``."""
     settings = settings or GateSettings()
     verdict = Verdict(settings)
+    check_rows(baseline, "baseline", require_rows=True)
+    check_rows(candidate, "candidate")
     base, cand = successful_single_pass(baseline), successful_single_pass(candidate)
     labels = curve_labels(list(dict.fromkeys(zip(pd.concat([base["codec"], cand["codec"]]),
                                                   pd.concat([base["decoder_options"], cand["decoder_options"]])))))
@@ -191,6 +194,47 @@ def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, settings: GateSetti
     for dataset, codec, options in sorted(set(cand.groupby(CURVE).groups) - base_keys):
         verdict.extra_notes.append(f"{labels[(codec, options)]} on {dataset}: new in the candidate (no baseline)")
     return verdict
+
+
+def check_rows(rows: pd.DataFrame, source: object, require_rows: bool = False) -> None:
+    """Refuse rows the gate cannot judge, so it fails closed: one AnalysisError naming ``source``.
+
+    Every successful single-pass row (what the gate reads) must have its match keys, a finite
+    rate, a positive finite bpp and byte count, a PSNR RGB that is a number ≥ 0 (infinity:
+    lossless) and decoder options that are a JSON object. A baseline with ``bpp = 0`` would make
+    every ratio infinite and the BD-rate undefined, and a baseline without rows
+    (``require_rows``) would pass with "no regression"; both are refused instead. A candidate
+    without rows is judged: every baseline row is missing. Column types are checked when parts
+    are read.
+    """
+    missing = [c for c in [*MATCH, "bpp", "bytes", "psnr_rgb", "error", "generation", "chain"] if c not in rows.columns]
+    if missing:
+        raise AnalysisError(f"{source}: no column(s) {', '.join(missing)}; not a bench results store")
+    ok = successful_single_pass(rows)
+    if ok.empty and require_rows:
+        raise AnalysisError(f"{source}: no successful rows to compare; run `bench run` into it first")
+    numbers = {column: pd.to_numeric(ok[column], errors="coerce").astype(float) for column in ("rate", "bpp", "bytes", "psnr_rgb")}
+    problems = {
+        "a match key (dataset, codec, decoder options, rate, image or its SHA-256) is missing": ok[MATCH].isna().any(axis=1),
+        "the rate is not a finite number": ~np.isfinite(numbers["rate"]),
+        "bpp is not a positive finite number": ~(np.isfinite(numbers["bpp"]) & (numbers["bpp"] > 0)),
+        "bytes is not a positive number": ~(numbers["bytes"] > 0),
+        "psnr_rgb is missing or negative (the gate compares PSNR RGB: measure it with -m psnr_rgb)": ~(numbers["psnr_rgb"] >= 0),
+    }
+    for problem, bad in problems.items():
+        if bad.any():
+            first = ok.loc[bad.to_numpy()].iloc[0]
+            raise AnalysisError(f"{source}: {int(bad.sum())} successful row(s) where {problem}, first {first.get('codec')!s} "
+                                f"{first.get('image')!s} at rate {first.get('rate')!s}; the store was edited or damaged: "
+                                "move that part out or run the rows again")
+    for options in ok["decoder_options"].unique():
+        try:
+            valid = isinstance(json.loads(options), dict)
+        except (TypeError, ValueError):
+            valid = False
+        if not valid:
+            raise AnalysisError(f"{source}: decoder_options {one_line(repr(options), 80)} is not a JSON object; "
+                                "the store was edited or damaged: move that part out or run the rows again")
 
 
 def _judge(curve: CurveVerdict, group: pd.DataFrame, base_rows: pd.DataFrame, cand_rows: pd.DataFrame,

@@ -17,7 +17,7 @@ import pandas as pd
 import typer
 
 from bench.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED
-from bench.analysis.compare import GateSettings, Verdict, compare, narrow
+from bench.analysis.compare import GateSettings, Verdict, check_rows, compare, narrow
 from bench.analysis.select import parse_where
 from bench.cli.app import app
 from bench.errors import AnalysisError
@@ -45,8 +45,11 @@ def compare_command(
 ) -> None:
     """Match rows by dataset, codec, decoder options, rate and image; report deltas; fail on regressions."""
     settings = GateSettings(max_bd_rate, max_psnr_drop, exact, gate, resamples, seed)
+    base_rows, cand_rows = read_rows(baseline), read_rows(candidate)
+    check_rows(base_rows, baseline, require_rows=True)  # named by path here; compare() checks again by role
+    check_rows(cand_rows, candidate)
     try:
-        base, cand = narrow(read_rows(baseline), read_rows(candidate), dataset, codec, parse_where(where))
+        base, cand = narrow(base_rows, cand_rows, dataset, codec, parse_where(where))
     except AnalysisError as exc:  # name the stores: "the store" alone is ambiguous with two of them
         raise AnalysisError(f"{baseline} and {candidate}: {exc}") from exc
     verdict = compare(base, cand, settings)
