@@ -180,6 +180,8 @@ def crop_grid(rows: pd.DataFrame, image_ref: ImageRef, box: Box, codecs: Sequenc
             raise AnalysisError(f"--anchor {anchor}: no successful rows for {image_ref.name}; "
                                 f"stored for it: {', '.join(sorted(set(mine['codec'])))}")
         labels.insert(0, anchor)
+    first = anchor or DEFAULT_ANCHOR
+    labels.sort(key=lambda label: label != first)  # the anchor's line first, as its panel
     tell = progress or (lambda text, done: None)
     picker = _Picker(image, target_bpp, tolerance, _bitstream_dir(results_dir), metrics, tell)
     doing = (f"searching rate for {target_bpp:g} bpp" if search
@@ -237,7 +239,7 @@ class _Picker:
         shown = self.choices[first]
         outcome = f"{shown.bpp:.3f} bpp ({shown.rate_parameter}={shown.rate:g})"
         if not shown.within:
-            outcome += f", {shown.bpp / self.target - 1:+.0%} off"
+            outcome += f", {off_target_text(shown.bpp, self.target)}"
         added = len(self.choices) - first
         return outcome + (f", {added} decoder-option sets" if added > 1 else "")
 
@@ -368,8 +370,10 @@ def panel_order(choices: Sequence[Choice], anchor: str) -> list[Choice]:
 
 
 def off_target_text(bpp: float, target: float) -> str:
-    """``+54 % off 0.75 bpp``: what a framed panel says."""
-    return f"{(bpp / target - 1) * 100:+.0f} % off {target:g} bpp"
+    """``+54 % off 0.75 bpp``: what a framed panel says (``-5.2 %`` near a ±5 % tolerance, where a
+    rounded ``-5 %`` would read as inside it)."""
+    percent = (bpp / target - 1) * 100
+    return f"{percent:+.{1 if abs(percent) < 10 else 0}f} % off {target:g} bpp"
 
 
 def _render(picker: _Picker, ref: ImageRef, box: Box, target: float, search: bool, tolerance: float,

@@ -183,6 +183,7 @@ def test_a_panel_outside_the_tolerance_is_framed_and_says_its_offset(stores, tmp
         assert text == off_target_text(bpp, 1.0) and text.endswith(" % off 1 bpp")
     assert not result.choices["within"].any() and "Framed in red: 2 panels" in drawn["caption"]
     assert off_target_text(1.155, 0.75) == "+54 % off 0.75 bpp" and off_target_text(0.5, 1) == "-50 % off 1 bpp"
+    assert off_target_text(0.711, 0.75) == "-5.2 % off 0.75 bpp"
     inside = grid(stores, "kept", tmp_path, target_bpp=1.0, tolerance=10.0)
     assert inside.choices["within"].all() and not any(p.off_target for p in drawn["panels"])
     figure = crops_figure([Panel(np.zeros((40, 40, 3), np.uint8), "a"),

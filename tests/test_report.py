@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -35,3 +37,37 @@ def test_history_appends_per_commit_and_plots(tmp_path):
     assert webp["bd_rate_psnr"] < 0
     result = runner.invoke(app, ["history", "plot", "--file", str(history), "--out", str(tmp_path / "h.png")])
     assert result.exit_code == 0 and (tmp_path / "h.png").stat().st_size > 1000
+
+
+def test_report_names_metrics_in_words_defines_them_and_counts_one_image(tmp_path):
+    """One image, JPEG and WebP: headings say "PSNR RGB", a section defines each metric from the
+    schema, captions say what is drawn over which images, and the count reads "1 image"."""
+    from PIL import Image
+    from skimage import data
+
+    from bench.schema import COLUMNS
+
+    folder = tmp_path / "one"
+    folder.mkdir()
+    Image.fromarray(data.astronaut()[:176, 150:326]).save(folder / "a.png")  # MS-SSIM needs 161×161
+    config = tmp_path / "bench.toml"
+    config.write_text('[run]\ncodecs = ["jpeg", "webp"]\nmetrics = ["psnr_rgb", "ms_ssim"]\njobs = 1\n'
+                      '[codecs.jpeg]\nrates = [20, 50, 80]\n[codecs.webp]\nrates = [20, 50, 80]\n')
+    store, out = tmp_path / "store", tmp_path / "report.html"
+    result = runner.invoke(app, ["run", "--config", str(config), "--dataset", str(folder), "--results", str(store)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["report", "--results", str(store), "--config", str(config), "--resamples", "0",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    page = out.read_text()
+    assert "<h3>BD against jpeg: PSNR RGB</h3>" in page and "<h3>AUC: MS-SSIM dB</h3>" in page
+    assert ": psnr_rgb</h3>" not in page and ": ms_ssim_db<" not in page
+    descriptions = {c.name: c.description for c in COLUMNS}
+    assert "<h2 id='metrics'>Metrics</h2>" in page
+    for name, column in (("PSNR RGB", "psnr_rgb"), ("MS-SSIM dB", "ms_ssim_db"), ("bpp (bits per pixel)", "bpp")):
+        assert f"<dt>{name}</dt><dd>{html.escape(descriptions[column])}" in page
+    assert "Per-image RD points (1 image)" in page and "1 images" not in page
+    assert re.search(r"<figcaption>PSNR RGB against bits per pixel: for each codec, the mean bpp and mean PSNR RGB "
+                     r"over (the 1 image every curve has|each curve's own images \(1 image\)) at each rate parameter",
+                     html.unescape(page))
+    assert "one panel per image (1 image)" in page
