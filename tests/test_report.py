@@ -67,7 +67,16 @@ def test_report_names_metrics_in_words_defines_them_and_counts_one_image(tmp_pat
     for name, column in (("PSNR RGB", "psnr_rgb"), ("MS-SSIM dB", "ms_ssim_db"), ("bpp (bits per pixel)", "bpp")):
         assert f"<dt>{name}</dt><dd>{html.escape(descriptions[column])}" in page
     assert "Per-image RD points (1 image)" in page and "1 images" not in page
-    assert re.search(r"<figcaption>PSNR RGB against bits per pixel: for each codec, the mean bpp and mean PSNR RGB "
+    assert re.search(r"<figcaption>PSNR RGB against bits per pixel, for each codec: the mean bpp and mean PSNR RGB "
                      r"over (the 1 image every curve has|each curve's own images \(1 image\)) at each rate parameter",
                      html.unescape(page))
     assert "one panel per image (1 image)" in page
+
+
+def test_rd_figure_stems_split_into_dataset_metric_and_options_figure():
+    from bench.render.report import _rd_stem
+
+    metrics = ("psnr_rgb", "ms_ssim_db", "ms_ssim")
+    assert _rd_stem("kodak-crops-ms_ssim_db", metrics) == ("kodak-crops", "ms_ssim_db", False)
+    assert _rd_stem("kodak-psnr_rgb-options", metrics) == ("kodak", "psnr_rgb", True)
+    assert _rd_stem("tmp_x_kodak-parrots-ms_ssim", metrics) == ("tmp_x_kodak-parrots", "ms_ssim", False)

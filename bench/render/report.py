@@ -81,6 +81,18 @@ def over_images(data: pd.DataFrame, images: str) -> str:
     return f"each curve's own images ({images_text(int(counts.min()), int(counts.max()))})"
 
 
+def _rd_stem(stem: str, metrics: Sequence[str]) -> tuple[str, str, bool]:
+    """(dataset file name, metric, whether it is the decoder-options figure) of an RD figure's
+    stem, ``<dataset>-<metric>`` or ``<dataset>-<metric>-options``; a dataset name may hold ``-``,
+    so the stem is matched against the metrics drawn, the longest first."""
+    for suffix, options in (("-options", True), ("", False)):
+        for metric in sorted(metrics, key=len, reverse=True):
+            tail = f"-{metric}{suffix}"
+            if stem.endswith(tail):
+                return stem[:-len(tail)], metric, options
+    raise AnalysisError(f"RD figure {stem!r}: its name ends in none of the metrics {', '.join(metrics)}")
+
+
 def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[ReportFigure]:
     """Every figure of the page, in order: RD per metric, then per-image panels, per dataset."""
     images = settings.tables.images
@@ -91,10 +103,12 @@ def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[Rep
               + (f"; shaded band and bars: {spread} over those images" if spread else "")
               + ("; dashed: published curves (the papers' dataset means, as published)"
                  if settings.published is not None else ""))
-    for stem, fig in rd_figures(rows, settings.tables.metrics or ("psnr_rgb", "ms_ssim_db", "lpips"), images,
-                                settings.codec_order, settings.band, settings.published):
-        dataset, metric = stem.rsplit("-", 1)
-        caption = (f"{display_name(metric)} against bits per pixel: for each codec, the mean bpp and mean "
+    metrics = settings.tables.metrics or ("psnr_rgb", "ms_ssim_db", "lpips")
+    for stem, fig in rd_figures(rows, metrics, images, settings.codec_order, settings.band, settings.published):
+        dataset, metric, options = _rd_stem(stem, metrics)
+        what = ("every decoder option of the codecs run with several (the figure before draws each such "
+                "codec's best option per rate)" if options else "for each codec")
+        caption = (f"{display_name(metric)} against bits per pixel, {what}: the mean bpp and mean "
                    f"{display_name(metric)} over {over.get(dataset, 'its images')} at each rate parameter{extras}")
         yield ReportFigure(dataset, stem, caption, fig, metric)
     colours = _colours(rows, settings)
