@@ -16,20 +16,35 @@ interpreter.
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-import pandas as pd
+from bench.analysis.defaults import DEFAULT_INTERPOLATION, DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, INTERPOLATIONS
+from bench.errors import AnalysisError, ConfigError, ResultsError
 
-from bench.analysis.auc import DEFAULT_INTERPOLATION
-from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from bench.analysis.paper import PaperTables, TableSettings, paper_tables
-from bench.analysis.select import select_rows
-from bench.errors import ResultsError
-
+# Only the light modules above are imported with bench.api: ``bench --help`` reads this module,
+# so pandas, matplotlib, torch and every codec wait inside the function that needs them.
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from bench.analysis.compare import GateSettings, Verdict
+    from bench.analysis.paper import PaperTables
+    from bench.datasets import FetchReport, ImageRef, NamedDataset
+    from bench.drift import DriftRequest, DriftSummary
+    from bench.migrate import Migration
     from bench.runner import RunRequest
     from bench.summary import RunSummary
+
+__all__ = ["DEFAULT_INTERPOLATION", "DEFAULT_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "INTERPOLATIONS"]
+#: ``bench history``'s default file (JSON lines).
+HISTORY = Path("results/history.jsonl")
+#: Entry-point group of ``bench train``'s trainers: functions ``trainer(name, options: dict)``,
+#: so neither the command nor this module ever imports a codec.
+TRAINERS = "bench.trainers"
+#: Drift studies' most generations (``bench.config.MAX_GENERATIONS``), for ``--generations``.
+MAX_GENERATIONS = 10_000
 
 def results_folder(results: Path | str | None = None, config: Path | str | None = None) -> Path:
     """``results`` when given, else the store the configuration names (bench.toml by default)."""
@@ -37,11 +52,13 @@ def results_folder(results: Path | str | None = None, config: Path | str | None 
         return Path(results)
     from bench import config as config_module
 
-    return Path(config_module.load(Path(config) if config else None).results)
+    return Path(config_module.load(Path(config) if config else None, codecs=()).results)
 
 
-def stored(results: Path | str | None = None, config: Path | str | None = None) -> pd.DataFrame:
+def stored(results: Path | str | None = None, config: Path | str | None = None) -> "pd.DataFrame":
     """Every row of a store (one per key); a missing or empty store is a ResultsError."""
+    import pandas as pd
+
     from bench.store import read_rows
 
     source = results_folder(results, config)
@@ -63,22 +80,46 @@ def run(request: "RunRequest | None" = None, *, on_start=None, on_row=None, **fi
     return run_request(request, on_start, on_row)
 
 
+def summary_lines(summary: "RunSummary") -> list[str]:
+    """A run's summary as ``bench run`` prints it: a table per codec, then what to run next."""
+    from bench.summary import render
+
+    return list(render(summary))
+
+
+#: Classes a caller catches or filters, imported from their modules when first asked for.
+_LAZY = {"RunWarning": "bench.runner", "Interrupted": "bench.backends", "raise_interrupted": "bench.backends"}
+
+
+def __getattr__(name: str) -> Any:
+    """``api.RunWarning`` (a run's notes, as warnings), ``api.Interrupted`` (a run stopped by
+    SIGINT/SIGTERM) and ``api.raise_interrupted`` (the signal handler that raises it), imported
+    on first use so that importing bench.api stays light."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bench.api' has no attribute {name!r}")
+
+
 def rows(results: Path | str | None = None, *, config: Path | str | None = None, datasets: Iterable[str] = (),
-         codecs: Iterable[str] = (), where: Mapping[str, str] | None = None) -> pd.DataFrame:
+         codecs: Iterable[str] = (), where: Mapping[str, str] | None = None) -> "pd.DataFrame":
     """The stored rows narrowed as ``--dataset``, ``--codec`` and ``--where`` narrow them."""
+    from bench.analysis.select import select_rows
+
     return select_rows(stored(results, config), list(datasets), list(codecs), where)
 
 
-def colour_order(frame: pd.DataFrame, config: Path | str | None = None) -> tuple[str, ...]:
+def colour_order(frame: "pd.DataFrame", config: Path | str | None = None) -> tuple[str, ...]:
     """Configured codecs first (bench.toml's section order), then every other label of ``frame``:
     the order that fixes colours in figures and rows in tables."""
     from bench import config as config_module
 
-    order = list(config_module.load(Path(config) if config else None).codec_specs)
+    order = list(config_module.load(Path(config) if config else None, codecs=()).codec_sections)
     return (*order, *sorted(set(frame["codec"].astype(str)) - set(order)))
 
 
-def published(names: Sequence[str]) -> pd.DataFrame | None:
+def published(names: Sequence[str]) -> "pd.DataFrame | None":
     """Published curves for an overlay (None when no name is given)."""
     if not names:
         return None
@@ -95,6 +136,8 @@ def table(results: Path | str | None = None, *, config: Path | str | None = None
           out: Path | str | None = Path("results/tables")) -> PaperTables:
     """BD (with bootstrap intervals), AUC, per-image and RD-point tables; written under ``out``
     (one folder per dataset, .md/.tex/.csv) unless ``out`` is None. ``tables.files`` lists them."""
+    from bench.analysis.paper import TableSettings, paper_tables
+    from bench.analysis.select import select_rows
     from bench.render.tables import write_paper_tables
 
     everything = stored(results, config)
@@ -114,6 +157,7 @@ def plot(results: Path | str | None = None, *, config: Path | str | None = None,
          formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """RD figures per dataset and metric (and per-image panels); returns the files written."""
     from bench.render.rd import DEFAULT_METRICS, plot_per_image, plot_rd
+    from bench.analysis.select import select_rows
 
     everything = stored(results, config)
     selected = select_rows(everything, list(datasets), list(codecs), where)
@@ -134,6 +178,8 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
            out: Path | str = Path("results/report.html")) -> Path:
     """One self-contained HTML page (the paper's appendix); returns its path."""
     from bench.render.report import ReportSettings, crop_files, render_report
+    from bench.analysis.paper import TableSettings
+    from bench.analysis.select import select_rows
 
     store = results_folder(results, config)
     everything = stored(store, config)
@@ -149,12 +195,298 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
     return path
 
 
-def compare(baseline: Path | str, candidate: Path | str, *, settings=None, datasets: Iterable[str] = (),
-            codecs: Iterable[str] = (), where: Mapping[str, str] | None = None):
-    """The regression verdict of ``candidate`` against ``baseline`` (a ``Verdict``; ``.passed``)."""
+def compare(baseline: Path | str, candidate: Path | str, *, settings: "GateSettings | None" = None,
+            datasets: Iterable[str] = (), codecs: Iterable[str] = (), where: Mapping[str, str] | None = None,
+            max_bd_rate: float = 0.5, max_psnr_drop: float = 0.05, exact: bool = True, gate: str = "point",
+            resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> "Verdict":
+    """The regression verdict of ``candidate`` against ``baseline`` (a ``Verdict``; ``.passed``)
+    under ``settings``, or under the thresholds given one by one (``bench compare``'s flags)."""
+    from bench.analysis.compare import GateSettings
     from bench.analysis.compare import compare as judge
     from bench.analysis.compare import narrow
     from bench.store import read_rows
 
-    base, cand = narrow(read_rows(baseline), read_rows(candidate), list(datasets), list(codecs), where)
+    settings = settings or GateSettings(max_bd_rate, max_psnr_drop, exact, gate, resamples, seed)
+    try:
+        base, cand = narrow(read_rows(baseline), read_rows(candidate), list(datasets), list(codecs), where)
+    except AnalysisError as exc:  # name the stores: "the store" alone is ambiguous with two of them
+        raise AnalysisError(f"{baseline} and {candidate}: {exc}") from exc
     return judge(base, cand, settings)
+
+
+def verdict_markdown(verdict: "Verdict") -> str:
+    """A verdict as ``bench compare`` prints it (Markdown; bench.render.verdict)."""
+    from bench.render.verdict import verdict_markdown as markdown
+
+    return markdown(verdict)
+
+
+def parse_where(items: Sequence[str]) -> dict[str, str]:
+    """``--where KEY=VALUE`` flags as a mapping; a malformed one is a ConfigError."""
+    from bench.analysis.select import parse_where as parse
+
+    return parse(items)
+
+
+# -- the harness and its registries ------------------------------------------------------------
+
+def version_line() -> str:
+    """``bench <version>``, with the git commit when bench runs from a checkout: what a bug
+    report or a results row needs to name the harness that ran."""
+    import bench
+    from bench.provenance import git_commit
+
+    commit = git_commit()
+    return f"bench {bench.__version__}" + ("" if commit == "unknown" else f" (git {commit})")
+
+
+@dataclass(frozen=True)
+class CodecInfo:
+    """One registered codec as ``bench codecs`` lists it; ``unavailable`` says why it cannot run here."""
+
+    name: str
+    rate_parameter: str
+    default_rates: tuple[float, ...]
+    unavailable: str | None
+
+
+def codecs() -> list[CodecInfo]:
+    """Every registered codec, by name (each one's module is imported to ask it)."""
+    from bench.codec import registered_codecs
+
+    return [CodecInfo(name, cls.rate_parameter, tuple(cls.default_rates), cls.unavailable_reason())
+            for name, cls in sorted(registered_codecs().items())]
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    """One registered dataset as ``bench datasets list`` shows it."""
+
+    name: str
+    image_count: int | None
+    description: str
+    root: Path
+    pins: str
+
+
+def datasets() -> list[DatasetInfo]:
+    """Every registered dataset: image count, where its files are looked for, what pins them."""
+    from bench import datasets as dataset_registry
+
+    root = dataset_registry.default_data_dir()
+    return [DatasetInfo(name, ds.image_count, ds.description, ds.root(root), _pin_line(ds, root))
+            for name, ds in sorted(dataset_registry.registered_datasets().items())]
+
+
+def _pin_line(ds: "NamedDataset", data_dir: Path) -> str:
+    """What a dataset's files are checked against, and where that pin came from."""
+    from bench.archives import read_record
+
+    if ds.local_root:
+        return "no pins: files of an installed package"
+    if ds.archive is None:
+        return "every file's SHA-256 pinned in the package"
+    remote = ds.archive
+    size = f"{remote.size:,} bytes" if remote.size is not None else "size unknown"
+    if remote.trust_on_first_use:
+        record = read_record(ds.root(data_dir))
+        recorded = f"recorded {record['sha256']} at the first fetch" if record else "the first fetch records it"
+        return (f"archive {remote.filename} ({size}), SHA-256 not pinned: trust on first use ({recorded}; "
+                f"{remote.digest_source}); {remote.url}")
+    return f"archive {remote.filename} ({size}), SHA-256 {remote.sha256} from {remote.digest_source}; {remote.url}"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """``bench datasets fetch``: what was downloaded or replaced, and the files now present."""
+
+    report: "FetchReport"
+    images: list["ImageRef"]
+
+    @property
+    def all_pinned(self) -> bool:
+        """Whether every present file matches its pinned SHA-256."""
+        return all(ref.modified is False for ref in self.images)
+
+
+def fetch_dataset(name: str, data_dir: Path | None = None, archive: Path | None = None) -> Fetched:
+    """Download a named dataset's missing files (or install them from ``archive``) and check them."""
+    from bench import datasets as dataset_registry
+
+    report = dataset_registry.fetch_dataset(name, data_dir, archive)
+    return Fetched(report, dataset_registry.resolve(name, data_dir, download=False))
+
+
+def schema() -> str:
+    """The row schema with the meaning of every column (Markdown)."""
+    from bench.schema import markdown_table
+
+    return markdown_table()
+
+
+# -- writers: each holds the store's lock ------------------------------------------------------
+
+def compact(results: Path | str, on_note: Callable[[str], None] | None = None) -> int:
+    """Merge a store's parts into one deduplicated part under the store's lock (a live run's
+    lock refuses it in one line: its temporary parts are never touched); returns rows kept."""
+    from bench.runner import store_lock
+    from bench.store import Store
+
+    store = Store(results)
+    if not store.root.is_dir():  # nothing stored: nothing to lock, and no folder is created
+        return store.compact()
+    with store_lock(store, "bench compact", on_note):
+        return store.compact()
+
+
+def migrate(results: Path | str, on_note: Callable[[str], None] | None = None) -> "Migration":
+    """Rekey the rows of an older schema version under the store's lock (nothing is re-measured)."""
+    from bench.migrate import migrate as rekey
+    from bench.runner import store_lock
+    from bench.store import Store
+
+    store = Store(results)
+    if not store.root.is_dir():
+        return rekey(store.root)
+    with store_lock(store, "bench migrate", on_note):
+        return rekey(store.root)
+
+
+@dataclass(frozen=True)
+class Remeasured:
+    """``bench measure``: rows written, and one line per row that could not be re-measured."""
+
+    root: Path
+    written: int
+    problems: list[str]
+
+
+def measure(metrics: Sequence[str], *, datasets: Iterable[str] = (), results: Path | str | None = None,
+            data_dir: Path | str | None = None, config: Path | str | None = None, device: str = "cpu",
+            on_note: Callable[[str], None] | None = None) -> Remeasured:
+    """Decode kept bitstreams (``bench run --keep-bitstreams``) and store ``metrics`` for them,
+    under the store's lock."""
+    from bench import config as config_module
+    from bench import datasets as dataset_registry
+    from bench import metric_names
+    from bench.images import file_sha256
+    from bench.provenance import new_provenance
+    from bench.remeasure import remeasure
+    from bench.runner import store_lock
+    from bench.store import Store
+
+    configured = config_module.load(Path(config) if config else None, codecs=())
+    store = Store(results or configured.results)
+    images = {}
+    for name in list(datasets) or configured.datasets:
+        for ref in dataset_registry.resolve(name, Path(data_dir) if data_dir else configured.data_dir, download=False):
+            images[file_sha256(ref.path)] = ref.path
+    names = metric_names.validate(list(metrics))
+    with store_lock(store, "bench measure", on_note):
+        written, problems = remeasure(store, images, names, new_provenance(), device)
+    return Remeasured(store.root, written, problems)
+
+
+def drift_run(request: "DriftRequest | None" = None, *, on_start: Callable[[str, int], None] | None = None,
+              on_chain: Callable[[dict], None] | None = None, on_note: Callable[[str], None] | None = None,
+              **fields: Any) -> "DriftSummary":
+    """``bench drift run`` as a function: ``api.drift_run(schedules=("jpeg:75",), generations=5)``
+    (or a ``bench.drift.DriftRequest``); returns the rows written and the errors met."""
+    from bench.drift import DriftRequest, run_study
+
+    if request is None:
+        fields = {k: tuple(v) if k in ("schedules", "datasets", "metrics") else v for k, v in fields.items()}
+        request = DriftRequest(**fields)
+    return run_study(request, on_start, on_chain, on_note)
+
+
+def drift_report(results: Path | str | None = None, *, metric: str = "psnr_rgb", threshold: float | None = None,
+                 out: Path | str = Path("results/drift"), config: Path | str | None = None) -> list[Path]:
+    """Metric against generation per schedule (plots) and the drift table (Markdown, LaTeX, CSV)."""
+    from bench import config as config_module
+    from bench.analysis.drift_summary import summary_table
+    from bench.render.drift import plot_drift
+    from bench.render.tables import write_all
+    from bench.store import Store
+
+    configured = config_module.load(Path(config) if config else None, codecs=())
+    rows = Store(results or configured.results).read()
+    threshold = threshold if threshold is not None else configured.drift.get("threshold_db", 1.0)
+    table = summary_table(rows, metric, threshold)
+    if table.empty:
+        raise ResultsError("no drift rows stored; run `bench drift run` first")
+    written = list(plot_drift(rows, Path(out), metric, codec_order=colour_order(rows, config)))
+    caption = (f"Generation loss in {metric} against the original: means over images; first crossing = first generation at least "
+               f"{threshold:g} below generation 1; fixed point = identical bitstreams in consecutive generations")
+    return written + list(write_all(table, Path(out) / f"drift-{metric}", caption, best={"mean drop": "min"}))
+
+
+# -- figures from stored rows ------------------------------------------------------------------
+
+def sweep_plot(codec: str, *, knob: str = "scale", fidelity: str = "psnr_rgb", datasets: Iterable[str] = (),
+               results: Path | str | None = None, out: Path | str = Path("results/plots"), where: Sequence[str] = (),
+               config: Path | str | None = None) -> list[Path]:
+    """Fidelity (PSNR or MSE) against LPIPS over one decoder option at fixed bitstreams, per
+    dataset (Ma et al. 2021, Fig. 3a); returns the figures and the points table written."""
+    from bench.analysis.select import select_rows
+    from bench.analysis.sweep import sweep_points
+    from bench.render.figure import safe_name
+    from bench.render.sweep import FIDELITY, plot_sweep, points_markdown
+
+    if fidelity not in FIDELITY:
+        raise ConfigError(f"--fidelity must be psnr_rgb or mse, got {fidelity!r}")
+    store = results_folder(results, config)
+    rows = stored(store, config)
+    filters = parse_where(where)
+    rows = select_rows(rows, datasets=list(datasets))
+    points = sweep_points(rows, codec, knob, filters)
+    if points.empty:
+        raise ResultsError(f"no successful rows of codec {codec!r} with decoder option {knob!r}"
+                           f"{' matching ' + ' '.join(where) if where else ''} in {store}")
+    out = Path(out)
+    written = plot_sweep(points, codec, knob, out, fidelity, codec_order=colour_order(rows, config))
+    table = out / f"sweep-{safe_name(codec)}-{safe_name(knob)}.md"
+    table.write_text(points_markdown(points, knob))
+    return [*written, table]
+
+
+def history_append(results: Path | str, *, anchor: str = "jpeg", history: Path | str = HISTORY) -> int:
+    """Append a store's summary (BD-rate vs ``anchor``, mean PSNR) keyed by the current git
+    commit to the history file; returns how many entries were appended."""
+    from bench.analysis import history as history_module
+    from bench.store import read_rows
+
+    entries = history_module.summarise(read_rows(results), anchor)
+    history_module.append(Path(history), entries)
+    return len(entries)
+
+
+def history_plot(history: Path | str = HISTORY, *, out: Path | str = Path("results/plots/history.png"),
+                 column: str = "bd_rate_psnr") -> Path:
+    """The trend of a summary column over commits (PNG)."""
+    from bench.analysis import history as history_module
+
+    if history_module.load(Path(history)).empty:
+        raise ResultsError(f"{history}: no history yet; run `bench history append` first")
+    return history_module.plot_trend(Path(history), Path(out), column)
+
+
+def train(name: str, data: Sequence[Path], out: Path, *, steps: int = 1000, export: Path | None = None,
+          options: Sequence[str] = ()) -> None:
+    """Train (or resume training) a learned codec through the trainer registered under ``name``
+    in the ``bench.trainers`` entry-point group; ``options`` are KEY=VALUE (JSON values)."""
+    from importlib.metadata import entry_points
+
+    trainers = {ep.name: ep for ep in entry_points(group=TRAINERS)}
+    if name not in trainers:
+        raise ConfigError(f"no trainer {name!r}; registered: {', '.join(sorted(trainers)) or 'none'}")
+    settings: dict[str, Any] = {"data": [str(d) for d in data], "out": str(out), "steps": steps}
+    if export:
+        settings["export"] = str(export)
+    for item in options:
+        key, _, value = item.partition("=")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    trainers[name].load()(name, settings)

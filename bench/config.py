@@ -12,9 +12,9 @@ import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from bench import metrics as metric_registry
+from bench import metric_names as metric_registry
 from bench.backends import BACKENDS
 from bench.codec import codec_class, toml_value
 from bench.errors import ConfigError, one_line
@@ -23,8 +23,11 @@ DEFAULT_CONFIG = Path("bench.toml")
 RUN_KEYS = {"datasets", "codecs", "metrics", "jobs", "results", "data_dir", "check_determinism", "device",
             "backend", "scheduler"}
 CODEC_KEYS = {"impl", "params", "rates", "decoder_options"}
-#: ``drift`` is validated by ``bench drift`` (bench/cli/drift.py), which alone reads it.
 TOP_LEVEL_KEYS = {"run", "codecs", "drift"}
+#: Keys of ``[drift]`` (generation-loss studies, ``bench drift``; docs/drift.md).
+DRIFT_KEYS = {"generations", "schedules", "carry", "threshold_db"}
+#: Most generations a drift study may run: every one is a task per image and codec, planned up front.
+MAX_GENERATIONS = 10_000
 #: ``check_determinism`` values: re-decode the first rate of every (image, codec, decoder
 #: options), every row, or none. TOML ``true`` keeps its old meaning, every row (``all``);
 #: ``false`` is ``off``.
@@ -66,20 +69,46 @@ class Config:
     scheduler: str | None = None
     codec_specs: dict[str, CodecSpec] = field(default_factory=dict)
     source: str = "<defaults>"
+    #: Every ``[codecs.*]`` section as written, in file order (the order that fixes colours);
+    #: a section is checked against its codec (``codec_specs``) when a command uses it.
+    codec_sections: dict[str, Any] = field(default_factory=dict)
+    #: The validated ``[drift]`` section (empty when absent).
+    drift: dict[str, Any] = field(default_factory=dict)
 
     def spec(self, label: str) -> CodecSpec:
-        """The spec for ``label``; a registered name without a section gets its defaults."""
+        """The spec for ``label``; a registered name without a section gets its defaults. A
+        section is validated against its codec class the first time it is asked for."""
         if label in self.codec_specs:
+            return self.codec_specs[label]
+        if label in self.codec_sections:
+            try:
+                self.codec_specs[label] = parse_codec(label, self.codec_sections[label], self.source)
+            except ConfigError as exc:
+                raise ConfigError(str(exc) if str(exc).startswith(self.source) else f"{self.source}: {exc}") from None
             return self.codec_specs[label]
         cls = codec_class(label)
         return CodecSpec(label, label, {}, tuple(cls.default_rates))
+
+    def check_codecs(self) -> None:
+        """Validate ``run.codecs``: an unknown label is an error naming the file."""
+        for label in self.codecs:
+            try:
+                self.spec(label)
+            except ConfigError as exc:
+                raise ConfigError(str(exc) if str(exc).startswith(self.source) else f"{self.source}: {exc}") from None
 
     def selected_specs(self) -> list[CodecSpec]:
         return [self.spec(label) for label in self.codecs]
 
 
-def load(path: Path | None = None) -> Config:
-    """Read and validate ``path`` (default ./bench.toml; defaults when it does not exist)."""
+def load(path: Path | None = None, codecs: Iterable[str] | None = None) -> Config:
+    """Read and validate ``path`` (default ./bench.toml; defaults when it does not exist).
+
+    ``codecs`` None checks every codec section and ``run.codecs`` against their codec classes
+    (importing each codec); otherwise only the labels given are, now, and any other section
+    when ``Config.spec`` first asks for it: a command that reads the store (``bench table``)
+    passes ``()`` and imports no codec at all.
+    """
     path = Path(path) if path else DEFAULT_CONFIG
     if not path.exists():
         if path != DEFAULT_CONFIG:
@@ -89,7 +118,7 @@ def load(path: Path | None = None) -> Config:
         raw = tomllib.loads(read_config_text(path))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse(raw, source=str(path))
+    return parse(raw, source=str(path), codecs=codecs)
 
 
 def read_config_text(path: Path) -> str:
@@ -122,17 +151,18 @@ def jobs_count(value: Any, where: str) -> int:
     return value
 
 
-def parse(raw: dict[str, Any], source: str = "<dict>") -> Config:
-    """Validate a parsed TOML document; relative paths resolve against the file's folder."""
+def parse(raw: dict[str, Any], source: str = "<dict>", codecs: Iterable[str] | None = None) -> Config:
+    """Validate a parsed TOML document; relative paths resolve against the file's folder.
+    ``codecs``: which codec sections to check against their codecs now (``load``)."""
     try:
-        return _parse(raw, source)
+        return _parse(raw, source, codecs)
     except ConfigError as exc:
         if str(exc).startswith(source):
             raise
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def _parse(raw: dict[str, Any], source: str) -> Config:
+def _parse(raw: dict[str, Any], source: str, codecs: Iterable[str] | None) -> Config:
     _reject_unknown(raw, TOP_LEVEL_KEYS, source, "")
     run = raw.get("run", {})
     _expect(run, dict, source, "run")
@@ -164,13 +194,37 @@ def _parse(raw: dict[str, Any], source: str) -> Config:
     if "scheduler" in run:
         config.scheduler = _expect(run["scheduler"], str, source, "run.scheduler")
 
+    if "drift" in raw:
+        config.drift = drift_section(raw["drift"], source)
     sections = raw.get("codecs", {})
     _expect(sections, dict, source, "codecs")
     for label, body in sections.items():
-        config.codec_specs[label] = parse_codec(label, body, source)
-    for label in config.codecs:
-        config.spec(label)  # unknown labels fail here, at load time
+        _expect(body, dict, source, f"codecs.{label}")
+        _reject_unknown(body, CODEC_KEYS, source, f"codecs.{label}.")
+        config.codec_sections[label] = body
+    if codecs is None:
+        for label in sections:
+            config.spec(label)
+        config.check_codecs()  # unknown labels fail here, at load time
+    else:
+        for label in codecs:
+            config.spec(label)
     return config
+
+
+def drift_section(section: Any, source: str) -> dict[str, Any]:
+    """``[drift]``: known keys, a generation count in [1, MAX_GENERATIONS], schedules as strings."""
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: [drift] must be a table")
+    unknown = sorted(set(section) - DRIFT_KEYS)
+    if unknown:
+        raise ConfigError(f"{source}: unknown key(s) {', '.join('drift.' + k for k in unknown)}; allowed: {', '.join(sorted(DRIFT_KEYS))}")
+    generations = section.get("generations", 1)
+    if isinstance(generations, bool) or not isinstance(generations, int) or not 1 <= generations <= MAX_GENERATIONS:
+        raise ConfigError(f"{source}: drift.generations must be an integer in [1, {MAX_GENERATIONS}]")
+    if "schedules" in section and not (isinstance(section["schedules"], list) and all(isinstance(s, str) for s in section["schedules"])):
+        raise ConfigError(f"{source}: drift.schedules must be a list of strings like 'jpeg:75'")
+    return dict(section)
 
 
 def parse_codec(label: str, body: Any, source: str) -> CodecSpec:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,7 +36,7 @@ from bench.images import file_sha256
 from bench.metrics.msssim import ms_ssim
 from bench.metrics.psnr import psnr_rgb
 from bench.plan import Task
-from bench.provenance import Provenance, utc_now
+from bench.provenance import Provenance, new_provenance, utc_now
 from bench.store import BufferedWriter, Store
 
 #: What the next generation encodes: the decoded 8-bit image, as a file on disk would hold it,
@@ -200,3 +201,88 @@ def run_chain(chain: Chain, generations: int, start: int, specs: dict[str, Codec
             if stale.exists():
                 stale.unlink()
     return {"chain": chain.state_name, "written": written}
+
+
+@dataclass(frozen=True)
+class DriftRequest:
+    """A drift study: bench.toml's ``[run]`` and ``[drift]`` with the command line's overrides."""
+
+    config: Path | None = None
+    schedules: tuple[str, ...] = ()
+    generations: int | None = None
+    datasets: tuple[str, ...] = ()
+    jobs: int | None = None
+    results: Path | None = None
+    metrics: tuple[str, ...] = ()
+    limit: int | None = None
+    carry: str | None = None
+    device: str | None = None
+
+
+@dataclass
+class DriftSummary:
+    """What a study wrote: generation rows, and each distinct error message with its count."""
+
+    root: Path
+    written: int
+    errors: Counter[str]
+
+
+def run_study(request: DriftRequest, on_start: Callable[[str, int], None] | None = None,
+              on_chain: Callable[[dict[str, Any]], None] | None = None,
+              on_note: Callable[[str], None] | None = None) -> DriftSummary:
+    """Run what is missing of every chain (image × schedule) into the store, with the runner's
+    set-up: configuration and flags, device, datasets, store lock, streamed workers.
+    ``on_start(message, chains_to_run)`` once planned, ``on_chain`` per finished chain,
+    ``on_note`` for a stale lock taken over."""
+    from bench.runner import configure, resolve_images, store_lock
+
+    config = configure(request.config, datasets=request.datasets, jobs=request.jobs, results=request.results,
+                       metrics=request.metrics, device=request.device)
+    schedules = list(request.schedules) or config.drift.get("schedules")
+    if not schedules:
+        raise ConfigError("no drift schedule: pass --schedule jpeg:75 or set drift.schedules in bench.toml")
+    generations = request.generations or config.drift.get("generations", 10)
+    images = resolve_images(config, request.limit)
+    chains = plan_chains(images, schedules, request.carry or config.drift.get("carry", "uint8"), config)
+    labels = {step.codec for chain in chains for step in chain.steps}
+    specs = {label: config.spec(label) for label in labels}
+    codecs = {label: codec_for(spec.impl, spec.params) for label, spec in specs.items()}
+    for chain in chains:
+        check_float_carry(chain, specs)
+    store = Store(config.results)
+    with store_lock(store, "bench drift run", on_note):
+        return _run_chains(chains, generations, specs, codecs, config, store, on_start, on_chain)
+
+
+def _run_chains(chains: list[Chain], n: int, specs: dict[str, CodecSpec], codecs: dict[str, Codec], config: Config,
+                store: Store, on_start: Callable[[str, int], None] | None,
+                on_chain: Callable[[dict[str, Any]], None] | None) -> DriftSummary:
+    """Run what is missing of every chain into ``store`` (locked by the caller)."""
+    from bench.backends import stream_results
+
+    finished = store.finished_keys()
+    starts = [first_missing(chain_keys(chain, n, specs, codecs), finished) for chain in chains]
+    todo = [(chain, start) for chain, start in zip(chains, starts) if start <= n]
+    remaining = sum(n - start + 1 for _, start in todo)
+    if on_start:
+        on_start(f"{len(chains)} chains × {n} generations; {len(chains) * n - remaining} rows stored, "
+                 f"{remaining} to run → {store.root}", len(todo))
+    settings = Settings(metrics=tuple(config.metrics), check_determinism=config.check_determinism, device=config.device)
+    kwargs = {"generations": n, "specs": specs, "settings": settings, "provenance": new_provenance(),
+              "store_root": store.root}
+    written = 0
+    for summary in stream_results(_run_item, todo, kwargs, backend=config.backend, jobs=config.jobs,
+                                  scheduler=config.scheduler):
+        written += summary["written"]
+        if on_chain:
+            on_chain(summary)
+    rows = store.read()
+    errors = rows[rows["error"].notna() & (rows["chain"].fillna("") != "")]
+    return DriftSummary(store.root, written, Counter(dict(errors["error"].value_counts().items())))
+
+
+def _run_item(item: tuple[Chain, int], **kwargs: Any) -> dict[str, Any]:
+    """One worker call: ``run_chain`` of a (chain, first generation to run) pair."""
+    chain, start = item
+    return run_chain(chain, start=start, **kwargs)

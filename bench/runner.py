@@ -12,8 +12,10 @@ CPUs) are ``RunWarning`` warnings: one line each on the command line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -60,8 +62,10 @@ class RunRequest:
 
 
 def apply_overrides(config: Config, dataset: list[str] | None, codec: list[str] | None, jobs: int | None,
-                    results: Path | None, data_dir: Path | None, metric: list[str] | None) -> Config:
-    """Command-line flags win over bench.toml; codec labels are validated as in the file."""
+                    results: Path | None, data_dir: Path | None, metric: list[str] | None, backend: str | None = None,
+                    scheduler: str | None = None, check_determinism: str | None = None) -> Config:
+    """Command-line flags win over bench.toml, each checked as the file's key is; the one place
+    flags are applied (``bench run``, ``bench drift run``)."""
     if dataset:
         config.datasets = config_module.unique(dataset)
     if codec:
@@ -78,7 +82,48 @@ def apply_overrides(config: Config, dataset: list[str] | None, codec: list[str] 
         from bench import metrics
 
         config.metrics = metrics.validate(metric)
+    if backend:
+        config.backend = config_module.parse({"run": {"backend": backend}}, source="--backend", codecs=()).backend
+    if scheduler:
+        config.scheduler = scheduler
+    if check_determinism is not None:
+        config.check_determinism = config_module.determinism_check(check_determinism, "--check-determinism", toml=False)
     return config
+
+
+def configure(path: Path | None, *, datasets: tuple[str, ...] = (), codecs: tuple[str, ...] = (),
+              jobs: int | None = None, results: Path | None = None, data_dir: Path | None = None,
+              metrics: tuple[str, ...] = (), device: str | None = None, backend: str | None = None,
+              scheduler: str | None = None, check_determinism: str | None = None) -> Config:
+    """bench.toml with the flags applied and the device resolved: the set-up every measuring
+    command shares (``run``, ``bench.drift.run_study``). No codec is checked against its class
+    here: each command checks the ones it uses (``Config.spec``)."""
+    config = apply_overrides(config_module.load(path, codecs=()), list(datasets), list(codecs), jobs, results,
+                             data_dir, list(metrics), backend, scheduler, check_determinism)
+    config.device = resolve_device(device or config.device)
+    return config
+
+
+def resolve_images(config: Config, limit: int | None = None, allow_modified: bool = False) -> list[ImageRef]:
+    """The first ``limit`` images of every configured dataset, checked against their pins."""
+    images: list[ImageRef] = []
+    for name in config.datasets:
+        images.extend(datasets.resolve(name, config.data_dir, limit=limit, allow_modified=allow_modified))
+    return images
+
+
+@contextlib.contextmanager
+def store_lock(store: Store, command: str, on_note: Callable[[str], None] | None = None) -> Iterator[StoreLock]:
+    """Hold ``store``'s lock under ``command`` for the block, the store checked writable first; a
+    held lock is StoreInUse (one line), a stale one taken over is reported through ``on_note``."""
+    store.check_writable()
+    lock = StoreLock(store.root, command).acquire()
+    try:
+        if lock.note and on_note:
+            on_note(lock.note)
+        yield lock
+    finally:
+        lock.release()
 
 
 def resolve_device(name: str) -> str:
@@ -107,16 +152,12 @@ def run(request: RunRequest, on_start: Callable[[str, int], None] | None = None,
         on_row: Callable[[dict], None] | None = None) -> RunSummary:
     """Plan, skip stored work, execute the rest; ``on_start(message, tasks_to_run)`` is called
     once planning is done, ``on_row(row)`` per stored row."""
-    config = apply_overrides(config_module.load(request.config), list(request.datasets), list(request.codecs),
-                             request.jobs, request.results, request.data_dir, list(request.metrics))
-    if request.backend:
-        config.backend = config_module.parse({"run": {"backend": request.backend}}, source="--backend").backend
-    if request.scheduler:
-        config.scheduler = request.scheduler
-    if request.check_determinism is not None:
-        config.check_determinism = config_module.determinism_check(request.check_determinism, "--check-determinism",
-                                                                   toml=False)
-    config.device = resolve_device(request.device or config.device)
+    config = configure(request.config, datasets=request.datasets, codecs=request.codecs, jobs=request.jobs,
+                       results=request.results, data_dir=request.data_dir, metrics=request.metrics,
+                       device=request.device, backend=request.backend, scheduler=request.scheduler,
+                       check_determinism=request.check_determinism)
+    if not request.codecs:
+        config.check_codecs()  # only the codecs this run uses are checked against their classes
     store = Store(config.results)
     store.check_writable()
     with StopOnSignals() as stop:
@@ -143,10 +184,7 @@ def _run_locked(request: RunRequest, config: Config, store: Store, stop: StopOnS
     if lock.note:
         warnings.warn(lock.note, RunWarning, stacklevel=3)
     store.remove_temporaries()  # a killed run's half-written parts; no one else writes while we hold the lock
-    images = []
-    for name in config.datasets:
-        images.extend(datasets.resolve(name, config.data_dir, limit=request.limit,
-                                       allow_modified=request.allow_modified))
+    images = resolve_images(config, request.limit, request.allow_modified)
     tasks = plan_tasks(images, config, request.target_bpp, request.tolerance)
     todo = pending(tasks, store.finished_keys())
     if request.target_bpp is not None and todo:

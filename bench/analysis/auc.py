@@ -17,9 +17,8 @@ import numpy as np
 from scipy.interpolate import CubicSpline, PchipInterpolator
 
 from bench.analysis.bd import BDError
+from bench.analysis.defaults import DEFAULT_INTERPOLATION, INTERPOLATIONS
 
-INTERPOLATIONS = ("cubic", "pchip", "linear")
-DEFAULT_INTERPOLATION = "cubic"
 
 
 def common_range(curves: Sequence[Sequence[float]]) -> tuple[float, float]:

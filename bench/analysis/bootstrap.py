@@ -16,10 +16,8 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.bd import BDError, bd_many
+from bench.analysis.defaults import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED  # noqa: F401 (re-exported)
 
-DEFAULT_RESAMPLES = 1000
-DEFAULT_SEED = 0
-DEFAULT_LEVEL = 0.95
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 """The ``bench`` command line: one module per subcommand, all on one Typer app.
 
+Every subcommand parses its flags, calls one function of ``bench.api`` and prints what it
+returns; the modules here import nothing of bench but ``bench.api``, ``bench.cli`` and
+``bench.errors`` (tests/test_architecture.py), so ``bench --help`` loads no numerical library.
+
 ``main`` turns every BenchError into one line on stderr and exit status 2, so bad input never
 produces a traceback wall.
 """
@@ -10,6 +14,7 @@ import sys
 
 import typer
 
+from bench import api
 from bench.cli.app import app, console, console_error, err_console
 from bench.errors import BenchError
 
@@ -19,19 +24,9 @@ from bench.cli import sweep  # noqa: F401
 from bench.cli import crops, migrate  # noqa: F401
 
 
-def version_line() -> str:
-    """``bench <version>``, with the git commit when bench runs from a checkout: what a bug
-    report or a results row needs to name the harness that ran."""
-    import bench
-    from bench.provenance import git_commit
-
-    commit = git_commit()
-    return f"bench {bench.__version__}" + ("" if commit == "unknown" else f" (git {commit})")
-
-
 def _print_version(value: bool) -> None:
     if value:
-        console.print(version_line(), highlight=False, soft_wrap=True)
+        console.print(api.version_line(), highlight=False, soft_wrap=True)
         raise typer.Exit()
 
 
@@ -49,16 +44,14 @@ def main() -> None:
     traceback. ``bench run`` replaces the handlers with its own while it runs."""
     import signal
 
-    from bench.backends import Interrupted, raise_interrupted
-
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, raise_interrupted)
+        signal.signal(signum, api.raise_interrupted)
     try:
         app()
     except BenchError as exc:
         console_error(str(exc))
         sys.exit(2)
     except KeyboardInterrupt as exc:
-        stopped = exc if isinstance(exc, Interrupted) else Interrupted(signal.SIGINT)
+        stopped = exc if isinstance(exc, api.Interrupted) else api.Interrupted(signal.SIGINT)
         err_console.print(str(stopped), highlight=False, soft_wrap=True)
         sys.exit(stopped.exit_status)

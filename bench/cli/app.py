@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from bench import api
 from bench.errors import BenchError, one_line
 
 if TYPE_CHECKING:
-    from bench.store import Store
+    import pandas as pd
 
 T = TypeVar("T")
 
@@ -70,30 +68,15 @@ def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def results_path(results: Path | None, config_path: Path | None) -> Path:
     """``--results`` when given, else the store bench.toml names."""
-    from bench import api
-
     return call(api.results_folder, results, config_path)
 
 
-def stored_rows(results: Path | None, config_path: Path | None) -> pd.DataFrame:
+def stored_rows(results: Path | None, config_path: Path | None) -> "pd.DataFrame":
     """Rows of ``--results`` (a store folder or one parquet file; default: bench.toml's store),
     or a one-line error when there are none, so no analysis command draws from an empty store."""
-    from bench import api
-
     return call(api.stored, results, config_path)
 
 
-@contextlib.contextmanager
-def store_locked(store: "Store", command: str) -> Iterator[None]:
-    """Hold ``store``'s lock under ``command`` for the block (checked writable first); a held or
-    unwritable store is one line and exit status 2, a stale lock taken over a warning."""
-    from bench.store import StoreLock
-
-    call(store.check_writable)
-    lock = call(StoreLock(store.root, command).acquire)
-    try:
-        if lock.note:
-            err_console.print(f"warning: {lock.note}", highlight=False, soft_wrap=True)
-        yield
-    finally:
-        lock.release()
+def warn(note: str) -> None:
+    """One ``warning:`` line on stderr (a stale store lock taken over, for example)."""
+    err_console.print(f"warning: {note}", highlight=False, soft_wrap=True)

@@ -7,13 +7,8 @@ from typing import Optional
 
 import typer
 
-from bench import config as config_module
-from bench import datasets, metrics
-from bench.cli.app import app, console, err_console, store_locked
-from bench.images import file_sha256
-from bench.provenance import new_provenance
-from bench.remeasure import remeasure
-from bench.store import Store
+from bench import api
+from bench.cli.app import app, call, console, err_console, warn
 
 
 @app.command("measure")
@@ -26,17 +21,10 @@ def measure_command(
     device: str = typer.Option("cpu", "--device", help="device for the torch metrics"),
 ) -> None:
     """Decode kept bitstreams (`bench run --keep-bitstreams`) and store the requested metrics."""
-    config = config_module.load(config_path)
-    store = Store(results or config.results)
-    images = {}
-    for name in dataset or config.datasets:
-        for ref in datasets.resolve(name, data_dir or config.data_dir, download=False):
-            images[file_sha256(ref.path)] = ref.path
-    names = metrics.validate(metric)
-    with store_locked(store, "bench measure"):
-        written, problems = remeasure(store, images, names, new_provenance(), device)
-    console.print(f"re-measured {written} rows in {store.root}")
-    for problem in problems[:10]:
+    done = call(api.measure, metric, datasets=dataset or (), results=results, data_dir=data_dir, config=config_path,
+                device=device, on_note=warn)
+    console.print(f"re-measured {done.written} rows in {done.root}")
+    for problem in done.problems[:10]:
         err_console.print(f"  {problem}", highlight=False, soft_wrap=True)
-    if problems:
+    if done.problems:
         raise typer.Exit(1)

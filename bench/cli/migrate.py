@@ -6,14 +6,14 @@ from pathlib import Path
 
 import typer
 
-from bench.cli.app import app, call, console
-from bench.migrate import migrate
+from bench import api
+from bench.cli.app import app, call, console, warn
 
 
 @app.command("migrate")
 def migrate_command(results: Path = typer.Argument(..., help="results store folder written by an older bench")) -> None:
     """Recompute the keys of rows from an older schema version, so they resume and analyse with this one."""
-    done = call(migrate, results)
+    done = call(api.migrate, results, on_note=warn)
     if not done.parts:
         console.print(f"{results}: every part is already at this schema version")
         return

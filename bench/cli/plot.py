@@ -8,7 +8,6 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.analysis.select import parse_where
 from bench.cli.app import app, call, console
 
 
@@ -37,7 +36,7 @@ def plot_command(
                                                "codec order fixes the colours"),
 ) -> None:
     """Draw bpp vs PSNR, MS-SSIM dB and LPIPS per dataset, one line per codec and decoder option set."""
-    written = call(api.plot, results, config=config_path, datasets=dataset, codecs=codec, where=parse_where(where),
+    written = call(api.plot, results, config=config_path, datasets=dataset, codecs=codec, where=call(api.parse_where, where),
                    metrics=metric or (), images=images, band=band, per_image=per_image, envelope=envelope,
                    published_curves=published, out=out)
     for path in written:

@@ -8,12 +8,9 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.analysis import history as history_module
-from bench.analysis.select import parse_where
-from bench.cli.app import app, call, console, fail
-from bench.store import read_rows
+from bench.cli.app import app, call, console
 
-HISTORY = Path("results/history.jsonl")
+HISTORY = api.HISTORY
 
 
 @app.command("report")
@@ -33,7 +30,7 @@ def report_command(
 ) -> None:
     """A self-contained HTML page per store: per dataset RD plots, BD/AUC/RD-point tables, per-image data, crops, failures; environment."""
     path = call(api.report, results, config=config_path, datasets=dataset or (), codecs=codec or (),
-                where=parse_where(where or []), anchor=anchor, images=images, band=band,
+                where=call(api.parse_where, where or []), anchor=anchor, images=images, band=band,
                 published_curves=published or (), crops=crops or (), resamples=resamples, out=out)
     console.print(str(path), highlight=False, soft_wrap=True)
 
@@ -49,9 +46,8 @@ def history_append(
     history: Path = typer.Option(HISTORY, "--file", help="history file (JSON lines)"),
 ) -> None:
     """Append this store's summary (BD-rate vs anchor, mean PSNR) keyed by the current git commit."""
-    entries = history_module.summarise(read_rows(results), anchor)
-    history_module.append(history, entries)
-    console.print(f"appended {len(entries)} entries to {history}")
+    count = call(api.history_append, results, anchor=anchor, history=history)
+    console.print(f"appended {count} entries to {history}")
 
 
 @history_app.command("plot")
@@ -61,6 +57,4 @@ def history_plot(
     column: str = typer.Option("bd_rate_psnr", "--column", help="bd_rate_psnr, mean_psnr_rgb or mean_bpp"),
 ) -> None:
     """Plot the trend of a summary column over commits."""
-    if history_module.load(history).empty:
-        fail(f"{history}: no history yet; run `bench history append` first")
-    console.print(str(history_module.plot_trend(history, out, column)))
+    console.print(str(call(api.history_plot, history, out=out, column=column)))

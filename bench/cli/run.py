@@ -16,9 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench import api
 from bench.cli.app import app, call, console, count_line, err_console
-from bench.backends import Interrupted
-from bench.runner import RunRequest, RunWarning
-from bench.summary import render
 
 
 def progress_bar() -> Progress:
@@ -34,12 +31,12 @@ def show_run_warnings_on(progress: Progress) -> None:
     default = warnings.showwarning
 
     def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
-        if issubclass(category, RunWarning):
+        if issubclass(category, api.RunWarning):
             progress.console.print(f"warning: {message}", highlight=False, markup=False, soft_wrap=True)
         else:
             default(message, category, *args, **kwargs)
 
-    warnings.simplefilter("always", RunWarning)
+    warnings.simplefilter("always", api.RunWarning)
     warnings.showwarning = show
 
 
@@ -65,10 +62,10 @@ def run_command(
                                                     "(the first rate of each image and codec, default), all or off"),
 ) -> None:
     """Encode, decode and measure every image × codec × rate; rows already stored are skipped."""
-    request = RunRequest(config=config_path, datasets=tuple(dataset or ()), codecs=tuple(codec or ()), jobs=jobs,
-                         results=results, data_dir=data_dir, metrics=tuple(metric or ()), limit=limit,
-                         allow_modified=allow_modified, keep_bitstreams=keep_bitstreams, device=device, backend=backend, scheduler=scheduler,
-                         target_bpp=target_bpp, tolerance=tolerance, check_determinism=check_determinism)
+    request = dict(config=config_path, datasets=tuple(dataset or ()), codecs=tuple(codec or ()), jobs=jobs,
+                   results=results, data_dir=data_dir, metrics=tuple(metric or ()), limit=limit,
+                   allow_modified=allow_modified, keep_bitstreams=keep_bitstreams, device=device, backend=backend, scheduler=scheduler,
+                   target_bpp=target_bpp, tolerance=tolerance, check_determinism=check_determinism)
     progress = progress_bar()
     bar = progress.add_task("encoding", total=0)
 
@@ -77,12 +74,12 @@ def run_command(
         progress.update(bar, total=total)
         progress.start()  # only now: an error before any work stays one line
 
-    stopped: Interrupted | None = None
+    stopped: "api.Interrupted | None" = None
     try:
         with warnings.catch_warnings():
             show_run_warnings_on(progress)
-            summary = call(api.run, request, on_start=started, on_row=lambda row: progress.advance(bar))
-    except Interrupted as interrupted:
+            summary = call(api.run, on_start=started, on_row=lambda row: progress.advance(bar), **request)
+    except api.Interrupted as interrupted:
         stopped = interrupted
     finally:
         if progress.live.is_started:  # stopping a bar never started prints a blank line
@@ -90,7 +87,7 @@ def run_command(
     if stopped is not None:
         err_console.print(str(stopped), highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(stopped.exit_status)
-    for line in render(summary):
+    for line in api.summary_lines(summary):
         console.print(line, highlight=False, markup=False, soft_wrap=True)
     for message, count in summary.errors.most_common(10):
         err_console.print(count_line(count, message), highlight=False, soft_wrap=True)

@@ -7,13 +7,8 @@ from typing import Optional
 
 import typer
 
-from bench.analysis.select import parse_where, select_rows
-from bench.analysis.sweep import sweep_points
-from bench.cli.app import app, console, fail, results_path, stored_rows
-from bench.api import colour_order
-from bench.errors import BenchError
-from bench.render.figure import safe_name
-from bench.render.sweep import FIDELITY, plot_sweep, points_markdown
+from bench import api
+from bench.cli.app import app, call, console
 
 
 @app.command("sweep-plot")
@@ -31,21 +26,7 @@ def sweep_plot_command(
                                                "codec order fixes the codec's colour"),
 ) -> None:
     """Plot PSNR (or MSE) against LPIPS for each value of a decoder option (Ma et al. 2021, Fig. 3a)."""
-    if fidelity not in FIDELITY:
-        fail(f"--fidelity must be psnr_rgb or mse, got {fidelity!r}")
-    store = results_path(results, config_path)
-    rows = stored_rows(store, config_path)
-    try:
-        filters = parse_where(where)
-        rows = select_rows(rows, datasets=dataset)
-    except BenchError as exc:
-        fail(str(exc))
-    points = sweep_points(rows, codec, knob, filters)
-    if points.empty:
-        fail(f"no successful rows of codec {codec!r} with decoder option {knob!r}"
-             f"{' matching ' + ' '.join(where) if where else ''} in {store}")
-    written = plot_sweep(points, codec, knob, out, fidelity, codec_order=colour_order(rows, config_path))
-    table = out / f"sweep-{safe_name(codec)}-{safe_name(knob)}.md"
-    table.write_text(points_markdown(points, knob))
-    for path in [*written, table]:
+    written = call(api.sweep_plot, codec, knob=knob, fidelity=fidelity, datasets=dataset, results=results, out=out,
+                   where=where, config=config_path)
+    for path in written:
         console.print(str(path))

@@ -8,8 +8,6 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.analysis.auc import INTERPOLATIONS
-from bench.analysis.select import parse_where
 from bench.cli.app import app, call, console
 
 
@@ -24,7 +22,7 @@ def table_command(
     codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="only this codec label (repeatable)"),
     where: Optional[list[str]] = typer.Option(None, "--where", help="only rows whose column, decoder option or parameter KEY equals VALUE (repeatable)"),
     auc_range: Optional[tuple[float, float]] = typer.Option(None, "--auc-range", help="AUC bpp range LOW HIGH (default: common to the curves)"),
-    auc_interpolation: str = typer.Option("cubic", "--auc-interpolation", help=f"AUC interpolation: {', '.join(INTERPOLATIONS)}"),
+    auc_interpolation: str = typer.Option("cubic", "--auc-interpolation", help=f"AUC interpolation: {', '.join(api.INTERPOLATIONS)}"),
     auc_normalise: bool = typer.Option(False, "--auc-normalise", help="divide the AUC by the range width (mean quality) instead of the papers' raw area"),
     resamples: int = typer.Option(1000, "--resamples", min=0, help="bootstrap resamples for the BD intervals (0: none)"),
     seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
@@ -34,7 +32,7 @@ def table_command(
 ) -> None:
     """Write bd-<metric>, auc-<metric>, per-image and rd-points tables (.md, .tex, .csv) per dataset."""
     tables = call(api.table, results, config=config_path, datasets=dataset or (), codecs=codec or (),
-                  where=parse_where(where or []), anchor=anchor, metrics=metric or (), method=method, mode=mode,
+                  where=call(api.parse_where, where or []), anchor=anchor, metrics=metric or (), method=method, mode=mode,
                   images=images, auc_range=auc_range, auc_interpolation=auc_interpolation,
                   auc_normalise=auc_normalise, resamples=resamples, seed=seed, out=out)
     for path in tables.files:

@@ -6,17 +6,13 @@ Trainers register in the ``bench.trainers`` entry-point group as functions
 
 from __future__ import annotations
 
-import json
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Optional
 
 import typer
 
+from bench import api
 from bench.cli.app import app
-from bench.errors import ConfigError
-
-TRAINERS = "bench.trainers"
 
 
 @app.command("train")
@@ -29,16 +25,4 @@ def train_command(
     option: Optional[list[str]] = typer.Option(None, "--set", help="trainer option KEY=VALUE (JSON value), repeatable"),
 ) -> None:
     """Train (or resume training) a learned codec on a folder of images."""
-    trainers = {ep.name: ep for ep in entry_points(group=TRAINERS)}
-    if name not in trainers:
-        raise ConfigError(f"no trainer {name!r}; registered: {', '.join(sorted(trainers)) or 'none'}")
-    options: dict = {"data": [str(d) for d in data], "out": str(out), "steps": steps}
-    if export:
-        options["export"] = str(export)
-    for item in option or []:
-        key, _, value = item.partition("=")
-        try:
-            options[key] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key] = value
-    trainers[name].load()(name, options)
+    api.train(name, data, out, steps=steps, export=export, options=option or ())

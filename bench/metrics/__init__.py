@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
-from bench.errors import ConfigError
+from bench.metric_names import ALL_METRICS, FLOAT_METRIC, NUMPY_METRIC_NAMES, TORCH_METRICS, validate  # noqa: F401 (re-exported)
 from bench.metrics.cache import LruCache, content_key
 from bench.metrics.msssim import ReferencePyramid, ms_ssim, ms_ssim_against, reference_pyramid, to_batch
 from bench.metrics.psnr import psnr_rgb, psnr_rgb_float, psnr_y
@@ -29,13 +29,7 @@ if TYPE_CHECKING:
     from bench.metrics.lpips_features import ReferenceFeatures
 
 #: Metrics computed in numpy, as functions of (original, decoded).
-NUMPY_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {"psnr_rgb": psnr_rgb, "psnr_y": psnr_y}
-#: Metrics computed in torch, which also take the device to run on.
-TORCH_METRICS = ("ms_ssim", "lpips")
-#: PSNR of the float reconstruction (learned codecs' ``decode_float``; the 8-bit image for codecs
-#: without one). Opt-in: papers report it, a decoded file cannot show it.
-FLOAT_METRIC = "psnr_rgb_float"
-ALL_METRICS = tuple(NUMPY_METRICS) + TORCH_METRICS + (FLOAT_METRIC,)
+NUMPY_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = dict(zip(NUMPY_METRIC_NAMES, (psnr_rgb, psnr_y)))
 #: Decoded pixels per torch batch in ``measure_many``: five 768×512 images. On CPU, batches of five
 #: ran as fast as batches of ten with half the memory (about 200 MB of MS-SSIM intermediates);
 #: docs/metric-cache.md has the time per batch size.
@@ -44,13 +38,6 @@ BATCH_PIXELS = 5 * 768 * 512
 #: Reference-side state per (content key, device); see ``bench.metrics.cache``.
 PYRAMIDS: LruCache[ReferencePyramid] = LruCache()
 FEATURES: LruCache[ReferenceFeatures] = LruCache()
-
-
-def validate(names: list[str]) -> list[str]:
-    unknown = sorted(set(names) - set(ALL_METRICS))
-    if unknown:
-        raise ConfigError(f"unknown metric(s) {unknown}; known: {', '.join(ALL_METRICS)}")
-    return list(names)
 
 
 def ms_ssim_db(value: float) -> float:
