@@ -132,18 +132,19 @@ def load_rgb8(path: Path, min_side: int = MS_SSIM_MIN_SIDE, needed_by: str | Non
             f"{path}: 16-bit PNG; bench measures 8-bit RGB, convert it to 8 bits per channel first"
         )
     try:
-        with warnings.catch_warnings(), Image.open(path) as im:
+        with warnings.catch_warnings():
             # Images between Pillow's warning and error limits are measured; above it the
             # DecompressionBombError below is the one line, so Pillow's own warning is noise.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            refuse_changed_pixels(im, path)
-            im.load()
-            mode = im.mode
-            has_palette_alpha = mode == "P" and "transparency" in im.info
-            pixels = im.convert("RGBA") if (mode in ("RGBA", "LA", "PA") or has_palette_alpha) else im
-            if mode == "P" and not has_palette_alpha:
-                pixels = im.convert("RGB")
-            array = np.asarray(pixels)
+            with Image.open(path) as im:
+                refuse_changed_pixels(im, path)
+                im.load()
+                mode = im.mode
+                has_palette_alpha = mode == "P" and "transparency" in im.info
+                pixels = im.convert("RGBA") if (mode in ("RGBA", "LA", "PA") or has_palette_alpha) else im
+                if mode == "P" and not has_palette_alpha:
+                    pixels = im.convert("RGB")
+                array = np.asarray(pixels)
     except Image.DecompressionBombError as exc:
         raise ImageError(
             f"{path}: refused as a possible decompression bomb ({str(exc).split(',')[0]}); "

@@ -426,8 +426,9 @@ class StoreLock:
 
     def _settled(self, held: str) -> str | None:
         """A lock whose content is not a lock bench wrote may be one being written this instant
-        (created, not yet filled): look again for a second; then it is one line naming it."""
-        deadline = time.monotonic() + 1.0
+        (created, not yet filled, which takes microseconds): look again for half a second; then
+        it is one line naming it."""
+        deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
             time.sleep(0.05)
             again = self._read()
