@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from bench import config as config_module
-from bench import datasets
+from bench import datasets, memory_budget
 from bench.config import Config
 from bench.datasets import ImageRef
 from bench.errors import BenchError, ConfigError
@@ -194,6 +194,10 @@ def _run_locked(request: RunRequest, config: Config, store: Store, stop: StopOnS
         warnings.warn(f"jobs = {config.jobs} is more than the {cpu_count()} CPUs here; going on, "
                       "each worker runs slower", RunWarning, stacklevel=3)
     workers = max(1, min(config.jobs, len(todo)))
+    if local:  # learned codecs on large images: no more workers than the memory holds (bench.memory_budget)
+        workers, note = memory_budget.limit_workers(workers, memory_budget.task_loads(todo))
+        if note:
+            warnings.warn(note, RunWarning, stacklevel=3)
     where = config.scheduler or f"{workers} job(s)"
     mode = ("" if request.target_bpp is None
             else f" at {request.target_bpp:g} bpp ±{100 * (request.tolerance or DEFAULT_TOLERANCE):g} %")

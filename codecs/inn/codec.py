@@ -15,6 +15,7 @@ import torch
 
 from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, CodecUnavailable, ConfigError
+from bench.memory_budget import ensure_fits
 from bench_codecs.inn.coding import (PAD_MULTIPLE, Bitstream, build_model, checkpoint_sha256, resolve_device,
                                      to_float255, to_padded_tensor, to_uint8)
 from bench_codecs.inn.iat import InvCompressIAT, uniform_level
@@ -116,6 +117,9 @@ class InvCompressCodec(_LearnedCodec):
     param_defaults = {"checkpoints": list(DEMO_INVCOMPRESS), "device": "cpu"}
     param_types = {"checkpoints": ValueType(list, items=str)}
     model_class = InvCompress
+    #: Peak RSS of encode + decode, MiB and MiB per megapixel: the demo weights (N=64) on the CPU,
+    #: linear fit over 512² … 2048×1080 (docs/performance.md); larger models need more.
+    peak_memory_mib = (825.0, 1876.7)
 
     def _checkpoint(self, rate: float) -> Path:
         paths = self.params["checkpoints"]
@@ -128,6 +132,7 @@ class InvCompressCodec(_LearnedCodec):
         return f"InvCompress; checkpoints sha256 {self.checkpoint_digests()}"
 
     def encode(self, image: np.ndarray, rate: float) -> bytes:
+        ensure_fits(self.name, self.peak_memory_mib, image.shape[1], image.shape[0])
         model = self._model(self._checkpoint(rate))
         with torch.no_grad():
             out = model.compress(to_padded_tensor(image, self.device))
@@ -160,6 +165,9 @@ class IatCodec(_LearnedCodec):
     param_defaults = {"checkpoint": DEMO_IAT, "device": "cpu", "quality_map": None, "quality_map_resize": "match"}
     param_types = {"quality_map": ValueType(str), "quality_map_resize": ValueType(str, choices=RESIZE_POLICIES)}
     model_class = InvCompressIAT
+    #: Peak RSS of encode + decode, as InvCompress's: the demo weights on the CPU, fit over 512² and
+    #: 1024² (docs/performance.md).
+    peak_memory_mib = (1100.0, 1341.0)
     #: Parameters recorded only with a map: rows without one keep the keys they had before maps.
     MAP_PARAMS = ("quality_map", "quality_map_resize")
 
@@ -192,6 +200,7 @@ class IatCodec(_LearnedCodec):
 
     def encode(self, image: np.ndarray, rate: float) -> bytes:
         level = float(np.float32(rate))  # the header stores float32: both sides must use that value
+        ensure_fits(self.name, self.peak_memory_mib, image.shape[1], image.shape[0])
         model = self._model(self._checkpoint(rate))
         x = to_padded_tensor(image, self.device)
         height, width = image.shape[:2]
