@@ -23,6 +23,7 @@ from bench.errors import AnalysisError
 REPO = Path(__file__).resolve().parents[1]
 SETS = ("compressai", "invcompress", "iat", "ilc")
 SOURCE_FIELDS = ("source", "read", "caveats", "n_images")
+IMAGES = {"kodak": 24, "clic2020-professional-valid": 41, "tecnick": 100}
 
 
 def all_curves() -> pd.DataFrame:
@@ -44,7 +45,8 @@ def test_curves_have_the_mean_curve_columns_and_are_sorted_by_bpp():
     for _, curve in curves.groupby("codec"):
         assert curve["bpp"].is_monotonic_increasing
         assert (curve["n_points"] == len(curve)).all()
-        assert (curve["n_images"] == 24).all()
+        assert curve["dataset"].nunique() == 1  # a curve id belongs to one dataset
+        assert (curve["n_images"] == IMAGES[curve["dataset"].iloc[0]]).all()
     assert curves.equals(curves.sort_values(["dataset", "codec", "bpp"]).reset_index(drop=True))
 
 
@@ -64,8 +66,12 @@ def test_every_curve_is_monotone():
 
 
 def test_names_resolve_to_sets_and_curves():
-    assert set(published_curves(["compressai"])["codec"]) == {
-        PREFIX + c for c in ("vtm", "bpg", "jpeg", "bmshj2018-hyperprior", "mbt2018", "cheng2020-anchor")}
+    compressai = ("vtm", "bpg", "jpeg", "bmshj2018-hyperprior", "mbt2018", "cheng2020-anchor")
+    assert set(published_curves(["compressai"], dataset="kodak")["codec"]) == {PREFIX + c for c in compressai}
+    assert set(published_curves(["compressai"], dataset="clic2020-professional-valid")["codec"]) == {
+        PREFIX + c + "-clic" for c in compressai}
+    assert set(published_curves(["invcompress"])["codec"]) == {
+        "published:invcompress", "published:invcompress-clic", "published:invcompress-tecnick"}
     assert set(published_curves(["ilc"])["codec"]) == {"published:ilc", "published:ilc-baseline"}
     assert set(published_curves(["published:ilc"])["codec"]) == {"published:ilc"}
     assert published_curves(["vtm"]).equals(published_curves(["published:vtm"]))
@@ -81,7 +87,7 @@ def test_unknown_name_is_a_one_line_error_listing_what_exists():
     assert "\n" not in message and "'vtm-13'" in message and "published:vtm" in message
     with pytest.raises(AnalysisError, match="dataset 'clic'"):
         published_curves(["vtm"], dataset="clic")
-    assert published_datasets() == ("kodak",)
+    assert published_datasets() == ("clic2020-professional-valid", "kodak", "tecnick")
 
 
 def test_anchor_is_one_curve():
@@ -116,6 +122,29 @@ def test_spot_checks_against_the_sources():
     assert np.isnan(iat["ms_ssim"])
     ilc = point(curves, "ilc", 4)  # Wang et al. 2020, Table III, ILC Q column, row 4
     assert (ilc["bpp"], ilc["psnr_rgb"]) == (0.6197, 33.4)
+
+
+def test_clic_and_tecnick_spot_checks_against_the_sources():
+    """CompressAI results/image/clic2020-professional/*.json @ 869a9f5, InvCompress results/*_mse.json @ 5ac94b3."""
+    curves = published_curves(["compressai", "invcompress"])
+    vtm = point(curves, "vtm-clic", 32)  # vtm.json, fourth point
+    assert (vtm["bpp"], vtm["psnr_rgb"]) == (0.26650466002352563, 36.611257690121995)
+    assert (vtm["dataset"], vtm["n_images"]) == ("clic2020-professional-valid", 41)
+    bpg = point(curves, "bpg-clic", 47)
+    assert (bpg["bpp"], bpg["psnr_rgb"], bpg["ms_ssim"]) == (0.04406167053227703, 29.37640736886428, 0.9150212876796723)
+    inv = point(curves, "invcompress-clic", 1)
+    assert (inv["bpp"], inv["psnr_rgb"]) == (0.07203977324678053, 29.59623646173013)
+    tec = point(curves, "invcompress-tecnick", 8)
+    assert (tec["bpp"], tec["psnr_rgb"], tec["n_images"]) == (0.7412455555555556, 39.05021961699284, 100)
+    assert list(curves.loc[curves["codec"] == "published:jpeg-clic", "rate"]) == list(range(5, 96, 5))
+
+
+def test_clic_anchor_and_sanity():
+    """Within CompressAI's CLIC results BPG needs more bits than VTM; an anchor is one dataset's curve."""
+    anchor = published_anchor("published:vtm-clic", dataset="clic2020-professional-valid")
+    assert len(anchor) == 8 and set(anchor["dataset"]) == {"clic2020-professional-valid"}
+    bpg = published_curves(["bpg-clic"])
+    assert bd_rate(anchor["bpp"], anchor["psnr_rgb"], bpg["bpp"], bpg["psnr_rgb"]) > 0
 
 
 def test_ms_ssim_db_is_derived_from_ms_ssim():

@@ -2,9 +2,11 @@
 curves in the shape of :func:`bench.curves.mean_curves`, so they can be drawn beside a run's own
 curves or serve as a table's anchor.
 
-The points ship read-only inside the package (``bench/published/kodak.csv``, sources and caveats in
+The points ship read-only inside the package, one CSV per dataset (``bench/published/kodak.csv``,
+``clic2020-professional-valid.csv``, ``tecnick.csv``; sources and caveats in
 ``bench/published/SOURCES.md``) and are read through :mod:`importlib.resources`, so an installed
-wheel finds them without the source tree.
+wheel finds them without the source tree. A curve id belongs to one dataset (``vtm`` is Kodak's,
+``vtm-clic`` CLIC's), so every curve's ``n_images`` is one number.
 
 Names:
 
@@ -34,14 +36,15 @@ from bench.errors import AnalysisError
 #: ``codec`` prefix of every published curve, which keeps them apart from a store's codec labels.
 PREFIX = "published:"
 PACKAGE = "bench.published"
-DATA_FILE = "kodak.csv"
+DATA_FILES = ("kodak.csv", "clic2020-professional-valid.csv", "tecnick.csv")
 CSV_COLUMNS = ("set", "curve", "dataset", "label", "point", "bpp", "psnr_rgb", "ms_ssim", "ms_ssim_db",
                "n_images", "source")
 SPREAD_NAMES = [f"{c}_{s}" for c in SPREAD_COLUMNS for s in SPREAD_STATS]
 COLUMNS = [*CURVE, "rate", *VALUE_COLUMNS, *SPREAD_NAMES, "n_images", "n_points", "label", "source"]
 SET_DESCRIPTIONS = {
-    "compressai": "CompressAI's published Kodak results: VTM 8.2, BPG 4:4:4, JPEG and three of its learned models",
-    "invcompress": "InvCompress (Xie et al. 2021), the authors' Kodak results for the MSE models q1-q8",
+    "compressai": "CompressAI's published Kodak and CLIC 2020 professional results: VTM 8.2, BPG 4:4:4, JPEG "
+                  "and three of its learned models",
+    "invcompress": "InvCompress (Xie et al. 2021), the authors' Kodak, CLIC and Tecnick results for the MSE models q1-q8",
     "iat": "IAT (Cai et al. 2022), Table 2: two clusters of fine variable-rate points on Kodak",
     "ilc": "ILC and its Ballé 2017 teacher (Wang et al. 2020), Table III with quantisation",
 }
@@ -49,13 +52,18 @@ SET_DESCRIPTIONS = {
 
 @lru_cache(maxsize=1)
 def _points() -> pd.DataFrame:
-    """Every published point as shipped (read once; callers get copies)."""
-    with resources.files(PACKAGE).joinpath(DATA_FILE).open("r", encoding="utf-8") as handle:
-        points = pd.read_csv(handle, dtype={"point": str}, keep_default_na=False, na_values=[""])
-    missing = set(CSV_COLUMNS) - set(points.columns)
-    if missing:
-        raise AnalysisError(f"{PACKAGE}/{DATA_FILE} lacks columns {sorted(missing)}; reinstall bench")
-    return points
+    """Every published point as shipped, all datasets' files in one frame (read once; callers get copies)."""
+    frames = []
+    for name in DATA_FILES:
+        with resources.files(PACKAGE).joinpath(name).open("r", encoding="utf-8") as handle:
+            # round_trip: pandas' default parser can be one ulp off the JSON value the CSV holds
+            points = pd.read_csv(handle, dtype={"point": str}, keep_default_na=False, na_values=[""],
+                                 float_precision="round_trip")
+        missing = set(CSV_COLUMNS) - set(points.columns)
+        if missing:
+            raise AnalysisError(f"{PACKAGE}/{name} lacks columns {sorted(missing)}; reinstall bench")
+        frames.append(points)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _curve_descriptions(points: pd.DataFrame) -> dict[str, str]:
