@@ -201,6 +201,7 @@ def _parse(raw: dict[str, Any], source: str, codecs: Iterable[str] | None) -> Co
     for label, body in sections.items():
         _expect(body, dict, source, f"codecs.{label}")
         _reject_unknown(body, CODEC_KEYS, source, f"codecs.{label}.")
+        section_numbers(label, body, source)
         config.codec_sections[label] = body
     if codecs is None:
         for label in sections:
@@ -306,6 +307,35 @@ def rate_grid(value: Any, cls: type, source: str, where: str) -> tuple[float, ..
     if len(set(value)) != len(value):
         raise ConfigError(f"{source}: {where} has duplicate values")
     return tuple(sorted(float(r) for r in value))
+
+
+def section_numbers(label: str, body: dict[str, Any], source: str) -> None:
+    """The checks of a codec section that need no codec class, run on every section when the
+    file is read, selected or not: numbers finite and within 64 bits, at most MAX_RATES rates,
+    a grid count bounded before anything is built. The rest (types, ranges) waits for the class."""
+    where = f"codecs.{label}"
+    if isinstance(body.get("params"), dict):
+        _check_numbers(body["params"], f"{source}: [{where}] params.")
+    options = body.get("decoder_options")
+    for index, option in enumerate(options if isinstance(options, list) else [options]):
+        if isinstance(option, dict):
+            at = "decoder_options" if isinstance(options, dict) else f"decoder_options[{index}]"
+            _check_numbers(option, f"{source}: [{where}] {at}.")
+    rates = body.get("rates")
+    if isinstance(rates, list):
+        if len(rates) > MAX_RATES:
+            raise ConfigError(f"{source}: {where}.rates: {len(rates)} rates, more than the {MAX_RATES} one codec may sweep")
+        for rate in rates:
+            if isinstance(rate, (int, float)) and not isinstance(rate, bool) and not _is_finite_number(rate):
+                raise ConfigError(f"{source}: {where}.rates: {one_line(repr(rate), 80)} is not a finite number")
+    elif isinstance(rates, dict):
+        for key in ("start", "stop", "count"):
+            number = rates.get(key)
+            if isinstance(number, (int, float)) and not isinstance(number, bool) and not _is_finite_number(number):
+                raise ConfigError(f"{source}: {where}.rates.{key} = {toml_value(number)}: expected a finite number")
+        count = rates.get("count")
+        if isinstance(count, (int, float)) and not isinstance(count, bool) and not 1 <= count <= MAX_RATES:
+            raise ConfigError(f"{source}: {where}.rates.count = {toml_value(count)}: expected an integer in [1, {MAX_RATES}]")
 
 
 def _is_finite_number(value: Any) -> bool:
