@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-from bench.analysis.defaults import DEFAULT_INTERPOLATION, DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, INTERPOLATIONS
+from bench.defaults import DEFAULT_INTERPOLATION, DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, INTERPOLATIONS
 from bench.errors import AnalysisError, ConfigError, ResultsError
 
 # Only the light modules above are imported with bench.api: ``bench --help`` reads this module,
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from bench.analysis.compare import GateSettings, Verdict
     from bench.analysis.paper import PaperTables
+    from bench.crops import CropsResult
     from bench.datasets import FetchReport, ImageRef, NamedDataset
     from bench.drift import DriftRequest, DriftSummary
     from bench.migrate import Migration
@@ -201,14 +202,17 @@ def compare(baseline: Path | str, candidate: Path | str, *, settings: "GateSetti
             resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> "Verdict":
     """The regression verdict of ``candidate`` against ``baseline`` (a ``Verdict``; ``.passed``)
     under ``settings``, or under the thresholds given one by one (``bench compare``'s flags)."""
-    from bench.analysis.compare import GateSettings
+    from bench.analysis.compare import GateSettings, check_rows
     from bench.analysis.compare import compare as judge
     from bench.analysis.compare import narrow
     from bench.store import read_rows
 
     settings = settings or GateSettings(max_bd_rate, max_psnr_drop, exact, gate, resamples, seed)
+    base_rows, cand_rows = read_rows(baseline), read_rows(candidate)
+    check_rows(base_rows, baseline, require_rows=True)  # named by path here; compare() checks again by role
+    check_rows(cand_rows, candidate)
     try:
-        base, cand = narrow(read_rows(baseline), read_rows(candidate), list(datasets), list(codecs), where)
+        base, cand = narrow(base_rows, cand_rows, list(datasets), list(codecs), where)
     except AnalysisError as exc:  # name the stores: "the store" alone is ambiguous with two of them
         raise AnalysisError(f"{baseline} and {candidate}: {exc}") from exc
     return judge(base, cand, settings)
@@ -219,6 +223,28 @@ def verdict_markdown(verdict: "Verdict") -> str:
     from bench.render.verdict import verdict_markdown as markdown
 
     return markdown(verdict)
+
+
+def crops(image: str, box: str, *, bpp: float | None = None, target_bpp: float | None = None,
+          tolerance: float = 0.05, anchor: str | None = None, dataset: str | None = None,
+          codecs: Sequence[str] | None = None, where: Sequence[str] = (), metrics: Sequence[str] | None = None,
+          results: Path | str | None = None, out: Path | str = Path("results/plots"), data_dir: Path | None = None,
+          config: Path | str | None = None,
+          progress: Callable[[str, bool], None] | None = None) -> "CropsResult":
+    """The same crop (``box`` "x,y,width,height") of one image from every codec at (nearly) the
+    same bpp: the stored point nearest ``bpp``, or a rate search to ``target_bpp``; one PNG grid."""
+    from bench.analysis.select import select_rows
+    from bench.crops import Box, crop_grid, find_image, stored_dataset
+
+    if (bpp is None) == (target_bpp is None):
+        raise ConfigError("give exactly one of --bpp (nearest stored point) or --target-bpp (rate search)")
+    crop_box = Box.parse(box)
+    rows = stored(results, config)
+    rows = select_rows(rows, codecs=codecs, where=parse_where(where))
+    ref = find_image(image, dataset or stored_dataset(rows, image), data_dir)
+    return crop_grid(rows, ref, crop_box, codecs, target_bpp or bpp, search=target_bpp is not None,
+                     tolerance=tolerance, results_dir=results_folder(results, config), out_dir=Path(out),
+                     metrics=metrics, anchor=anchor, progress=progress)
 
 
 def parse_where(items: Sequence[str]) -> dict[str, str]:
@@ -430,7 +456,7 @@ def sweep_plot(codec: str, *, knob: str = "scale", fidelity: str = "psnr_rgb", d
     dataset (Ma et al. 2021, Fig. 3a); returns the figures and the points table written."""
     from bench.analysis.select import select_rows
     from bench.analysis.sweep import sweep_points
-    from bench.render.figure import safe_name
+    from bench.render.names import safe_name
     from bench.render.sweep import FIDELITY, plot_sweep, points_markdown
 
     if fidelity not in FIDELITY:

@@ -135,6 +135,18 @@ def find_image(name: str, dataset: str, data_dir: Path | None = None) -> ImageRe
     return found[0]
 
 
+def stored_dataset(rows: pd.DataFrame, image: str) -> str:
+    """The one dataset whose stored rows hold ``image``, so ``--dataset`` can be left out."""
+    names = rows["image"].astype(str)
+    found = sorted(set(rows.loc[(names == image) | (names.map(lambda n: Path(n).stem) == image), "dataset"]))
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise ConfigError(f"--image {image}: no stored rows for an image of that name; "
+                          f"stored: {', '.join(sorted(set(names))[:6])}…")
+    raise ConfigError(f"--image {image}: stored in several datasets ({', '.join(found)}); name one with --dataset")
+
+
 def image_rows(rows: pd.DataFrame, ref: ImageRef) -> pd.DataFrame:
     """Successful single-pass rows of ``ref``, after checking the file is the one measured."""
     mine = rows[(rows["image"] == ref.name) & (rows["dataset"] == ref.dataset)]

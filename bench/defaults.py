@@ -1,5 +1,6 @@
-"""Defaults of the analysis that the command line shows in its help: kept apart from the
-numerical modules so ``bench --help`` need not import numpy, scipy or pandas to print them."""
+"""Defaults of the analysis that the command line shows in its help: kept outside
+``bench.analysis`` (whose package imports scipy) so ``bench --help`` prints them without
+importing numpy, scipy or pandas."""
 
 from __future__ import annotations
 

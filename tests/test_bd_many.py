@@ -1,12 +1,14 @@
-"""The batched BD (``bd_many``, what the bootstrap uses) against the ``bjontegaard`` package one
-pair at a time: the same numbers, and the same pairs refused."""
+"""The batched BD (``bd_many``, what the bootstrap uses) and the single BD against the
+``bjontegaard`` package, the independent reference, one pair at a time: the same numbers, and
+the same pairs refused."""
 
 from __future__ import annotations
 
+import bjontegaard
 import numpy as np
 import pytest
 
-from bench.analysis.bd import BDError, bd_many, bd_rate_and_quality
+from bench.analysis.bd import BDError, bd_many, bd_rate_and_quality, validate
 
 
 def noisy_curves(count: int, points: int, seed: int) -> tuple[np.ndarray, ...]:
@@ -21,20 +23,28 @@ def noisy_curves(count: int, points: int, seed: int) -> tuple[np.ndarray, ...]:
 
 
 def one_by_one(arrays, method: str, higher: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each pair through ``bd_rate_and_quality`` (which refuses what it must), its numbers then
+    taken again from the ``bjontegaard`` package on the same validated curves."""
     rates, qualities = [], []
     for row in range(arrays[0].shape[0]):
+        pair = [a[row] for a in arrays]
         try:
-            rate, quality = bd_rate_and_quality(*(a[row] for a in arrays), method, higher)
+            bd_rate_and_quality(*pair, method, higher)
         except BDError:
-            rate = quality = np.nan
-        rates.append(rate)
-        qualities.append(quality)
+            rates.append(np.nan)
+            qualities.append(np.nan)
+            continue
+        anchor, test = validate(*pair[:2], "anchor", higher), validate(*pair[2:], "test", higher)
+        curves = (anchor.rates, anchor.quality, test.rates, test.quality)
+        rates.append(bjontegaard.bd_rate(*curves, method=method, require_matching_points=False, min_overlap=0.0))
+        delta = bjontegaard.bd_psnr(*curves, method=method, require_matching_points=False, min_overlap=0.0)
+        qualities.append(delta if higher else -delta)
     return np.array(rates), np.array(qualities)
 
 
 @pytest.mark.parametrize("method", ["pchip", "cubic"])
 @pytest.mark.parametrize("higher", [True, False])
-def test_bd_many_equals_the_reference_pair_by_pair(method: str, higher: bool) -> None:
+def test_bd_many_and_the_single_bd_equal_the_reference(method: str, higher: bool) -> None:
     arrays = noisy_curves(300, 6, seed=4)
     if not higher:  # an LPIPS-like metric: lower is better
         arrays = (arrays[0], -arrays[1] / 40, arrays[2], -arrays[3] / 40)
@@ -44,6 +54,9 @@ def test_bd_many_equals_the_reference_pair_by_pair(method: str, higher: bool) ->
     assert 0 < supported.sum() < len(supported)  # both kinds of pair were exercised
     np.testing.assert_allclose(rates[supported], expected_rates[supported], rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(qualities[supported], expected_qualities[supported], rtol=1e-11, atol=1e-11)
+    for row in np.flatnonzero(supported)[:20]:  # the single BD takes the same path
+        single = bd_rate_and_quality(*(a[row] for a in arrays), method, higher)
+        np.testing.assert_allclose(single, (expected_rates[row], expected_qualities[row]), rtol=1e-11, atol=1e-11)
 
 
 def test_bd_many_refuses_short_curves_and_unknown_methods() -> None:

@@ -1,4 +1,8 @@
-"""Bjøntegaard deltas on top of the ``bjontegaard`` package, with the checks it leaves out.
+"""Bjøntegaard deltas, with the checks the ``bjontegaard`` package leaves out.
+
+``pchip`` integrates with ``bench.analysis.pchip`` (scipy's PCHIP arithmetic on arrays, so a
+bootstrap takes a thousand BDs in one call; tests/test_bd_many.py checks it against the
+``bjontegaard`` package pair by pair), ``cubic`` with the ``bjontegaard`` package itself.
 
 Methods: ``pchip`` (piecewise cubic Hermite, as in the JVET common test conditions; the
 default) and ``cubic`` (the classic cubic polynomial fit of VCEG-M33). Curves are validated
@@ -76,10 +80,7 @@ def bd_rate(anchor_rates: Sequence[float], anchor_quality: Sequence[float], test
     """Average rate difference of test vs anchor at equal quality, in percent (negative = saving)."""
     anchor, test = _curves(anchor_rates, anchor_quality, test_rates, test_quality, method, higher_is_better)
     _check_overlap(overlap(anchor.quality, test.quality), "quality", min_overlap)
-    import bjontegaard  # imports scipy.interpolate and matplotlib: only when a BD is taken
-
-    return float(bjontegaard.bd_rate(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
-                                     require_matching_points=False, min_overlap=0.0))
+    return _bd_rate(anchor, test, method)
 
 
 def bd_quality(anchor_rates: Sequence[float], anchor_quality: Sequence[float], test_rates: Sequence[float],
@@ -88,11 +89,31 @@ def bd_quality(anchor_rates: Sequence[float], anchor_quality: Sequence[float], t
     """Average quality difference test − anchor at equal rate, in the metric's units (BD-PSNR for PSNR)."""
     anchor, test = _curves(anchor_rates, anchor_quality, test_rates, test_quality, method, higher_is_better)
     _check_overlap(overlap(np.log10(anchor.rates), np.log10(test.rates)), "log-rate", min_overlap)
+    delta = _bd_quality(anchor, test, method)
+    return delta if higher_is_better else -delta
+
+
+def _bd_rate(anchor: Curve, test: Curve, method: str) -> float:
+    """BD-rate (%) of validated curves: the mean log-rate difference over the quality overlap."""
+    if method == "pchip":
+        log_rate = pchip.bd_linear(anchor.quality[None], np.log10(anchor.rates)[None], test.quality[None],
+                                   np.log10(test.rates)[None])[0]
+        return float((10 ** log_rate - 1) * 100)
+    import bjontegaard  # imports scipy.interpolate and matplotlib: only for the cubic fit
+
+    return float(bjontegaard.bd_rate(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
+                                     require_matching_points=False, min_overlap=0.0))
+
+
+def _bd_quality(anchor: Curve, test: Curve, method: str) -> float:
+    """BD-quality of validated curves: the mean quality difference over the log-rate overlap."""
+    if method == "pchip":
+        return float(pchip.bd_linear(np.log10(anchor.rates)[None], anchor.quality[None], np.log10(test.rates)[None],
+                                     test.quality[None])[0])
     import bjontegaard
 
-    delta = float(bjontegaard.bd_psnr(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
-                                      require_matching_points=False, min_overlap=0.0))
-    return delta if higher_is_better else -delta
+    return float(bjontegaard.bd_psnr(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
+                                     require_matching_points=False, min_overlap=0.0))
 
 
 def _curves(anchor_rates, anchor_quality, test_rates, test_quality, method, higher_is_better) -> tuple[Curve, Curve]:
@@ -109,13 +130,8 @@ def bd_rate_and_quality(anchor_rates: Sequence[float], anchor_quality: Sequence[
     anchor, test = _curves(anchor_rates, anchor_quality, test_rates, test_quality, method, higher_is_better)
     _check_overlap(overlap(anchor.quality, test.quality), "quality", min_overlap)
     _check_overlap(overlap(np.log10(anchor.rates), np.log10(test.rates)), "log-rate", min_overlap)
-    import bjontegaard
-
-    rate = float(bjontegaard.bd_rate(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
-                                     require_matching_points=False, min_overlap=0.0))
-    delta = float(bjontegaard.bd_psnr(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
-                                      require_matching_points=False, min_overlap=0.0))
-    return rate, delta if higher_is_better else -delta
+    delta = _bd_quality(anchor, test, method)
+    return _bd_rate(anchor, test, method), delta if higher_is_better else -delta
 
 
 def bd_of_pairs(pairs: Iterable[tuple[Sequence[float], Sequence[float], Sequence[float], Sequence[float]]],

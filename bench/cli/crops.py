@@ -6,25 +6,10 @@ from pathlib import Path
 from typing import Optional
 
 import click
-import pandas as pd
 import typer
 
-from bench.analysis.select import parse_where, select_rows
-from bench.cli.app import app, console, err_console, results_path, stored_rows
-from bench.crops import Box, crop_grid, find_image
-from bench.errors import ConfigError
-
-
-def stored_dataset(rows: pd.DataFrame, image: str) -> str:
-    """The one dataset whose stored rows hold ``image``, so ``--dataset`` can be left out."""
-    names = rows["image"].astype(str)
-    found = sorted(set(rows.loc[(names == image) | (names.map(lambda n: Path(n).stem) == image), "dataset"]))
-    if len(found) == 1:
-        return found[0]
-    if not found:
-        raise ConfigError(f"--image {image}: no stored rows for an image of that name; "
-                          f"stored: {', '.join(sorted(set(names))[:6])}…")
-    raise ConfigError(f"--image {image}: stored in several datasets ({', '.join(found)}); name one with --dataset")
+from bench import api
+from bench.cli.app import app, console, err_console
 
 
 def print_progress(text: str, done: bool) -> None:
@@ -50,15 +35,9 @@ def crops_command(
     config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Crop one image region from every codec's reconstruction at a matched bpp, in one PNG grid."""
-    if (bpp is None) == (target_bpp is None):
-        raise ConfigError("give exactly one of --bpp (nearest stored point) or --target-bpp (rate search)")
-    crop_box = Box.parse(box)
-    rows = stored_rows(results, config_path)
-    rows = select_rows(rows, codecs=codec, where=parse_where(where or []))
-    ref = find_image(image, dataset or stored_dataset(rows, image), data_dir)
-    result = crop_grid(rows, ref, crop_box, codec, target_bpp or bpp, search=target_bpp is not None,
-                       tolerance=tolerance, results_dir=results_path(results, config_path), out_dir=out,
-                       metrics=metric, anchor=anchor, progress=print_progress)
+    result = api.crops(image, box, bpp=bpp, target_bpp=target_bpp, tolerance=tolerance, anchor=anchor, dataset=dataset,
+                       codecs=codec, where=where or (), metrics=metric, results=results, out=out, data_dir=data_dir,
+                       config=config_path, progress=print_progress)
     console.print(result.markdown(), highlight=False, soft_wrap=True)
     for note in result.notes:
         err_console.print(f"note: {note}", highlight=False, soft_wrap=True)

@@ -7,7 +7,6 @@ not clipped), use the same resolution and close the figure after writing it.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import matplotlib
@@ -17,15 +16,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from bench.render.names import safe_name  # noqa: E402,F401 (re-exported: figures name their files with it)
+
 DPI = 150
 #: Size of the plotting area in inches; legends and captions extend the saved image around it,
 #: so every RD figure has axes of the same size whatever the length of its legend.
 AXES_SIZE = (5.2, 3.6)
-
-
-def safe_name(text: str) -> str:
-    """A file-name fragment from a dataset, codec or option name (a dataset may be a folder path)."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "dataset"
 
 
 def new_figure(axes_size: tuple[float, float] = AXES_SIZE) -> tuple[Figure, Axes]:
