@@ -1,8 +1,10 @@
-"""The one-way flow: the core never imports a codec, and the docs show the real schema."""
+"""The one-way flow: the core never imports a codec, the command line goes through bench.api and
+imports only what a command uses, and the docs show the real schema."""
 
 from __future__ import annotations
 
 import ast
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +58,81 @@ def test_loading_a_learned_codec_prints_no_torch_deprecation_notice():
     result = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", "import bench_codecs.inn.iat"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-500:]
+
+
+#: What a module of bench/cli may import of bench: the API, the CLI's own modules, the errors.
+CLI_MAY_IMPORT = ("bench.api", "bench.cli", "bench.errors")
+
+
+def bench_imports(path: Path) -> set[str]:
+    """Every bench module ``path`` imports, at the top or inside a function
+    (``from bench import api`` counts as ``bench.api``)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module == "bench":
+                names.update(f"bench.{alias.name}" for alias in node.names)
+            else:
+                names.add(node.module)
+    return {name for name in names if name == "bench" or name.startswith("bench.")}
+
+
+def test_the_cli_goes_through_bench_api_only():
+    """The command line parses and prints; everything it runs is a function of bench.api."""
+    paths = sorted((REPO / "bench" / "cli").glob("*.py"))
+    assert len(paths) > 10
+    for path in paths:
+        offending = {name for name in bench_imports(path)
+                     if not any(name == allowed or name.startswith(allowed + ".") for allowed in CLI_MAY_IMPORT)}
+        assert not offending, f"{path.relative_to(REPO)} imports {sorted(offending)}; go through bench.api"
+
+
+def test_the_api_states_the_limits_the_core_enforces():
+    """bench.api repeats a limit of the core so that --help need not import it; they must agree."""
+    from bench import api, config
+
+    assert api.MAX_GENERATIONS == config.MAX_GENERATIONS
+
+
+def loaded_after(args: list[str], cwd: Path) -> set[str]:
+    """Which of torch, matplotlib, pandas and scipy are in sys.modules after ``bench ARGS`` ran."""
+    code = ("import sys; sys.argv = ['bench', *sys.argv[1:]]\n"
+            "from bench.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "print(' '.join(m for m in ('torch', 'matplotlib', 'pandas', 'scipy') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    assert result.returncode == 0, result.stderr[-800:]
+    return set(result.stdout.strip().splitlines()[-1].split())
+
+
+def synthetic_store(root: Path) -> Path:
+    """Two codecs × four images × five rates, PSNR = 30 + 10·log10(bpp) + offsets: enough for a table."""
+    from bench.schema import METRIC_COLUMNS
+    from bench.store import Store
+
+    rows = []
+    for gain, codec in ((0.0, "jpeg"), (0.8, "webp")):
+        for i in range(4):
+            for rate in (10, 30, 50, 70, 90):
+                bpp = rate / 50 * (1 + 0.05 * i)
+                row = dict.fromkeys(METRIC_COLUMNS)
+                row.update(key=f"{codec}-{i}-{rate}", dataset="d", codec=codec, codec_impl=codec, decoder_options="{}",
+                           rate=float(rate), image=f"i{i}.png", image_sha256=f"{i}", bpp=bpp,
+                           psnr_rgb=30 + 10 * math.log10(bpp) + gain + 0.3 * i, encode_s=0.01, decode_s=0.01,
+                           error=None, generation=1, chain="", params="{}")
+                rows.append(row)
+    Store(root).write(rows)
+    return root
+
+
+def test_help_and_table_do_not_import_what_they_do_not_use(tmp_path):
+    """`bench --help` loads no torch, matplotlib or pandas; `bench table` no torch (and, since
+    it draws nothing, no matplotlib): the command line answers at once."""
+    assert not loaded_after(["--help"], tmp_path) & {"torch", "matplotlib", "pandas"}
+    store = synthetic_store(tmp_path / "store")
+    (tmp_path / "bench.toml").write_text('[run]\ncodecs = ["jpeg", "webp", "iat"]\n[codecs.iat]\nrates = [0.5]\n')
+    loaded = loaded_after(["table", "--results", str(store), "--out", str(tmp_path / "t"), "--resamples", "20"], tmp_path)
+    assert "pandas" in loaded  # the command ran
+    assert not loaded & {"torch", "matplotlib"}

@@ -98,7 +98,7 @@ def _bd_rate(anchor: Curve, test: Curve, method: str) -> float:
     if method == "pchip":
         log_rate = pchip.bd_linear(anchor.quality[None], np.log10(anchor.rates)[None], test.quality[None],
                                    np.log10(test.rates)[None])[0]
-        return float((10 ** log_rate - 1) * 100)
+        return (10 ** float(log_rate) - 1) * 100
     import bjontegaard  # imports scipy.interpolate and matplotlib: only for the cubic fit
 
     return float(bjontegaard.bd_rate(anchor.rates, anchor.quality, test.rates, test.quality, method=method,
@@ -203,7 +203,9 @@ def bd_many(anchor_rates: np.ndarray, anchor_quality: np.ndarray, test_rates: np
         ok &= _overlaps(anchor_q, test_q, min_overlap) & _overlaps(anchor_log, test_log, min_overlap)
     if ok.any():
         log_rate = pchip.bd_linear(anchor_q[ok], anchor_log[ok], test_q[ok], test_log[ok])
-        rates[ok] = (10 ** log_rate - 1) * 100
+        # 10 ** x one number at a time: numpy's vectorised power differs from the scalar one (what
+        # the bjontegaard package uses) in the last bit for about a third of the values
+        rates[ok] = [(10 ** float(value) - 1) * 100 for value in log_rate]
         delta = pchip.bd_linear(anchor_log[ok], anchor_q[ok], test_log[ok], test_q[ok])
         qualities[ok] = delta if higher_is_better else -delta
     return rates, qualities, ok

@@ -3,9 +3,9 @@
 A bootstrap of 1000 resamples asks for 2000 BDs of curves that differ only in their points;
 building a ``scipy.interpolate.PchipInterpolator`` for each costs milliseconds in Python
 overhead alone. This module repeats scipy's arithmetic (the same derivative rule, the same
-Hermite coefficients) on (curves × points) arrays, so each resample is a row. Its results agree
-with the ``bjontegaard`` package's to rounding (tests/test_paper_tables.py checks it), and
-that package stays the reference for every single BD.
+Hermite coefficients, the same integration order) on (curves × points) arrays, so each resample
+is a row and each number is the one the ``bjontegaard`` package gives (tests/test_bd_many.py
+checks it against that package, the reference).
 """
 
 from __future__ import annotations
@@ -41,7 +41,13 @@ def derivatives(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def integrate(x: np.ndarray, y: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """∫ from ``low`` to ``high`` (per row, inside the row's x range) of each row's PCHIP curve."""
+    """∫ from ``low`` to ``high`` (per row, inside the row's x range) of each row's PCHIP curve.
+
+    The operations are scipy's, in scipy's order (``CubicHermiteSpline`` coefficients, then
+    ``_ppoly.integrate``: each interval's antiderivative at its clipped ends, summed interval by
+    interval from the left), so each row's integral is the one ``PPoly.integrate`` returns, bit
+    for bit. Intervals outside [low, high] add exact zeros.
+    """
     slopes = derivatives(x, y)
     h = np.diff(x, axis=1)
     secant = np.diff(y, axis=1) / h
@@ -50,10 +56,14 @@ def integrate(x: np.ndarray, y: np.ndarray, low: np.ndarray, high: np.ndarray) -
     start = np.clip(low[:, None], x[:, :-1], x[:, 1:]) - x[:, :-1]
     stop = np.clip(high[:, None], x[:, :-1], x[:, 1:]) - x[:, :-1]
 
-    def antiderivative(s: np.ndarray) -> np.ndarray:
-        return ((cubic / 4 * s + quadratic / 3) * s + linear / 2) * s * s + constant * s
+    def antiderivative(s: np.ndarray) -> np.ndarray:  # scipy's evaluate_poly1(s, c, dx=-1)
+        return constant * s * 1.0 + linear * (s * s) * 0.5 + quadratic * (s * s * s) * (1.0 / 3) + cubic * (s * s * s * s) * 0.25
 
-    return (antiderivative(stop) - antiderivative(start)).sum(axis=1)
+    pieces = antiderivative(stop) - antiderivative(start)
+    total = np.zeros(len(x))
+    for interval in range(pieces.shape[1]):  # left to right, as scipy sums (np.sum would pair terms up)
+        total = total + pieces[:, interval]
+    return total
 
 
 def bd_linear(x_anchor: np.ndarray, y_anchor: np.ndarray, x_test: np.ndarray, y_test: np.ndarray) -> np.ndarray:
