@@ -131,10 +131,10 @@ def published(names: Sequence[str]) -> "pd.DataFrame | None":
 
 def table(results: Path | str | None = None, *, config: Path | str | None = None, datasets: Iterable[str] = (),
           codecs: Iterable[str] = (), where: Mapping[str, str] | None = None, anchor: str = "jpeg",
-          metrics: Sequence[str] = (), method: str = "pchip", mode: str = "mean-curve", images: str = "common",
+          metrics: Sequence[str] = (), method: str = "pchip", mode: str = "mean-curve", images: str = "own",
           auc_range: tuple[float, float] | None = None, auc_interpolation: str = DEFAULT_INTERPOLATION,
           auc_normalise: bool = False, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-          out: Path | str | None = Path("results/tables")) -> PaperTables:
+          published_partial: bool = False, out: Path | str | None = Path("results/tables")) -> PaperTables:
     """BD (with bootstrap intervals), AUC, per-image and RD-point tables; written under ``out``
     (one folder per dataset, .md/.tex/.csv) unless ``out`` is None. ``tables.files`` lists them."""
     from bench.analysis.paper import TableSettings, paper_tables
@@ -145,7 +145,8 @@ def table(results: Path | str | None = None, *, config: Path | str | None = None
     selected = select_rows(everything, list(datasets), list(codecs), where)
     settings = TableSettings(anchor=anchor, metrics=tuple(metrics), method=method, mode=mode, images=images,
                              auc_range=auc_range, auc_interpolation=auc_interpolation, auc_normalise=auc_normalise,
-                             resamples=resamples, seed=seed, codec_order=colour_order(everything, config))
+                             resamples=resamples, seed=seed, published_partial=published_partial,
+                             codec_order=colour_order(everything, config))
     tables = paper_tables(selected, settings)
     tables.files = write_paper_tables(tables, Path(out)) if out is not None else []
     return tables
@@ -153,12 +154,12 @@ def table(results: Path | str | None = None, *, config: Path | str | None = None
 
 def plot(results: Path | str | None = None, *, config: Path | str | None = None, datasets: Iterable[str] = (),
          codecs: Iterable[str] = (), where: Mapping[str, str] | None = None, metrics: Sequence[str] = (),
-         images: str = "common", band: str = "iqr", per_image: bool = False, envelope: bool = False,
+         images: str = "own", band: str = "iqr", per_image: bool = False, envelope: bool = False,
          published_curves: Sequence[str] = (), out: Path | str = Path("results/plots"),
          formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """RD figures per dataset and metric (and per-image panels); returns the files written."""
-    from bench.render.rd import DEFAULT_METRICS, plot_per_image, plot_rd
     from bench.analysis.select import select_rows
+    from bench.render.rd import DEFAULT_METRICS, plot_per_image, plot_rd
 
     everything = stored(results, config)
     selected = select_rows(everything, list(datasets), list(codecs), where)
@@ -174,13 +175,13 @@ def plot(results: Path | str | None = None, *, config: Path | str | None = None,
 
 def report(results: Path | str | None = None, *, config: Path | str | None = None, datasets: Iterable[str] = (),
            codecs: Iterable[str] = (), where: Mapping[str, str] | None = None, anchor: str = "jpeg",
-           images: str = "common", band: str = "iqr", published_curves: Sequence[str] = (),
-           crops: Sequence[Path] = (), resamples: int = DEFAULT_RESAMPLES,
+           images: str = "own", band: str = "iqr", published_curves: Sequence[str] = (),
+           crops: Sequence[Path] = (), resamples: int = DEFAULT_RESAMPLES, published_partial: bool = False,
            out: Path | str = Path("results/report.html")) -> Path:
     """One self-contained HTML page (the paper's appendix); returns its path."""
-    from bench.render.report import ReportSettings, crop_files, render_report
     from bench.analysis.paper import TableSettings
     from bench.analysis.select import select_rows
+    from bench.render.report import ReportSettings, crop_files, render_report
 
     store = results_folder(results, config)
     everything = stored(store, config)
@@ -188,7 +189,8 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
     order = colour_order(everything, config)
     settings = ReportSettings(
         title=f"bench report: {store}", codec_order=order, band=band, published=published(published_curves),
-        tables=TableSettings(anchor=anchor, images=images, resamples=resamples, codec_order=order),
+        tables=TableSettings(anchor=anchor, images=images, resamples=resamples, codec_order=order,
+                             published_partial=published_partial),
         crops=crop_files([Path(c) for c in crops]))
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -3,11 +3,13 @@
 A dataset-mean point is the mean over images of per-image bpp and per-image metric values at the
 same rate parameter (not the metric of the mean MSE); every table and plot caption says so.
 
-Which images enter a mean is a choice every figure states:
+Which images enter a mean is a choice every figure and table states:
 
-* ``common`` (the default): the images that every compared curve of the dataset has, so two
-  curves in one figure or table are always averaged over the same photos;
-* ``own``: each curve over all of its own images, with the count shown beside the curve.
+* ``own`` (the default): each curve over all of its own images, its count shown beside it (the
+  legend's ``n=``, the tables' images column); a BD pairs a curve with its anchor over the images
+  both have and says how many ("1 of 3"), so no image is dropped without the output saying so;
+* ``common``: one intersection, the images that every compared curve of the dataset has, for
+  every mean, BD and figure.
 
 A curve's own images are those measured at every one of its rate points (a rate that an
 interrupted run left on fewer images is dropped rather than averaged over a different set).
@@ -30,7 +32,9 @@ VALUE_COLUMNS = ["bpp", *METRIC_COLUMNS, "encode_s", "decode_s"]
 #: Columns that get spread statistics (``<column>_std``, ``_min``, ``_q25``, ``_q75``, ``_max``).
 SPREAD_COLUMNS = ["bpp", *METRIC_COLUMNS]
 SPREAD_STATS = ("std", "min", "q25", "q75", "max")
-IMAGE_SETS = ("common", "own")
+IMAGE_SETS = ("own", "common")
+#: Each curve over its own images; a BD pairs a curve with its anchor over the images both have.
+DEFAULT_IMAGES = "own"
 
 
 def successful_single_pass(rows: pd.DataFrame) -> pd.DataFrame:
@@ -72,7 +76,7 @@ def common_images(rows: pd.DataFrame) -> dict[str, frozenset[str]]:
     return common
 
 
-def image_rows(rows: pd.DataFrame, images: str = "common") -> pd.DataFrame:
+def image_rows(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> pd.DataFrame:
     """The successful single-pass rows that enter the dataset means under ``images``, with the
     column ``n_images`` (images per curve) — the per-image data behind every mean point."""
     if images not in IMAGE_SETS:
@@ -93,7 +97,7 @@ def image_rows(rows: pd.DataFrame, images: str = "common") -> pd.DataFrame:
     return rows
 
 
-def mean_curves(rows: pd.DataFrame, images: str = "common") -> pd.DataFrame:
+def mean_curves(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> pd.DataFrame:
     """One row per (dataset, codec, decoder options, rate): means over images, their spread
     (``<col>_std`` (sample, ddof 1), ``_min``, ``_q25``, ``_q75``, ``_max``), ``n_images`` and
     ``n_points`` (rate points of the curve)."""

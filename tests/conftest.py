@@ -10,7 +10,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("BENCH_SHARED", REPO.parent / "shared"))
-DATA_DIR = SHARED / "datasets"
+#: The datasets folder: BENCH_DATA_DIR when the machine sets it (as a user would), else the
+#: shared checkout's ``datasets`` (BENCH_SHARED).
+DATA_DIR = Path(os.environ["BENCH_DATA_DIR"]) if os.environ.get("BENCH_DATA_DIR") else SHARED / "datasets"
 
 
 @pytest.fixture(autouse=True)
@@ -19,12 +21,23 @@ def _local_data(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("BENCH_DATA_DIR", str(DATA_DIR))
 
 
-@pytest.fixture
-def kodak_dir() -> Path:
+def kodak_folder() -> Path:
+    """The local Kodak copy, or a skip that says where it was looked for."""
     folder = DATA_DIR / "kodak"
     if not (folder / "kodim01.png").is_file():
-        pytest.skip(f"Kodak copies not found under {folder} (set BENCH_SHARED)")
+        pytest.skip(f"Kodak copies not found under {folder} (set BENCH_DATA_DIR or BENCH_SHARED)")
     return folder
+
+
+@pytest.fixture
+def kodak_dir() -> Path:
+    return kodak_folder()
+
+
+@pytest.fixture(scope="module")
+def kodak_module_dir() -> Path:
+    """``kodak_dir`` for module-scoped fixtures (a store built once per test module)."""
+    return kodak_folder()
 
 
 @pytest.fixture

@@ -63,13 +63,14 @@ def test_a_single_rate_codec_gets_a_note_not_an_error():
 
 def test_common_means_use_the_images_every_curve_has():
     rows = mixed_rows()
-    common = bd_table(rows, "jpeg", resamples=0).set_index(["dataset", "curve"])
-    own = bd_table(rows, "jpeg", images="own", resamples=0).set_index(["dataset", "curve"])
+    common = bd_table(rows, "jpeg", images="common", resamples=0).set_index(["dataset", "curve"])
+    own = bd_table(rows, "jpeg", resamples=0).set_index(["dataset", "curve"])
     assert common.loc[("kodak", "webp"), "images"] == 1  # probdec has only k1
     assert common.loc[("sample", "webp"), "images"] == 2
     assert own.loc[("kodak", "jpeg"), "images"] == 4 and own.loc[("kodak", "webp"), "images"] == 3
+    assert own.loc[("kodak", "webp"), "images_of"] == 4  # paired with jpeg over the 3 images both have
     no_probdec = rows[rows["codec"] != "probdec"]
-    assert bd_table(no_probdec, "jpeg", resamples=0).set_index(["dataset", "curve"]).loc[("kodak", "webp"), "images"] == 3
+    assert bd_table(no_probdec, "jpeg", images="common", resamples=0).set_index(["dataset", "curve"]).loc[("kodak", "webp"), "images"] == 3
 
 
 def test_bd_of_a_pure_gain_recovers_it():
@@ -132,7 +133,7 @@ def test_tables_are_written_per_dataset_with_word_headers(tmp_path):
     md = (tmp_path / "kodak" / "bd-psnr_rgb.md").read_text()
     assert "| codec | images | points | BD-rate % | BD-rate 95 % CI |" in md
     assert "n/a (one rate point)" in md and "-0.00" not in md
-    assert "means over the 1 image every curve has" in md
+    assert "each curve averaged over its own images" in md and "| 3 of 4 |" in md
     tex = (tmp_path / "sample" / "bd-psnr_rgb.tex").read_text()
     assert tex.count(r"\textbf{") == 2  # best BD-rate and best BD-PSNR among sample's codecs only
     auc = (tmp_path / "kodak" / "auc-psnr_rgb.md").read_text()
@@ -140,7 +141,8 @@ def test_tables_are_written_per_dataset_with_word_headers(tmp_path):
     for name in ("rd-points", "rd-points-per-image", "bd-psnr_rgb-per-image"):
         assert (tmp_path / "kodak" / f"{name}.csv").stat().st_size > 0
     points = pd.read_csv(tmp_path / "kodak" / "rd-points.csv")
-    assert {"bpp sd", "PSNR RGB (dB) sd", "images", "encode s", "decode s"} <= set(points.columns)
+    assert {"bpp_std", "psnr_rgb_std", "n_images", "encode_s", "decode_s"} <= set(points.columns)
+    assert points["bpp"].dtype == float  # CSV cells are numbers, not display strings
 
 
 def test_display_shows_the_anchor_as_zero_without_an_interval():
@@ -161,6 +163,7 @@ def test_table_command_on_a_mixed_store_exits_0(tmp_path):
     assert (tmp_path / "t" / "kodak" / "bd-psnr_rgb.tex").is_file()
     narrowed = CliRunner().invoke(app, ["table", "--results", str(tmp_path / "store"), "--out", str(tmp_path / "n"),
                                         "--dataset", "kodak", "--codec", "jpeg", "--codec", "webp", "--resamples", "0",
+                                        "--images", "common",
                                         "--auc-range", "0.3", "1.5"])
     assert narrowed.exit_code == 0, narrowed.output
     assert not (tmp_path / "n" / "sample").exists()
@@ -191,7 +194,7 @@ def test_identical_files_under_two_names_count_as_two_images():
 def test_a_published_anchor_gives_a_bd_without_an_interval():
     rows = pd.DataFrame(curve_rows("kodak", "b", ["i1", "i2", "i3"], gain=1.0))
     published = pd.DataFrame({"dataset": "kodak", "codec": "published:a", "bpp": [r / 50 for r in RATES],
-                              "psnr_rgb": [30 + 10 * math.log10(r / 50) + 0.3 for r in RATES]})
+                              "psnr_rgb": [30 + 10 * math.log10(r / 50) + 0.3 for r in RATES], "n_images": 3})
     table = bd_table(rows, "published:a", anchor_curves=published, resamples=50).set_index("curve")
     assert table.loc["b", "bd_quality"] == pytest.approx(1.0, abs=1e-6)
     assert math.isnan(table.loc["b", "bd_rate_low"]) and "published anchor" in table.loc["b", "note"]

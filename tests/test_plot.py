@@ -4,6 +4,7 @@ per-image panels, published overlays and decoder-option envelopes."""
 from __future__ import annotations
 
 import json
+import re
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -43,9 +44,15 @@ def figures(rows: pd.DataFrame, **kwargs) -> dict[str, plt.Figure]:
     return dict(rd_figures(rows, **kwargs))
 
 
+def curve_name(label: str) -> str:
+    """A legend label without its image count: "jpeg (n=2)" → "jpeg", "ilc (best of 2 …, n=2)" → "ilc"."""
+    return re.sub(r" \((?:best of [^()]*, )?n=[0-9–]+\)$", "", label)
+
+
 def line_colours(fig: plt.Figure) -> dict[str, str]:
     ax = fig.axes[0]
-    return {line.get_label(): line.get_color() for line in ax.get_lines() if not line.get_label().startswith("_")}
+    return {curve_name(line.get_label()): line.get_color() for line in ax.get_lines()
+            if not line.get_label().startswith("_")}
 
 
 @pytest.fixture(autouse=True)
@@ -95,10 +102,14 @@ def test_a_codec_keeps_its_colour_in_figures_of_different_codec_subsets():
 
 def test_variants_of_one_codec_share_its_colour_and_differ_in_style():
     rows = make_rows({("ilc", ILC_MODE): ["a", "b"], ("ilc", ILC_HALF): ["a", "b"], ("jpeg", "{}"): ["a", "b"]})
-    ax = figures(rows, metrics=("psnr_rgb",))["kodak-psnr_rgb"].axes[0]
-    lines = {line.get_label(): line for line in ax.get_lines()}
+    drawn = figures(rows, metrics=("psnr_rgb",))
+    main = [line.get_label() for line in drawn["kodak-psnr_rgb"].axes[0].get_lines()]
+    assert sorted(main) == ["ilc (best of 2 decoder options, n=2)", "jpeg (n=2)"]  # the options go to their own figure
+    jpeg = line_colours(drawn["kodak-psnr_rgb"])["jpeg"]
+    ax = drawn["kodak-psnr_rgb-options"].axes[0]
+    lines = {curve_name(line.get_label()): line for line in ax.get_lines()}
     mode, sample = lines["ilc (z=mode)"], lines["ilc (z=sample)"]
-    assert mode.get_color() == sample.get_color() != lines["jpeg"].get_color()
+    assert mode.get_color() == sample.get_color() == line_colours(drawn["kodak-psnr_rgb"])["ilc"] != jpeg
     assert (mode.get_linestyle(), mode.get_marker()) != (sample.get_linestyle(), sample.get_marker())
 
 
@@ -116,7 +127,7 @@ def test_the_legend_lies_outside_the_axes_and_a_band_shows_the_spread():
 
 def test_the_title_claims_only_the_images_every_curve_has():
     rows = make_rows({("jpeg", "{}"): ["a"], ("webp", "{}"): ["a", "b", "c"]})
-    ax = figures(rows, metrics=("psnr_rgb",))["kodak-psnr_rgb"].axes[0]
+    ax = figures(rows, metrics=("psnr_rgb",), images="common")["kodak-psnr_rgb"].axes[0]
     assert "mean over 1 image every curve has" in ax.get_title(loc="left")
     assert not any(isinstance(c, PolyCollection) for c in ax.collections)  # one image: no spread to show
 
@@ -124,8 +135,8 @@ def test_the_title_claims_only_the_images_every_curve_has():
 def test_own_images_puts_each_curves_count_in_the_legend():
     rows = make_rows({("jpeg", "{}"): ["a"], ("webp", "{}"): ["a", "b", "c"]})
     ax = figures(rows, metrics=("psnr_rgb",), images="own")["kodak-psnr_rgb"].axes[0]
-    assert set(line_colours(ax.figure)) == {"jpeg (n=1)", "webp (n=3)"}
-    assert "own images" in ax.get_title(loc="left") and "mean over" not in ax.get_title(loc="left")
+    assert {line.get_label() for line in ax.get_lines()} == {"jpeg (n=1)", "webp (n=3)"}
+    assert "n differs between curves" in ax.get_title(loc="left") and "mean over 1" not in ax.get_title(loc="left")
 
 
 def test_a_single_rate_codec_is_a_large_star():
@@ -157,10 +168,11 @@ def test_published_curves_are_dashed_in_their_codecs_colour_where_they_have_valu
                               "psnr_rgb": [30.0, 33.0, 36.0], "ms_ssim_db": [float("nan")] * 3,
                               "label": ["VTM 8.2 (CompressAI)"] * 3, "n_images": [24] * 3})
     drawn = figures(rows, metrics=("psnr_rgb", "lpips"), published=published)
-    lines = {line.get_label(): line for line in drawn["kodak-psnr_rgb"].axes[0].get_lines()}
+    lines = {curve_name(line.get_label()): line for line in drawn["kodak-psnr_rgb"].axes[0].get_lines()}
     overlay = lines["VTM 8.2 (CompressAI) (published, n=24)"]
     assert overlay.get_linestyle() == "--" and overlay.get_color() == lines["vtm"].get_color()
-    assert "every measured curve" in drawn["kodak-psnr_rgb"].axes[0].get_title(loc="left")
+    assert ("measured over fewer images than the published means (24): jpeg, vtm"
+            in drawn["kodak-psnr_rgb"].axes[0].get_title(loc="left"))
     assert not any("published" in l.get_label() for l in drawn["kodak-lpips"].axes[0].get_lines())
 
 
@@ -177,7 +189,7 @@ def test_the_envelope_takes_the_best_option_at_each_rate():
     assert envelope["lpips"].iloc[-1] == pytest.approx(0.01)
     psnr = envelope_curves(curves, "psnr_rgb", higher_is_better=True)
     assert psnr["best_options"].map(json.loads).map(lambda o: o["scale"]).tolist() == [0.0, 0.0, 0.0]
-    ax = figures(rows, metrics=("lpips",), envelope=True)["kodak-lpips"].axes[0]
+    ax = figures(rows, metrics=("lpips",), envelope=True)["kodak-lpips-options"].axes[0]
     assert "probdec (envelope over decoder options)" in [l.get_label() for l in ax.get_lines()]
 
 

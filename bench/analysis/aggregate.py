@@ -12,6 +12,7 @@ Two BD conventions appear in the literature and every table says which it shows:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ import pandas as pd
 from bench.analysis.auc import DEFAULT_INTERPOLATION, auc, common_range
 from bench.analysis.bd import MIN_POINTS, BDError, bd_of_pairs, bd_rate_and_quality
 from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, bd_intervals, mean_interval
-from bench.curves import CURVE, curve_labels, image_rows, mean_curves
+from bench.curves import CURVE, DEFAULT_IMAGES, curve_labels, image_rows, mean_curves
 
 #: Metrics and whether higher values are better.
 QUALITY_METRICS = {"psnr_rgb": True, "psnr_y": True, "ms_ssim_db": True, "lpips": False, "psnr_rgb_float": True}
@@ -51,16 +52,24 @@ def _anchor_options(per_dataset: pd.DataFrame, anchor: str) -> str | None:
 
 
 def bd_table(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: str = "pchip",
-             mode: str = "mean-curve", images: str = "common", resamples: int = DEFAULT_RESAMPLES,
-             seed: int = DEFAULT_SEED, anchor_curves: pd.DataFrame | None = None) -> pd.DataFrame:
+             mode: str = "mean-curve", images: str = "own", resamples: int = DEFAULT_RESAMPLES,
+             seed: int = DEFAULT_SEED, anchor_curves: pd.DataFrame | None = None,
+             published_partial: bool = False) -> pd.DataFrame:
     """BD-rate (%) and BD-quality of every curve against ``anchor``, per dataset, with 95 %
     bootstrap intervals (``resamples`` draws over images, ``seed``; 0 resamples: no interval).
 
-    ``anchor_curves`` holds a published anchor curve (mean-curve shape, codec ``anchor``);
-    published curves carry no per-image data, so their BDs get no interval.
+    A BD compares two curves on the same photos: each curve is paired with the anchor over the
+    images both have, so a curve measured on fewer images is never set against an anchor mean over
+    others. ``images`` counts the images a BD compares, ``images_of`` the most that either side
+    (or the published mean) has: "1 of 3" in a table, with a note naming both sides.
 
-    Columns: dataset, curve, codec, decoder_options, images, points, bd_rate, bd_rate_low,
-    bd_rate_high, bd_quality, bd_quality_low, bd_quality_high, resamples, note.
+    ``anchor_curves`` holds a published anchor curve (mean-curve shape, codec ``anchor``). A
+    published point is a mean over its whole dataset (``n_images``), so a BD against it is taken
+    only for a curve measured on at least that many images, unless ``published_partial`` forces
+    it (the note then says so). Published curves carry no per-image data: no interval.
+
+    Columns: dataset, curve, codec, decoder_options, images, images_of, points, bd_rate,
+    bd_rate_low, bd_rate_high, bd_quality, bd_quality_low, bd_quality_high, resamples, note.
     """
     check_metric(metric)
     if mode not in MODES:
@@ -75,51 +84,101 @@ def bd_table(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: 
         options = _anchor_options(per_dataset, anchor)
         data = per_image[per_image["dataset"] == dataset]
         for (codec, decoder_options), curve in per_dataset.groupby(["codec", "decoder_options"], sort=False):
+            own = int(curve["n_images"].max())
             record = {"dataset": dataset, "curve": curve["curve"].iloc[0], "codec": codec,
-                      "decoder_options": decoder_options, "images": int(curve["n_images"].max()),
+                      "decoder_options": decoder_options, "images": own, "images_of": own,
                       "points": len(curve), "resamples": 0, "note": ""}
-            record.update(_bd_cells(data, curve, anchor, options, fixed, metric, method, mode, resamples, seed))
+            pair = AnchorPair(anchor, options, fixed, published_partial)
+            record.update(_bd_cells(data, curve, pair, metric, method, mode, resamples, seed))
             records.append(record)
-    return pd.DataFrame(records, columns=["dataset", "curve", "codec", "decoder_options", "images", "points",
-                                          "bd_rate", "bd_rate_low", "bd_rate_high", "bd_quality", "bd_quality_low",
-                                          "bd_quality_high", "resamples", "note"])
+    return pd.DataFrame(records, columns=BD_COLUMNS)
 
 
-def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, anchor: str, anchor_options: str | None,
-              fixed: pd.DataFrame | None, metric: str, method: str, mode: str, resamples: int, seed: int) -> dict:
+BD_COLUMNS = ["dataset", "curve", "codec", "decoder_options", "images", "images_of", "points", "bd_rate",
+              "bd_rate_low", "bd_rate_high", "bd_quality", "bd_quality_low", "bd_quality_high", "resamples", "note"]
+
+
+@dataclass(frozen=True)
+class AnchorPair:
+    """What one dataset's curves are measured against: a stored codec's curve (its label and
+    decoder options) or a published mean curve (``fixed``)."""
+
+    codec: str
+    options: str | None
+    fixed: pd.DataFrame | None = None
+    published_partial: bool = False
+
+
+def images_text(count: int) -> str:
+    return f"{count} image" if count == 1 else f"{count} images"
+
+
+def _join(*notes: str) -> str:
+    return "; ".join(note for note in notes if note)
+
+
+def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, pair: AnchorPair, metric: str, method: str, mode: str,
+              resamples: int, seed: int) -> dict:
     empty = dict.fromkeys(["bd_rate", "bd_rate_low", "bd_rate_high", "bd_quality", "bd_quality_low",
                            "bd_quality_high"], math.nan)
     higher = QUALITY_METRICS[metric]
     codec, options = curve["codec"].iloc[0], curve["decoder_options"].iloc[0]
+    fixed = pair.fixed
     if len(curve) < MIN_POINTS:
         return {**empty, "note": points_note(len(curve), MIN_POINTS)}
-    if fixed is None and anchor_options is None:
-        return {**empty, "note": f"n/a (anchor {anchor} not measured on this dataset)"}
+    if fixed is None and pair.options is None:
+        return {**empty, "note": f"n/a (anchor {pair.codec} not measured on this dataset)"}
     if fixed is not None and fixed.empty:
-        return {**empty, "note": f"n/a (no published {anchor} curve for this dataset)"}
-    is_anchor = fixed is None and codec == anchor and options == anchor_options
+        return {**empty, "note": f"n/a (no published {pair.codec} curve for this dataset)"}
+    is_anchor = fixed is None and codec == pair.codec and options == pair.options
     if is_anchor:
         return {**dict.fromkeys(empty, 0.0), "note": "anchor"}
     test_rows = data[(data["codec"] == codec) & (data["decoder_options"] == options)]
-    anchor_rows = None if fixed is not None else data[(data["codec"] == anchor) & (data["decoder_options"] == anchor_options)]
+    own = images_of = test_rows["image"].nunique()
+    note = ""
+    if fixed is not None:
+        anchor_rows = None
+        covered = int(fixed["n_images"].max())
+        if own < covered:
+            partial = f"measured over {own} of the {covered} images the published mean covers"
+            images_of = covered
+            if not pair.published_partial:
+                return {**empty, "images_of": covered,
+                        "note": f"n/a ({partial}; --published-partial computes it anyway)"}
+            note = f"forced with --published-partial: {partial}"
+    else:
+        anchor_rows = data[(data["codec"] == pair.codec) & (data["decoder_options"] == pair.options)]
+        shared = set(test_rows["image"]) & set(anchor_rows["image"])
+        if not shared:
+            return {**empty, "images": 0, "images_of": max(own, anchor_rows["image"].nunique()),
+                    "note": f"n/a (no image in common with the anchor {pair.codec})"}
+        if len(shared) < own or len(shared) < anchor_rows["image"].nunique():
+            note = (f"paired with the anchor over {images_text(len(shared))} ({codec} has {own}, "
+                    f"{pair.codec} {anchor_rows['image'].nunique()})")
+            images_of = max(own, anchor_rows["image"].nunique())
+            test_rows = test_rows[test_rows["image"].isin(shared)]
+            anchor_rows = anchor_rows[anchor_rows["image"].isin(shared)]
+    cells = {"images": test_rows["image"].nunique(), "images_of": images_of, "note": note}
     try:
         if mode == "per-image":
-            return _per_image_mean(anchor_rows, fixed, test_rows, metric, method, higher, resamples, seed)
+            found = _per_image_mean(anchor_rows, fixed, test_rows, metric, method, higher, resamples, seed)
+            return {**cells, **found, "note": _join(note, found["note"])}
         if fixed is not None:
             anchor_curve = (fixed["bpp"].to_numpy(float), fixed[metric].to_numpy(float))
         else:
             anchor_mean = anchor_rows.groupby("rate")[["bpp", metric]].mean()
             anchor_curve = (anchor_mean["bpp"].to_numpy(float), anchor_mean[metric].to_numpy(float))
-        rate, quality = bd_rate_and_quality(*anchor_curve, curve["bpp"], curve[metric], method, higher)
-        cells = {"bd_rate": rate, "bd_quality": quality, "note": ""}
+        test_mean = test_rows.groupby("rate")[["bpp", metric]].mean()
+        rate, quality = bd_rate_and_quality(*anchor_curve, test_mean["bpp"], test_mean[metric], method, higher)
+        cells.update(bd_rate=rate, bd_quality=quality)
     except BDError as exc:
-        return {**empty, "note": f"n/a ({exc})"}
+        return {**empty, **cells, "note": _join(note, f"n/a ({exc})")}
     if resamples and fixed is not None:
         # the published mean covers its own images once; resampling only our side would measure
         # the spread between photos, not the uncertainty of this difference
-        cells["note"] = "no interval (the published anchor has no per-image data)"
-    elif resamples and len(set(test_rows["image"])) < 2:
-        cells["note"] = "no interval (one image)"
+        cells["note"] = _join(note, "no interval (the published anchor has no per-image data)")
+    elif resamples and cells["images"] < 2:
+        cells["note"] = _join(note, "no interval (one image)")
     elif resamples:
         test_matrix = ImageMatrix.from_rows(test_rows, metric, sorted(set(test_rows["image"])))
         anchor_side = ImageMatrix.from_rows(anchor_rows, metric, sorted(set(anchor_rows["image"])))
@@ -127,11 +186,11 @@ def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, anchor: str, anchor_optio
             rate_ci, quality_ci = bd_intervals(anchor_side, test_matrix, method, higher, resamples, seed)
         except BDError as exc:
             return {**cells, **dict.fromkeys(["bd_rate_low", "bd_rate_high", "bd_quality_low", "bd_quality_high"], math.nan),
-                    "note": f"no interval ({exc})"}
+                    "note": _join(note, f"no interval ({exc})")}
         cells.update(bd_rate_low=rate_ci.low, bd_rate_high=rate_ci.high, bd_quality_low=quality_ci.low,
                      bd_quality_high=quality_ci.high, resamples=rate_ci.resamples)
         if rate_ci.failed:
-            cells["note"] = f"{rate_ci.failed} of {resamples} resamples without a BD"
+            cells["note"] = _join(note, f"{rate_ci.failed} of {resamples} resamples without a BD")
     return cells
 
 
@@ -157,7 +216,7 @@ def _per_image_mean(anchor_rows: pd.DataFrame | None, fixed: pd.DataFrame | None
 
 
 def per_image_bd(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: str = "pchip",
-                 images: str = "common") -> pd.DataFrame:
+                 images: str = DEFAULT_IMAGES) -> pd.DataFrame:
     """One BD per (dataset, image, curve) against the anchor's curve on the same image.
 
     Columns: dataset, image, curve, codec, decoder_options, points, bd_rate, bd_quality, note.
@@ -192,7 +251,7 @@ def per_image_bd(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", meth
     return pd.DataFrame(records)
 
 
-def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = "common",
+def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = DEFAULT_IMAGES,
               bpp_range: tuple[float, float] | None = None, interpolation: str = DEFAULT_INTERPOLATION,
               normalise: bool = False, extra_curves: pd.DataFrame | None = None) -> pd.DataFrame:
     """AUC of every dataset-mean curve over one bpp range per dataset.
@@ -239,7 +298,7 @@ def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = "commo
                                           "bpp_low", "bpp_high", "note"])
 
 
-def rd_points(rows: pd.DataFrame, metrics: list[str], images: str = "common") -> pd.DataFrame:
+def rd_points(rows: pd.DataFrame, metrics: list[str], images: str = DEFAULT_IMAGES) -> pd.DataFrame:
     """Dataset-mean RD points with their standard deviation over images, n and mean timings."""
     curves = _with_labels(mean_curves(rows, images))
     columns = ["dataset", "curve", "codec", "decoder_options", "rate", "n_images", "bpp", "bpp_std"]
@@ -248,7 +307,7 @@ def rd_points(rows: pd.DataFrame, metrics: list[str], images: str = "common") ->
     return curves[[*columns, "encode_s", "decode_s"]]
 
 
-def per_image_points(rows: pd.DataFrame, metrics: list[str], images: str = "common") -> pd.DataFrame:
+def per_image_points(rows: pd.DataFrame, metrics: list[str], images: str = DEFAULT_IMAGES) -> pd.DataFrame:
     """Every image's RD point behind the dataset means."""
     data = image_rows(rows, images)
     if data.empty:

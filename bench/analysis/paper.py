@@ -15,6 +15,7 @@ from bench.analysis.aggregate import (PUBLISHED_PREFIX, QUALITY_METRICS, auc_tab
                                       per_image_points, rd_points)
 from bench.analysis.auc import DEFAULT_INTERPOLATION
 from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+from bench.curves import DEFAULT_IMAGES
 from bench.errors import AnalysisError
 
 DEFAULT_METRICS = ("psnr_rgb", "ms_ssim_db", "lpips")
@@ -28,7 +29,9 @@ class TableSettings:
     metrics: tuple[str, ...] = ()
     method: str = "pchip"
     mode: str = "mean-curve"
-    images: str = "common"
+    images: str = DEFAULT_IMAGES
+    #: BD against a published mean also for curves measured on fewer images than it covers.
+    published_partial: bool = False
     auc_range: tuple[float, float] | None = None
     auc_interpolation: str = DEFAULT_INTERPOLATION
     auc_normalise: bool = False
@@ -89,7 +92,8 @@ def paper_tables(rows: pd.DataFrame, settings: TableSettings) -> PaperTables:
     tables = PaperTables(settings, metrics)
     for metric in metrics:
         tables.bd[metric] = bd_table(rows, settings.anchor, metric, settings.method, settings.mode, settings.images,
-                                     settings.resamples, settings.seed, anchor_curves)
+                                     settings.resamples, settings.seed, anchor_curves,
+                                     settings.published_partial)
         tables.auc[metric] = auc_table(rows, metric, settings.images, settings.auc_range, settings.auc_interpolation,
                                        settings.auc_normalise)
         if anchor_curves is None:

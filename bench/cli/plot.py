@@ -21,8 +21,8 @@ def plot_command(
     codec: list[str] = typer.Option([], "--codec", "-c", help="only this codec label (repeatable)"),
     where: list[str] = typer.Option([], "--where", help="only rows whose column, decoder option or parameter KEY "
                                     "has VALUE, as KEY=VALUE (repeatable); rows without KEY stay"),
-    images: str = typer.Option("common", "--images", help="common: every curve of a dataset averaged over the "
-                               "images all its curves have; own: each curve over its own images, n in the legend"),
+    images: str = typer.Option("own", "--images", help="own: each curve over its own images (n in the legend); "
+                               "common: every curve of a dataset averaged over the images all its curves have"),
     band: str = typer.Option("iqr", "--band", help="spread over images shaded around each mean curve: iqr "
                              "(interquartile range), minmax or none"),
     per_image: bool = typer.Option(False, "--per-image", help="also draw one panel per image "

@@ -21,17 +21,19 @@ def report_command(
     dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="only this dataset (repeatable)"),
     codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="only this codec label (repeatable)"),
     where: Optional[list[str]] = typer.Option(None, "--where", help="only rows whose column, decoder option or parameter KEY equals VALUE (repeatable)"),
-    images: str = typer.Option("common", "--images", help="common: means over the images every curve has; own: each curve over its own"),
+    images: str = typer.Option("own", "--images", help="own: each curve over its own images, a BD over the images it shares with the anchor; common: every mean over the images all curves have"),
     published: Optional[list[str]] = typer.Option(None, "--published", help="overlay published curves: a set (compressai, invcompress, iat, ilc) or published:<curve> (repeatable)"),
     band: str = typer.Option("iqr", "--band", help="spread band on mean curves: iqr, minmax or none"),
     crops: Optional[list[Path]] = typer.Option(None, "--crops", help="crop grid PNG written by `bench crops` to embed (repeatable)"),
     resamples: int = typer.Option(1000, "--resamples", min=0, help="bootstrap resamples for the BD intervals (0: none)"),
+    published_partial: bool = typer.Option(False, "--published-partial", help="BD against a published:<curve> anchor also for curves measured on fewer images than the published mean covers (the note says so)"),
     config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """A self-contained HTML page per store: per dataset RD plots, BD/AUC/RD-point tables, per-image data, crops, failures; environment."""
     path = call(api.report, results, config=config_path, datasets=dataset or (), codecs=codec or (),
                 where=call(api.parse_where, where or []), anchor=anchor, images=images, band=band,
-                published_curves=published or (), crops=crops or (), resamples=resamples, out=out)
+                published_curves=published or (), crops=crops or (), resamples=resamples,
+                published_partial=published_partial, out=out)
     console.print(str(path), highlight=False, soft_wrap=True)
 
 

@@ -17,13 +17,14 @@ def table_command(
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="quality metric (repeatable; default: psnr_rgb, ms_ssim_db and lpips where stored)"),
     method: str = typer.Option("pchip", "--method", help="BD interpolation: pchip (JVET CTC, default) or cubic (VCEG-M33)"),
     mode: str = typer.Option("mean-curve", "--mode", help="mean-curve: BD of the mean curves; per-image: mean of per-image BDs"),
-    images: str = typer.Option("common", "--images", help="common: means over the images every curve has; own: each curve over its own"),
+    images: str = typer.Option("own", "--images", help="own: each curve over its own images, a BD over the images it shares with the anchor; common: every mean over the images all curves have"),
     dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="only this dataset (repeatable)"),
     codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="only this codec label (repeatable)"),
     where: Optional[list[str]] = typer.Option(None, "--where", help="only rows whose column, decoder option or parameter KEY equals VALUE (repeatable)"),
     auc_range: Optional[tuple[float, float]] = typer.Option(None, "--auc-range", help="AUC bpp range LOW HIGH (default: common to the curves)"),
     auc_interpolation: str = typer.Option("cubic", "--auc-interpolation", help=f"AUC interpolation: {', '.join(api.INTERPOLATIONS)}"),
     auc_normalise: bool = typer.Option(False, "--auc-normalise", help="divide the AUC by the range width (mean quality) instead of the papers' raw area"),
+    published_partial: bool = typer.Option(False, "--published-partial", help="BD against a published:<curve> anchor also for curves measured on fewer images than the published mean covers (the note says so)"),
     resamples: int = typer.Option(1000, "--resamples", min=0, help="bootstrap resamples for the BD intervals (0: none)"),
     seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
     results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
@@ -34,6 +35,7 @@ def table_command(
     tables = call(api.table, results, config=config_path, datasets=dataset or (), codecs=codec or (),
                   where=call(api.parse_where, where or []), anchor=anchor, metrics=metric or (), method=method, mode=mode,
                   images=images, auc_range=auc_range, auc_interpolation=auc_interpolation,
-                  auc_normalise=auc_normalise, resamples=resamples, seed=seed, out=out)
+                  auc_normalise=auc_normalise, resamples=resamples, seed=seed,
+                  published_partial=published_partial, out=out)
     for path in tables.files:
         console.print(str(path), highlight=False, soft_wrap=True)

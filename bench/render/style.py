@@ -52,8 +52,6 @@ VARIANT_LINES: tuple[tuple[Any, str], ...] = (
     ("-", "o"), (":", "s"), ("-.", "^"), ((0, (5, 1, 1, 1, 1, 1)), "D"), ((0, (1, 2)), "v"),
     ((0, (3, 1, 1, 1)), "P"), ((0, (8, 2)), "X"),
 )
-#: Markers of single-rate variants (one trained model each), drawn large.
-SINGLE_POINT_MARKERS = ("*", "P", "X", "D", "p", "h", "s")
 PUBLISHED_LINE: dict[str, Any] = {"linestyle": "--", "linewidth": 1.4, "marker": "none"}
 
 
@@ -95,15 +93,19 @@ def codec_colours(labels: Iterable[str], codec_order: Sequence[str] = ()) -> dic
     return colours
 
 
-def marker_style(n_points: int, variant: int = 0) -> dict[str, Any]:
-    """Small markers on a curve; a codec measured at a single rate (one trained model) gets a
-    large star (or, for its further decoder variants, another large marker), or it would vanish
-    among the curves' dots."""
+def marker_style(n_points: int, variant: int | None = None) -> dict[str, Any]:
+    """One meaning per marker. A codec's own curve (``variant`` None) is a line with small dots,
+    and a codec measured at a single rate (one trained model) a large star: the star means "one
+    rate point" and nothing else. The ``variant``-th decoder option of a codec gets its line
+    style and marker from :data:`VARIANT_LINES`, its single point that marker drawn large."""
+    if variant is None:
+        if n_points > 1:
+            return {"linestyle": "-", "marker": "o", "markersize": 3.5}
+        return {"linestyle": "none", "marker": "*", "markersize": 13}
+    line, marker = VARIANT_LINES[variant % len(VARIANT_LINES)]
     if n_points > 1:
-        line, marker = VARIANT_LINES[variant % len(VARIANT_LINES)]
         return {"linestyle": line, "marker": marker, "markersize": 3.5}
-    marker = SINGLE_POINT_MARKERS[variant % len(SINGLE_POINT_MARKERS)]
-    return {"linestyle": "none", "marker": marker, "markersize": 13 if marker == "*" else 9}
+    return {"linestyle": "none", "marker": marker, "markersize": 9}
 
 
 def _sort_value(options: dict[str, Any], key: str) -> tuple:
@@ -134,5 +136,5 @@ def curve_styles(curves: list[tuple[str, str]], n_points: dict[tuple[str, str], 
     for codec, texts in by_codec.items():
         for variant, text in enumerate(variant_order(texts)):
             key = (codec, text)
-            styles[key] = {"color": colours[codec], **marker_style(n_points[key], variant)}
+            styles[key] = {"color": colours[codec], **marker_style(n_points[key], variant if len(texts) > 1 else None)}
     return styles

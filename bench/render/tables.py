@@ -56,7 +56,7 @@ def bd_display(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     quality = f"BD-{metric_header(metric)}"
     return pd.DataFrame({
         "codec": table["curve"],
-        "images": table["images"],
+        "images": [str(n) if n == of else f"{n} of {of}" for n, of in zip(table["images"], table["images_of"])],
         "points": table["points"],
         "BD-rate %": [number(v, 2) for v in table["bd_rate"]],
         "BD-rate 95 % CI": [interval(lo, hi, 2) if n else "–" for lo, hi, n in
@@ -151,22 +151,34 @@ def to_latex(frame: pd.DataFrame, caption: str, best: dict[str, str] | None = No
     return "\n".join(lines) + "\n"
 
 
-def write_all(frame: pd.DataFrame, stem: Path, caption: str, best: dict[str, str] | None = None, digits: int = 2) -> list[Path]:
-    """``stem``.md, .tex and .csv; returns the paths."""
+def write_all(frame: pd.DataFrame, stem: Path, caption: str, best: dict[str, str] | None = None, digits: int = 2,
+              data: pd.DataFrame | None = None) -> list[Path]:
+    """``stem``.md and .tex from the display ``frame``, .csv from ``data`` (the analysis frame:
+    numbers as numbers, an interval as two columns, empty cells where no number exists) or,
+    without it, from ``frame``; returns the paths."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = [stem.with_suffix(".md"), stem.with_suffix(".tex"), stem.with_suffix(".csv")]
     paths[0].write_text(to_markdown(frame, caption, digits))
     paths[1].write_text(to_latex(frame, caption, best, digits))
-    frame.to_csv(paths[2], index=False)
+    (frame if data is None else data).to_csv(paths[2], index=False)
     return paths
 
 
-def images_note(images: str, counts: pd.Series) -> str:
+def one_image_set(tables, dataset: str) -> bool:
+    """Whether every curve of ``dataset`` was measured on the same images (then "own" and
+    "common" means are the same, and a caption can say so plainly)."""
+    points = tables.per_image_points
+    sets = points[points["dataset"] == dataset].groupby("curve")["image"].agg(frozenset)
+    return sets.nunique() <= 1
+
+
+def images_note(images: str, counts: pd.Series, same_images: bool = False) -> str:
     """How the dataset means were taken, as a caption says it."""
-    if images == "common":
+    if images == "common" or same_images:
         n = int(counts.max()) if len(counts) else 0
         return f"means over the {n} image{'s' if n != 1 else ''} every curve has, of per-image values at equal rate parameter"
-    return "each curve averaged over its own images (count in the images column), per-image values at equal rate parameter"
+    return ("each curve averaged over its own images (count in the images column; a BD pairs a curve with the "
+            "anchor over the images both have), per-image values at equal rate parameter")
 
 
 def bd_caption(tables, dataset: str, metric: str, counts: pd.Series) -> str:
@@ -175,7 +187,7 @@ def bd_caption(tables, dataset: str, metric: str, counts: pd.Series) -> str:
     ci = (f"95 % CI: percentile bootstrap over images, {s.resamples} resamples, seed {s.seed}"
           if s.resamples else "no interval (0 resamples)")
     return (f"{dataset}: BD-rate and BD-{metric_header(metric)} against {s.anchor} ({s.method}; {how}; "
-            f"{images_note(s.images, counts)}; {ci}); negative BD-rate = fewer bits")
+            f"{images_note(s.images, counts, one_image_set(tables, dataset))}; {ci}); negative BD-rate = fewer bits")
 
 
 def auc_caption(tables, dataset: str, metric: str, frame: pd.DataFrame) -> str:
@@ -186,7 +198,7 @@ def auc_caption(tables, dataset: str, metric: str, frame: pd.DataFrame) -> str:
     span = f"[{low:.4f}, {high:.4f}] bpp" if not (math.isnan(low) or math.isnan(high)) else "no common range"
     given = "given with --auc-range" if s.auc_range else "common to the curves with two or more points"
     return (f"{dataset}: AUC of {metric_header(metric)}, {describe(s.auc_interpolation, s.auc_normalise)}; "
-            f"range {span}, {given}; {images_note(s.images, frame['images'])}")
+            f"range {span}, {given}; {images_note(s.images, frame['images'], one_image_set(tables, dataset))}")
 
 
 def write_paper_tables(tables, out: Path) -> list[Path]:
@@ -200,23 +212,27 @@ def write_paper_tables(tables, out: Path) -> list[Path]:
                 lower_better = metric == "lpips"
                 written += write_all(bd_display(bd, metric), folder / f"bd-{metric}",
                                      bd_caption(tables, dataset, metric, bd["images"]),
-                                     best={"BD-rate %": "min", f"BD-{metric_header(metric)}": "min" if lower_better else "max"})
+                                     best={"BD-rate %": "min", f"BD-{metric_header(metric)}": "min" if lower_better else "max"},
+                                     data=bd)
             auc = tables.auc[metric][tables.auc[metric]["dataset"] == dataset]
             if not auc.empty:
                 normalise = tables.settings.auc_normalise
                 written += write_all(auc_display(auc, metric, normalise), folder / f"auc-{metric}",
                                      auc_caption(tables, dataset, metric, auc),
-                                     best={auc_header(metric, normalise): "min" if metric == "lpips" else "max"})
+                                     best={auc_header(metric, normalise): "min" if metric == "lpips" else "max"}, data=auc)
             per_image = tables.per_image_bd.get(metric)
             if per_image is not None and not per_image[per_image["dataset"] == dataset].empty:
                 frame = per_image[per_image["dataset"] == dataset]
                 written += write_all(per_image_bd_display(frame, metric), folder / f"bd-{metric}-per-image",
-                                     f"{dataset}: BD against {tables.settings.anchor} per image ({tables.settings.method})")
+                                     f"{dataset}: BD against {tables.settings.anchor} per image ({tables.settings.method})",
+                                     data=frame)
         points = tables.points[tables.points["dataset"] == dataset]
         written += write_all(points_display(points, list(tables.metrics)), folder / "rd-points",
                              f"{dataset}: RD points, mean and standard deviation (sd) over images; "
-                             f"{images_note(tables.settings.images, points['n_images'])}; mean coding seconds per image")
+                             f"{images_note(tables.settings.images, points['n_images'], one_image_set(tables, dataset))}; "
+                             "mean coding seconds per image",
+                             data=points)
         per_image = tables.per_image_points[tables.per_image_points["dataset"] == dataset]
         written += write_all(per_image_display(per_image, list(tables.metrics)), folder / "rd-points-per-image",
-                             f"{dataset}: RD point of every image behind the means")
+                             f"{dataset}: RD point of every image behind the means", data=per_image)
     return written
