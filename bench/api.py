@@ -76,7 +76,8 @@ def run(request: "RunRequest | None" = None, *, on_start=None, on_row=None, **fi
     from bench.runner import RunRequest, run as run_request
 
     if request is None:
-        fields = {k: tuple(v) if k in ("datasets", "codecs", "metrics") else v for k, v in fields.items()}
+        fields = {k: tuple(v) if k in ("datasets", "codecs", "metrics", "images", "rates") else v
+                  for k, v in fields.items()}
         request = RunRequest(**fields)
     return run_request(request, on_start, on_row)
 

@@ -10,6 +10,7 @@ import math
 import re
 import stat
 import tomllib
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -273,6 +274,16 @@ def determinism_check(value: Any, where: str, toml: bool = True) -> str:
         booleans = ' (true means "all", false "off")' if toml else ""
         raise ConfigError(f'{where} = {toml_value(value)}: expected "first", "all" or "off"{booleans}')
     return str(value)
+
+
+def with_rates(config: Config, rates: Iterable[float]) -> Config:
+    """``bench run --rate``: every selected codec sweeps ``rates`` instead of its configured grid,
+    each rate checked against the codec's range as bench.toml's are."""
+    for label in config.codecs:
+        spec = config.spec(label)
+        grid = rate_grid(list(dict.fromkeys(rates)), codec_class(spec.impl), "command line", f"--rate for {label}")
+        config.codec_specs[label] = dataclasses.replace(spec, rates=grid)
+    return config
 
 
 def rate_grid(value: Any, cls: type, source: str, where: str) -> tuple[float, ...]:

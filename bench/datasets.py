@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from bench import archives
 from bench.archives import RemoteArchive
@@ -97,16 +97,18 @@ class NamedDataset:
         return tuple(RemoteFile(name, self.archive.url, digest) for name, digest in manifest.items())
 
     def images(self, data_dir: Path, download: bool = True, limit: int | None = None,
-               allow_modified: bool = False) -> list[ImageRef]:
-        """The first ``limit`` images (all when None), each present and checked against its pin.
+               allow_modified: bool = False, names: Sequence[str] = ()) -> list[ImageRef]:
+        """The first ``limit`` images (all when None; only ``names`` when given), each present and
+        checked against its pin.
 
         Missing files are downloaded when ``download`` is set, else refused. A file whose bytes
         differ from the pinned SHA-256 is refused unless ``allow_modified``; then its ref says so.
         """
         root = self.root(data_dir)
         if self.local_root:
-            return [ImageRef(self.name, n, root / n) for n in self.local_names[:limit]]
-        files = (self._archive_files(data_dir, download) if self.archive else self.files)[:limit]
+            return [ImageRef(self.name, n, root / n) for n in chosen(self.local_names, names, self.name)[:limit]]
+        files = self._archive_files(data_dir, download) if self.archive else self.files
+        files = [f for f in files if f.name in set(chosen([f.name for f in files], names, self.name))][:limit]
         if self.archive and any(not (root / f.name).is_file() for f in files):
             first = next(f for f in files if not (root / f.name).is_file())
             raise DatasetError(f"{root / first.name}: listed in {root / archives.MANIFEST} but missing; "
@@ -258,9 +260,22 @@ def folder_images(folder: Path) -> list[ImageRef]:
     return [ImageRef(label, str(p.relative_to(folder)), p) for p in files]
 
 
+def chosen(available: Sequence[str], names: Sequence[str], dataset: str) -> list[str]:
+    """``available`` narrowed to ``names`` (``bench run --image``), in the dataset's order; a
+    name the dataset lacks is an error that lists a few it has."""
+    if not names:
+        return list(available)
+    unknown = sorted(set(names) - set(available))
+    if unknown:
+        raise DatasetError(f"--image {', '.join(unknown)}: not in dataset {dataset!r} "
+                           f"(it has {', '.join(list(available)[:4])}{', …' if len(available) > 4 else ''})")
+    return [name for name in available if name in set(names)]
+
+
 def resolve(dataset: str, data_dir: Path | None = None, download: bool = True, limit: int | None = None,
-            allow_modified: bool = False) -> list[ImageRef]:
-    """The first ``limit`` images (all when None) of a registered dataset name or of a folder path.
+            allow_modified: bool = False, names: Sequence[str] = ()) -> list[ImageRef]:
+    """The first ``limit`` images (all when None; only ``names`` when given) of a registered
+    dataset name or of a folder path.
 
     Only the returned files must be present and match their pinned SHA-256, so ``--limit 1``
     works with one file at hand; ``allow_modified`` lets files that differ through, marked.
@@ -268,10 +283,12 @@ def resolve(dataset: str, data_dir: Path | None = None, download: bool = True, l
     named = registered_datasets()
     if dataset in named:
         return named[dataset].images(data_folder(data_dir, named[dataset]), download=download, limit=limit,
-                                     allow_modified=allow_modified)
+                                     allow_modified=allow_modified, names=names)
     folder = Path(dataset).expanduser()
     if folder.is_dir():
-        return folder_images(folder)[:limit]
+        found = folder_images(folder)
+        keep = set(chosen([ref.name for ref in found], names, dataset))
+        return [ref for ref in found if ref.name in keep][:limit]
     raise _unknown(dataset, named)
 
 

@@ -26,11 +26,12 @@ from bench.config import Config
 from bench.datasets import ImageRef
 from bench.errors import BenchError, ConfigError
 from bench.backends import Interrupted, StopOnSignals
-from bench.execute import Settings, execute
+from bench.execute import execute
 from bench.plan import DEFAULT_TOLERANCE, Task, pending, plan, plan_matched, with_known_rates
 from bench.provenance import new_provenance
 from bench.store import Store, StoreLock
 from bench.summary import RunSummary
+from bench.worker import Settings
 
 
 class RunWarning(UserWarning):
@@ -49,6 +50,10 @@ class RunRequest:
     data_dir: Path | None = None
     metrics: tuple[str, ...] = ()
     limit: int | None = None
+    #: Only these image names of each dataset (``--image``); empty: every image.
+    images: tuple[str, ...] = ()
+    #: These rates for every selected codec instead of its configured grid (``--rate``).
+    rates: tuple[float, ...] = ()
     #: Measure dataset files that differ from their pinned SHA-256 (rows get image_modified = true).
     allow_modified: bool = False
     keep_bitstreams: bool = False
@@ -104,11 +109,14 @@ def configure(path: Path | None, *, datasets: tuple[str, ...] = (), codecs: tupl
     return config
 
 
-def resolve_images(config: Config, limit: int | None = None, allow_modified: bool = False) -> list[ImageRef]:
-    """The first ``limit`` images of every configured dataset, checked against their pins."""
+def resolve_images(config: Config, limit: int | None = None, allow_modified: bool = False,
+                   names: tuple[str, ...] = ()) -> list[ImageRef]:
+    """The first ``limit`` images (only ``names`` when given) of every configured dataset,
+    checked against their pins."""
     images: list[ImageRef] = []
     for name in config.datasets:
-        images.extend(datasets.resolve(name, config.data_dir, limit=limit, allow_modified=allow_modified))
+        images.extend(datasets.resolve(name, config.data_dir, limit=limit, allow_modified=allow_modified,
+                                       names=config_module.unique(list(names))))
     return images
 
 
@@ -158,6 +166,8 @@ def run(request: RunRequest, on_start: Callable[[str, int], None] | None = None,
                        check_determinism=request.check_determinism)
     if not request.codecs:
         config.check_codecs()  # only the codecs this run uses are checked against their classes
+    if request.rates:
+        config_module.with_rates(config, request.rates)
     store = Store(config.results)
     store.check_writable()
     with StopOnSignals() as stop:
@@ -173,6 +183,11 @@ def run(request: RunRequest, on_start: Callable[[str, int], None] | None = None,
             lock.release()
 
 
+def count(n: int, noun: str) -> str:
+    """"1 image", "24 images": a start line a user reads reads as English."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def cpu_count() -> int:
     """CPUs this process may run on (its affinity mask where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
@@ -184,7 +199,7 @@ def _run_locked(request: RunRequest, config: Config, store: Store, stop: StopOnS
     if lock.note:
         warnings.warn(lock.note, RunWarning, stacklevel=3)
     store.remove_temporaries()  # a killed run's half-written parts; no one else writes while we hold the lock
-    images = resolve_images(config, request.limit, request.allow_modified)
+    images = resolve_images(config, request.limit, request.allow_modified, request.images)
     tasks = plan_tasks(images, config, request.target_bpp, request.tolerance)
     todo = pending(tasks, store.finished_keys())
     if request.target_bpp is not None and todo:
@@ -202,10 +217,23 @@ def _run_locked(request: RunRequest, config: Config, store: Store, stop: StopOnS
     mode = ("" if request.target_bpp is None
             else f" at {request.target_bpp:g} bpp ±{100 * (request.tolerance or DEFAULT_TOLERANCE):g} %")
     if on_start:
-        on_start(f"{len(images)} images × {len(config.codecs)} codecs{mode}: {len(tasks)} tasks, "
+        on_start(f"{count(len(images), 'image')} × {count(len(config.codecs), 'codec')}{mode}: {len(tasks)} tasks, "
                  f"{len(tasks) - len(todo)} already stored, {len(todo)} to run on {config.backend} with {where} "
                  f"→ {store.root}", len(todo))
     settings = Settings(metrics=tuple(config.metrics), check_determinism=config.check_determinism, device=config.device,
                         bitstream_dir=store.root / "bitstreams" if request.keep_bitstreams else None)
-    return execute(todo, len(tasks) - len(todo), settings, store, new_provenance(), jobs=workers, on_row=on_row,
-                   backend=config.backend, scheduler=config.scheduler, stop=stop)
+    summary = execute(todo, len(tasks) - len(todo), settings, store, new_provenance(), jobs=workers, on_row=on_row,
+                      backend=config.backend, scheduler=config.scheduler, stop=stop)
+    for row in stored_rows(store, tasks, todo):
+        summary.add_stored(row)
+    return summary
+
+
+def stored_rows(store: Store, tasks: list[Task], todo: list[Task]) -> list[dict]:
+    """The stored successful rows of the planned tasks this run skipped, so its summary
+    describes all the requested work, not only what was left to do."""
+    done = {task.key for task in tasks} - {task.key for task in todo}
+    if not done:
+        return []
+    rows = store.read(include_errors=False)
+    return rows[rows["key"].isin(done)].to_dict("records")

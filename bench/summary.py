@@ -33,11 +33,15 @@ def _mean(values: list[float]) -> float | None:
 
 @dataclass
 class CodecSummary:
-    """The rows one codec label wrote in this run; means are over its successful rows only."""
+    """The requested work of one codec label: the rows this run wrote and those already stored
+    (a resumed or repeated run still describes what was asked for); means are over the
+    successful rows of both."""
 
     codec: str
     written: int = 0
     failed: int = 0
+    #: Rows of the requested work that an earlier run had stored (skipped here).
+    stored: int = 0
     #: Matched-rate rows written, and those of them stored off target (not within tolerance).
     matched: int = 0
     off_target: int = 0
@@ -109,6 +113,14 @@ class RunSummary:
                     reason=search["reason"],
                 ))
 
+    def add_stored(self, row: dict[str, Any]) -> None:
+        """Count one successful row of the requested work that was already stored."""
+        tally = self.per_codec.setdefault(row["codec"], CodecSummary(row["codec"]))
+        tally.stored += 1
+        for values, value in ((tally.bpp, row.get("bpp")), (tally.psnr_rgb, row.get("psnr_rgb"))):
+            if _number(value) is not None:
+                values.append(_number(value))
+
     def next_commands(self) -> list[str]:
         """The analysis commands to run next, on this run's store."""
         where = f" --results {shlex.quote(str(self.results))}" if self.results is not None else ""
@@ -124,9 +136,11 @@ def _format_psnr(value: float | None) -> str:
 def codec_table(summary: RunSummary) -> list[list[str]]:
     """Header and one row of cells per codec label; a "within target" column in matched-rate runs."""
     matched = any(t.matched for t in summary.per_codec.values())
-    table = [["codec", "rows", "failed", "mean bpp", "mean PSNR RGB"] + (["within target"] if matched else [])]
+    stored = any(t.stored for t in summary.per_codec.values())
+    table = [["codec", "rows", "failed", *(["stored before"] if stored else []), "mean bpp", "mean PSNR RGB"]
+             + (["within target"] if matched else [])]
     for tally in summary.per_codec.values():
-        cells = [tally.codec, str(tally.written), str(tally.failed),
+        cells = [tally.codec, str(tally.written), str(tally.failed), *([str(tally.stored)] if stored else []),
                  "-" if tally.mean_bpp is None else f"{tally.mean_bpp:.4f}", _format_psnr(tally.mean_psnr_rgb)]
         if matched:
             cells.append(f"{tally.matched - tally.off_target}/{tally.matched}")

@@ -411,7 +411,7 @@ def test_a_repeated_codec_or_dataset_runs_once(project):
     data = str(project / "data")
     code, out, err = bench("run", "-c", "jpeg", "-c", "jpeg", "-d", data, "-d", data, "--results", "twice")
     assert code == 0, err
-    assert "2 images × 1 codecs: 4 tasks" in err
+    assert "2 images × 1 codec: 4 tasks" in err
     table = pq.read_table(project / "twice").to_pandas()
     assert len(table) == 4 and table["key"].is_unique
     config = config_module.parse({"run": {"codecs": ["jpeg", "webp", "jpeg"], "datasets": ["a", "a"]}})

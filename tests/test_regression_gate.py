@@ -201,3 +201,16 @@ def test_bad_gate_settings_are_one_line_errors():
         GateSettings(gate="mean")
     with pytest.raises(AnalysisError, match="--resamples 0"):
         GateSettings(resamples=0)
+
+
+def test_added_rates_are_no_regression(fresh_run, tmp_path):
+    """A new run that only adds rate points keeps every baseline point and passes; the verdict
+    says which rates it did not compare."""
+    from bench.store import read_rows
+
+    extra = read_rows(fresh_run)
+    extra = extra[extra["rate"] == 90].assign(rate=95.0, key=lambda f: f["key"] + "-95")
+    candidate = store(pd.concat([read_rows(fresh_run), extra], ignore_index=True), tmp_path / "more")
+    verdict = runner.invoke(app, ["compare", str(BASELINE), str(candidate)])
+    assert verdict.exit_code == 0, verdict.output
+    assert "rates added [95.0]" in verdict.output and "no regression" in verdict.output

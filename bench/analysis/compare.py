@@ -240,8 +240,12 @@ def check_rows(rows: pd.DataFrame, source: object, require_rows: bool = False) -
 def _judge(curve: CurveVerdict, group: pd.DataFrame, base_rows: pd.DataFrame, cand_rows: pd.DataFrame,
            settings: GateSettings) -> None:
     base_rates, cand_rates = set(base_rows["rate"]), set(cand_rows["rate"])
-    if cand_rates and cand_rates != base_rates:
+    # a candidate that measures more rates still has every baseline point to be judged on; only
+    # rates it no longer measures leave the curve unjudged there
+    if cand_rates and base_rates - cand_rates:
         curve.fail(f"rate grid changed (removed {sorted(base_rates - cand_rates)}, added {sorted(cand_rates - base_rates)})")
+    elif cand_rates - base_rates:
+        curve.note(f"rates added {sorted(cand_rates - base_rates)} (not in the baseline: not compared)")
     missing = group[group["_merge"] == "left_only"]
     if len(missing):
         curve.fail(f"{len(missing)} of {len(group)} baseline rows missing from the candidate (rates {sorted(set(missing['rate']))})")

@@ -50,6 +50,8 @@ def run_command(
     data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric to compute (repeatable)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
+    image: Optional[list[str]] = typer.Option(None, "--image", help="only this image file name of each dataset, e.g. kodim23.png (repeatable)"),
+    rate: Optional[list[float]] = typer.Option(None, "--rate", help="this rate for every selected codec instead of its configured grid (repeatable)"),
     allow_modified: bool = typer.Option(False, "--allow-modified", help="measure dataset files that differ from their "
                                         "pinned SHA-256; rows get image_modified = true"),
     keep_bitstreams: bool = typer.Option(False, "--keep-bitstreams", help="keep every bitstream as <results>/bitstreams/<key>.bin"),
@@ -64,7 +66,7 @@ def run_command(
     """Encode, decode and measure every image × codec × rate; rows already stored are skipped."""
     request = dict(config=config_path, datasets=tuple(dataset or ()), codecs=tuple(codec or ()), jobs=jobs,
                    results=results, data_dir=data_dir, metrics=tuple(metric or ()), limit=limit,
-                   allow_modified=allow_modified, keep_bitstreams=keep_bitstreams, device=device, backend=backend, scheduler=scheduler,
+                   images=tuple(image or ()), rates=tuple(rate or ()), allow_modified=allow_modified, keep_bitstreams=keep_bitstreams, device=device, backend=backend, scheduler=scheduler,
                    target_bpp=target_bpp, tolerance=tolerance, check_determinism=check_determinism)
     progress = progress_bar()
     bar = progress.add_task("encoding", total=0)
