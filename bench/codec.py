@@ -162,6 +162,17 @@ class Codec(abc.ABC):
         """None when the codec can run here, else one line saying why not and how to fix it."""
         return None
 
+    def reference_name(self) -> str:
+        """What the metrics compare the decoded image with, stored in each row's ``reference``
+        (part of the key): ``"original"`` unless a codec measures against, say, the Y'CbCr
+        round trip of the input as some published curves did (BPG, VTM)."""
+        return "original"
+
+    def reference_image(self, original: np.ndarray) -> np.ndarray:
+        """The image the metrics compare the decoded image with: ``original`` unless the codec
+        overrides ``reference_name`` and this together."""
+        return original
+
     @abc.abstractmethod
     def version(self) -> str:
         """Library version, binary version string, or checkpoint hash: part of every row key."""

@@ -31,7 +31,7 @@ from bench import metrics as metric_functions
 from bench.codec import Codec
 from bench.datasets import ImageRef, resolve
 from bench.errors import AnalysisError, BenchError, ConfigError
-from bench.execute import cached_image, codec_for, one_line
+from bench.worker import cached_image, codec_for, one_line
 from bench.rate_search import search_rate
 from bench.render.crops import Panel, crops_stem, enlargement, render_crops
 from bench.render.style import curve_labels, variant_order
@@ -325,8 +325,7 @@ class _Picker:
         """Metrics of the whole decoded image, against the same reference a run uses."""
         if not names:
             return {}
-        reference_image = getattr(codec, "reference_image", None)
-        reference = reference_image(self.image) if reference_image else self.image
+        reference = codec.reference_image(self.image)
         wanted = sorted({"ms_ssim" if m == "ms_ssim_db" else m for m in names})
         measured = metric_functions.measure(reference, decoded, wanted)
         return {m: measured[m] for m in names}

@@ -31,7 +31,7 @@ from bench.codec import Codec, canonical_json
 from bench.config import CodecSpec, Config
 from bench.datasets import ImageRef
 from bench.errors import ConfigError
-from bench.execute import Settings, base_row, cached_image, codec_for, encode_decode_measure, one_line, rounded
+from bench.worker import Settings, base_row, cached_image, codec_for, encode_decode_measure, one_line, rounded
 from bench.images import file_sha256
 from bench.metrics.msssim import ms_ssim
 from bench.metrics.psnr import psnr_rgb

@@ -172,7 +172,7 @@ def _plan(images: Iterable[ImageRef], specs: list[CodecSpec], codecs: dict[str, 
                         codec=spec.label, codec_impl=spec.impl, codec_version=version,
                         params=codec.params, rate_parameter=codec.rate_parameter,
                         decoder_options=codec.check_decoder_options(options),
-                        reference=getattr(codec, "reference_name", lambda: "original")(), first_rate=index == 0,
+                        reference=codec.reference_name(), first_rate=index == 0,
                         **point,
                     ))
     return tasks

@@ -16,7 +16,7 @@ import pandas as pd
 
 from bench import metrics as metric_functions
 from bench.errors import BenchError
-from bench.execute import cached_image, codec_for, float_reconstruction, one_line, rounded, wants_float
+from bench.worker import cached_image, codec_for, float_reconstruction, one_line, rounded, wants_float
 from bench.provenance import Provenance, utc_now
 from bench.store import BufferedWriter, Store
 
@@ -36,8 +36,7 @@ def remeasure_row(row: dict[str, Any], image_path: Path, bitstream: Path, metric
     as_decoded = decode(bitstream.read_bytes(), **json.loads(row["decoder_options"]))
     updated = dict(row)
     updated["decode_s"] = time.perf_counter() - start
-    reference_image = getattr(codec, "reference_image", None)  # same reference as run_task
-    reference = reference_image(original) if reference_image else original
+    reference = codec.reference_image(original)  # the reference a run measured against
     updated.update(metric_functions.measure(reference, rounded(as_decoded), metrics, device=device,
                                            reconstruction=float_reconstruction(as_decoded)))
     updated.update(provenance.fields(), created_utc=utc_now())

@@ -6,14 +6,17 @@ CompressAI's benchmark does), and the same number of processes, it times:
 * ``bare``: a plain loop doing only encode → decode → metrics (no planning, store, provenance);
 * ``bench``: ``bench run`` into a fresh store (determinism re-decode and LPIPS off, so the work
   matches);
-* ``legacy``: the same ``bench run`` with the newer paths switched off: one task per worker call
-  (``run_task``), tasks handed out one by one, metrics uncached (``measure(..., cache=False)``);
 * ``compressai``: ``python -m compressai.utils.bench jpeg|webp`` (the same codecs);
 
 each repeated, interleaved, reporting medians and ratios, once per codec set (``--codec-sets``:
 JPEG + WebP, and JPEG alone, by default). Then the repository's bench.toml on the first
-``--limit`` Kodak images: as it is, and legacy with the determinism check it had before
-(``all``: every bitstream decoded twice); and metric throughput per 768×512 image.
+``--limit`` Kodak images: as configured, and with the determinism check on every row (``all``:
+every bitstream decoded twice); and metric throughput per 768×512 image.
+
+Until the execution was split into driver and worker (bench.execute, bench.worker) the script
+also timed a ``legacy`` variant: ``bench run`` with one task per worker call (``run_task``),
+tasks handed out one by one and metrics uncached. That path is gone; the numbers it gave are
+kept in docs/performance.md with the commit they were measured at.
 
     python benchmarks/harness_overhead.py --kodak DIR [--jobs 2] [--repeats 3] [--limit 4] \
         [--codec-sets jpeg,webp jpeg] [--skip-default]
@@ -70,63 +73,29 @@ def timed(command: list[str], env: dict[str, str] | None = None) -> float:
     return time.perf_counter() - start
 
 
-def bench_command(kodak: Path, jobs: int, workdir: Path, codecs: list[str], legacy: bool = False) -> list[str]:
-    """``bench run`` of the shared workload into a fresh store; ``legacy`` with the new paths off."""
+def bench_command(kodak: Path, jobs: int, workdir: Path, codecs: list[str]) -> list[str]:
+    """``bench run`` of the shared workload into a fresh store."""
     config = workdir / "bench.toml"
     rates = ", ".join(map(str, QUALITIES))
     sections = "".join(f"[codecs.{codec}]\nrates = [{rates}]\n" for codec in codecs)
     config.write_text(f'[run]\ncodecs = {json.dumps(codecs)}\nmetrics = ["psnr_rgb", "ms_ssim"]\n'
                       f'check_determinism = "off"\n{sections}')
-    return [*bench_prefix(legacy), "run", "--config", str(config), "--dataset", str(kodak), "--jobs", str(jobs),
+    return [*BENCH, "run", "--config", str(config), "--dataset", str(kodak), "--jobs", str(jobs),
             "--results", str(workdir / f"store-{time.monotonic_ns()}")]
 
 
-def bench_prefix(legacy: bool) -> list[str]:
-    """The command that starts ``bench``: the CLI, or this script's ``legacy`` mode."""
-    if legacy:
-        return [sys.executable, __file__, "legacy"]
-    return [sys.executable, "-c", "from bench.cli import main; main()"]
+#: The command that starts ``bench``.
+BENCH = [sys.executable, "-c", "from bench.cli import main; main()"]
 
 
 def default_config_command(jobs: int, workdir: Path, limit: int, variant: str) -> list[str]:
     """``bench run --dataset kodak --limit N`` with the repository's bench.toml (its codecs,
-    metrics and determinism setting); ``variant`` is ``now`` (as configured) or ``legacy`` (the
-    paths before units and caches, with the determinism check of the time: every row decoded
-    twice)."""
-    extra = ["--check-determinism", "all"] if variant == "legacy" else []
-    return [*bench_prefix(variant == "legacy"), "run", "--config", str(REPO / "bench.toml"), "--dataset", "kodak",
+    metrics and determinism setting); ``variant`` is ``now`` (as configured) or ``all`` (every
+    row decoded twice, the determinism check before it was ``first``)."""
+    extra = ["--check-determinism", "all"] if variant == "all" else []
+    return [*BENCH, "run", "--config", str(REPO / "bench.toml"), "--dataset", "kodak",
             "--limit", str(limit), "--jobs", str(jobs), "--results", str(workdir / f"store-{time.monotonic_ns()}"),
             *extra]
-
-
-def legacy_main(args: list[str]) -> None:
-    """``bench run`` as before units: one task per worker call (``run_task``, an encode per
-    decoder-option set), tasks handed out one at a time, metrics uncached (``cache=False``)."""
-    import functools
-
-    import bench.runner
-    from bench.cli import main as bench_main
-    from bench.execute import execute
-
-    bench.runner.execute = functools.partial(execute, worker=_legacy_task)
-    sys.argv = ["bench", *args]
-    bench_main()
-
-
-def _legacy_task(task: object, settings: object, provenance: object) -> dict:
-    """``run_task`` with ``bench.metrics.measure`` uncached, in whichever process runs it."""
-    from bench import metrics
-    from bench.execute import run_task
-
-    if not getattr(metrics.measure, "uncached", False):
-        cached = metrics.measure
-
-        def measure(*args: object, **kwargs: object) -> dict:
-            return cached(*args, **{**kwargs, "cache": False})
-
-        measure.uncached = True  # type: ignore[attr-defined]
-        metrics.measure = measure
-    return run_task(task, settings, provenance)
 
 
 def compressai_commands(kodak: Path, jobs: int, codecs: list[str]) -> list[list[str]]:
@@ -158,9 +127,6 @@ def metric_throughput(kodak: Path, repeats: int) -> dict[str, float]:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["legacy"]:
-        legacy_main(sys.argv[2:])
-        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", default="all", choices=["all", "bare"])
     parser.add_argument("--kodak", type=Path, required=True)
@@ -179,36 +145,34 @@ def main() -> None:
     print(f"commit {commit.strip()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}\n")
     n_images = len(sorted(args.kodak.glob("kodim*.png")))
     print(f"{n_images} images × {len(QUALITIES)} qualities per codec; medians of {args.repeats} runs (seconds, wall clock)\n")
-    print("| codecs | processes | bare loop | bench run | bench run, legacy paths | CompressAI bench | bench / bare | "
-          "legacy / bench | CompressAI / bench | CompressAI / legacy |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| codecs | processes | bare loop | bench run | CompressAI bench | bench / bare | CompressAI / bench |")
+    print("|---|---|---|---|---|---|---|")
     env = {**os.environ, "BENCH_DATA_DIR": str(args.kodak.parent)}
     with tempfile.TemporaryDirectory() as tmp:
         for jobs in args.jobs:
             for codec_set in args.codec_sets:
                 codecs = codec_set.split(",")
-                times: dict[str, list[float]] = {"bare": [], "bench": [], "legacy": [], "compressai": []}
-                for _ in range(args.repeats):  # interleaved, so drifting machine load hits all four alike
+                times: dict[str, list[float]] = {"bare": [], "bench": [], "compressai": []}
+                for _ in range(args.repeats):  # interleaved, so drifting machine load hits all three alike
                     times["bare"].append(timed([sys.executable, __file__, "bare", "--kodak", str(args.kodak),
                                                 "--jobs", str(jobs), "--codecs", codec_set]))
                     times["bench"].append(timed(bench_command(args.kodak, jobs, Path(tmp), codecs)))
-                    times["legacy"].append(timed(bench_command(args.kodak, jobs, Path(tmp), codecs, legacy=True)))
                     times["compressai"].append(sum(timed(c) for c in compressai_commands(args.kodak, jobs, codecs)))
                 print(f"  raw seconds {codec_set}, {jobs} processes: {times}", file=sys.stderr, flush=True)
-                bare, ours, legacy, theirs = (statistics.median(times[k]) for k in ("bare", "bench", "legacy", "compressai"))
-                print(f"| {' + '.join(codecs)} | {jobs} | {bare:.1f} | {ours:.1f} | {legacy:.1f} | {theirs:.1f} | "
-                      f"{ours / bare:.3f} | {legacy / ours:.2f} | {theirs / ours:.2f} | {theirs / legacy:.2f} |", flush=True)
+                bare, ours, theirs = (statistics.median(times[k]) for k in ("bare", "bench", "compressai"))
+                print(f"| {' + '.join(codecs)} | {jobs} | {bare:.1f} | {ours:.1f} | {theirs:.1f} | "
+                      f"{ours / bare:.3f} | {theirs / ours:.2f} |", flush=True)
             if args.skip_default:
                 continue
-            default: dict[str, list[float]] = {"now": [], "legacy": []}
+            default: dict[str, list[float]] = {"now": [], "all": []}
             for _ in range(args.repeats):
                 for variant in default:
                     default[variant].append(timed(default_config_command(jobs, Path(tmp), args.limit, variant), env))
             print(f"  raw seconds default config, {jobs} processes: {default}", file=sys.stderr, flush=True)
-            now, legacy = (statistics.median(default[k]) for k in ("now", "legacy"))
+            now, every_row = (statistics.median(default[k]) for k in ("now", "all"))
             print(f"\ndefault config (bench.toml, `--dataset kodak --limit {args.limit}`), {jobs} processes: "
-                  f"legacy (determinism check on every row) {legacy:.1f} s, now {now:.1f} s "
-                  f"(legacy / now {legacy / now:.2f}, {100 * (1 - now / legacy):.0f} % less time)", flush=True)
+                  f"determinism check on every row {every_row:.1f} s, as configured {now:.1f} s "
+                  f"(ratio {every_row / now:.2f}, {100 * (1 - now / every_row):.0f} % less time)", flush=True)
     print("\n| metric | seconds per 768×512 pair (CPU, median) |\n|---|---|")
     for name, seconds in metric_throughput(args.kodak, max(5, args.repeats)).items():
         print(f"| {name} | {seconds:.4f} |")

@@ -26,7 +26,7 @@ from pathlib import Path
 from bench.codec import make_codec
 from bench.config import CodecSpec
 from bench.datasets import resolve
-from bench.execute import Settings, run_task
+from bench.worker import Settings, run_task
 from bench.plan import plan
 from bench.provenance import new_provenance
 import bench.metrics, torch  # every import a worker has made before its first task

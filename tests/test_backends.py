@@ -46,7 +46,7 @@ def _unit_with_pid(unit, settings, provenance):
     """``run_unit`` that records the worker process in the rows' ``host`` column."""
     import os
 
-    from bench.execute import run_unit
+    from bench.worker import run_unit
 
     return [row | {"host": f"pid {os.getpid()}"} for row in run_unit(unit, settings, provenance)]
 
@@ -56,7 +56,8 @@ def test_units_of_one_image_run_in_one_worker_process(tmp_path, photo):
 
     from bench.config import CodecSpec
     from bench.datasets import resolve
-    from bench.execute import Settings, execute
+    from bench.execute import execute
+    from bench.worker import Settings
     from bench.plan import plan
     from bench.provenance import new_provenance
 

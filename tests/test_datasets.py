@@ -121,7 +121,7 @@ def test_a_tampered_file_is_refused_naming_both_hashes_and_the_fix(kodak_copy):
 
 def test_allowed_modified_files_are_measured_and_their_rows_marked(kodak_copy):
     from bench.config import CodecSpec
-    from bench.execute import base_row
+    from bench.worker import base_row
     from bench.plan import plan
     from bench.provenance import new_provenance
     from bench.schema import COLUMN_NAMES

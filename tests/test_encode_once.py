@@ -12,7 +12,8 @@ from PIL import Image
 
 from bench.config import CodecSpec, load
 from bench.datasets import resolve
-from bench.execute import Settings, execute, run_task, run_unit
+from bench.execute import execute
+from bench.worker import Settings, run_task, run_unit
 from bench.plan import Unit, by_image, pending, plan, plan_matched, units
 from bench.provenance import new_provenance
 from bench.store import Store

@@ -12,7 +12,7 @@ import torch
 
 from bench.config import CodecSpec
 from bench.datasets import resolve
-from bench.execute import Settings, codec_for, run_unit
+from bench.worker import Settings, codec_for, run_unit
 from bench.metrics import measure
 from bench.metrics.psnr import psnr_rgb, psnr_rgb_float
 from bench.plan import plan, units

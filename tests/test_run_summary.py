@@ -107,7 +107,8 @@ def test_bench_run_prints_the_summary_on_a_narrow_terminal_and_exits_1_on_failur
 def test_execute_returns_the_summary_as_data(tmp_path, folder):
     from bench import datasets
     from bench.config import load
-    from bench.execute import Settings, execute
+    from bench.execute import execute
+    from bench.worker import Settings
     from bench.plan import plan
     from bench.provenance import new_provenance
     from bench.store import Store

@@ -31,21 +31,22 @@ def test_a_signal_becomes_interrupted_once_and_waits_while_held():
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
-def _signal_after(task, settings, provenance, at: int = 6):
-    """A worker (in process) that interrupts the run from within its sixth task."""
-    from bench.execute import run_task
+def _signal_after(unit, settings, provenance, at: int = 6):
+    """A unit worker (in process) that interrupts the run from within its sixth unit (one task each)."""
+    from bench.worker import run_unit
 
-    if task.rate == at * 10:
+    if unit.tasks[0].rate == at * 10:
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(1)
-    return run_task(task, settings, provenance)
+    return run_unit(unit, settings, provenance)
 
 
 def test_execute_writes_the_rows_before_the_interrupt_and_counts_them(tmp_path, photo):
     from bench.codec import make_codec
     from bench.config import CodecSpec
     from bench.datasets import resolve
-    from bench.execute import Settings, execute
+    from bench.execute import execute
+    from bench.worker import Settings
     from bench.plan import plan
     from bench.provenance import new_provenance
 
@@ -54,7 +55,7 @@ def test_execute_writes_the_rows_before_the_interrupt_and_counts_them(tmp_path, 
     tasks = sorted(plan(resolve(str(tmp_path)), [spec]), key=lambda t: t.rate)
     store = Store(tmp_path / "store")
     with StopOnSignals() as stop, pytest.raises(Interrupted) as caught:
-        execute(tasks, 0, Settings(metrics=("psnr_rgb",)), store, new_provenance(), worker=_signal_after, stop=stop)
+        execute(tasks, 0, Settings(metrics=("psnr_rgb",)), store, new_provenance(), unit_worker=_signal_after, stop=stop)
     assert caught.value.stored == 5 and caught.value.folder == store.root
     assert str(caught.value) == f"interrupted: 5 rows stored in {store.root}; run the same command to resume"
     assert sorted(store.read()["rate"]) == [10, 20, 30, 40, 50]

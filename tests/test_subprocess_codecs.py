@@ -223,7 +223,7 @@ def test_plan_and_run_task_use_the_codec_reference(monkeypatch, tmp_path):
     """The core asks the codec for its PSNR reference (row 'reference' + the measured image)."""
     from PIL import Image
 
-    from bench import execute
+    from bench import worker
     from bench.codec import Codec
     from bench.config import CodecSpec
     from bench.datasets import ImageRef
@@ -253,8 +253,8 @@ def test_plan_and_run_task_use_the_codec_reference(monkeypatch, tmp_path):
         spec = CodecSpec(label="id", impl="jpeg", params={}, rates=(1,))
         (task,) = plan([ImageRef("t", "a.png", tmp_path / "a.png")], [spec], {"id": codec})
         assert task.reference == label
-        monkeypatch.setattr(execute, "codec_for", lambda impl, params, c=codec: c)
-        row = execute.run_task(task, execute.Settings(metrics=("psnr_rgb",), check_determinism=False), new_provenance())
+        monkeypatch.setattr(worker, "codec_for", lambda impl, params, c=codec: c)
+        row = worker.run_task(task, worker.Settings(metrics=("psnr_rgb",), check_determinism=False), new_provenance())
         assert not row.get("error") and row["reference"] == label
         mse = np.mean((codec.reference_image(img).astype(float) - img) ** 2)
         expected = float("inf") if mse == 0 else 10 * np.log10(255 ** 2 / mse)

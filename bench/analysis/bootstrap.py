@@ -45,10 +45,10 @@ class ImageMatrix:
     @classmethod
     def from_rows(cls, rows: pd.DataFrame, metric: str, images: list[str]) -> "ImageMatrix":
         """Rows of one curve (columns image, rate, bpp, metric) restricted to ``images``."""
-        bpp = rows.pivot_table(index="image", columns="rate", values="bpp", aggfunc="mean")
-        quality = rows.pivot_table(index="image", columns="rate", values=metric, aggfunc="mean")
-        columns = [c for c in bpp.columns if bpp.loc[images, c].notna().all() and quality.loc[images, c].notna().all()]
-        return cls(tuple(images), bpp.loc[images, columns].to_numpy(float), quality.loc[images, columns].to_numpy(float))
+        means = rows.groupby(["image", "rate"])[["bpp", metric]].mean().unstack("rate")  # one pass, both values
+        bpp, quality = means["bpp"].loc[images], means[metric].loc[images]
+        complete = (bpp.notna().all() & quality.notna().all()).to_numpy()  # rates every chosen image has
+        return cls(tuple(images), bpp.to_numpy(float)[:, complete], quality.to_numpy(float)[:, complete])
 
     def mean(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The weighted mean curve of each row of ``weights`` (resamples × images): two
