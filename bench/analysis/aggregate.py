@@ -51,10 +51,24 @@ def _anchor_options(per_dataset: pd.DataFrame, anchor: str) -> str | None:
     return options[0] if options else None
 
 
+@dataclass(frozen=True)
+class Reduced:
+    """A selection's rows reduced once under one ``images`` rule: the per-image rows and the
+    dataset-mean curves (``bench.curves``). ``paper_tables`` hands one to every table of every
+    metric instead of each table recomputing both."""
+
+    per_image: pd.DataFrame
+    curves: pd.DataFrame
+
+
+def reduce_rows(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> Reduced:
+    return Reduced(image_rows(rows, images), mean_curves(rows, images))
+
+
 def bd_table(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: str = "pchip",
              mode: str = "mean-curve", images: str = "own", resamples: int = DEFAULT_RESAMPLES,
              seed: int = DEFAULT_SEED, anchor_curves: pd.DataFrame | None = None,
-             published_partial: bool = False) -> pd.DataFrame:
+             published_partial: bool = False, reduced: Reduced | None = None) -> pd.DataFrame:
     """BD-rate (%) and BD-quality of every curve against ``anchor``, per dataset, with 95 %
     bootstrap intervals (``resamples`` draws over images, ``seed``; 0 resamples: no interval).
 
@@ -74,8 +88,9 @@ def bd_table(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: 
     check_metric(metric)
     if mode not in MODES:
         raise BDError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
-    per_image = image_rows(rows, images).dropna(subset=[metric])
-    curves = _with_labels(mean_curves(rows, images).dropna(subset=[metric]))
+    reduced = reduced or reduce_rows(rows, images)
+    per_image = reduced.per_image.dropna(subset=[metric])
+    curves = _with_labels(reduced.curves.dropna(subset=[metric]))
     records = []
     for dataset, per_dataset in curves.groupby("dataset"):
         fixed = None
@@ -216,14 +231,14 @@ def _per_image_mean(anchor_rows: pd.DataFrame | None, fixed: pd.DataFrame | None
 
 
 def per_image_bd(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: str = "pchip",
-                 images: str = DEFAULT_IMAGES) -> pd.DataFrame:
+                 images: str = DEFAULT_IMAGES, reduced: Reduced | None = None) -> pd.DataFrame:
     """One BD per (dataset, image, curve) against the anchor's curve on the same image.
 
     Columns: dataset, image, curve, codec, decoder_options, points, bd_rate, bd_quality, note.
     """
     check_metric(metric)
     higher = QUALITY_METRICS[metric]
-    data = image_rows(rows, images).dropna(subset=[metric])
+    data = (reduced.per_image if reduced else image_rows(rows, images)).dropna(subset=[metric])
     if data.empty:
         return pd.DataFrame(columns=["dataset", "image", "curve", "codec", "decoder_options", "points",
                                      "bd_rate", "bd_quality", "note"])
@@ -253,7 +268,8 @@ def per_image_bd(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", meth
 
 def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = DEFAULT_IMAGES,
               bpp_range: tuple[float, float] | None = None, interpolation: str = DEFAULT_INTERPOLATION,
-              normalise: bool = False, extra_curves: pd.DataFrame | None = None) -> pd.DataFrame:
+              normalise: bool = False, extra_curves: pd.DataFrame | None = None,
+              reduced: Reduced | None = None) -> pd.DataFrame:
     """AUC of every dataset-mean curve over one bpp range per dataset.
 
     The range is ``bpp_range`` when given, else the range common to every curve with at least
@@ -263,7 +279,7 @@ def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = DEFAUL
     Columns: dataset, curve, codec, decoder_options, images, points, auc, bpp_low, bpp_high, note.
     """
     check_metric(metric)
-    curves = mean_curves(rows, images)
+    curves = reduced.curves if reduced else mean_curves(rows, images)
     if extra_curves is not None and not extra_curves.empty:
         curves = pd.concat([curves, extra_curves[[c for c in extra_curves.columns if c in curves.columns]]], ignore_index=True)
     curves = _with_labels(curves.dropna(subset=[metric]))
@@ -298,18 +314,20 @@ def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = DEFAUL
                                           "bpp_low", "bpp_high", "note"])
 
 
-def rd_points(rows: pd.DataFrame, metrics: list[str], images: str = DEFAULT_IMAGES) -> pd.DataFrame:
+def rd_points(rows: pd.DataFrame, metrics: list[str], images: str = DEFAULT_IMAGES,
+              reduced: Reduced | None = None) -> pd.DataFrame:
     """Dataset-mean RD points with their standard deviation over images, n and mean timings."""
-    curves = _with_labels(mean_curves(rows, images))
+    curves = _with_labels(reduced.curves if reduced else mean_curves(rows, images))
     columns = ["dataset", "curve", "codec", "decoder_options", "rate", "n_images", "bpp", "bpp_std"]
     for metric in metrics:
         columns += [metric, f"{metric}_std"]
     return curves[[*columns, "encode_s", "decode_s"]]
 
 
-def per_image_points(rows: pd.DataFrame, metrics: list[str], images: str = DEFAULT_IMAGES) -> pd.DataFrame:
+def per_image_points(rows: pd.DataFrame, metrics: list[str], images: str = DEFAULT_IMAGES,
+                     reduced: Reduced | None = None) -> pd.DataFrame:
     """Every image's RD point behind the dataset means."""
-    data = image_rows(rows, images)
+    data = reduced.per_image if reduced else image_rows(rows, images)
     if data.empty:
         return pd.DataFrame(columns=["dataset", "image", "curve", "rate", "bpp", *metrics, "encode_s", "decode_s"])
     data = _with_labels(data)

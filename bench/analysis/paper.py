@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis.aggregate import (PUBLISHED_PREFIX, QUALITY_METRICS, auc_table, bd_table, per_image_bd,
-                                      per_image_points, rd_points)
+                                      per_image_points, rd_points, reduce_rows)
 from bench.analysis.auc import DEFAULT_INTERPOLATION
 from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from bench.curves import DEFAULT_IMAGES
@@ -90,16 +90,18 @@ def paper_tables(rows: pd.DataFrame, settings: TableSettings) -> PaperTables:
         raise AnalysisError(f"--anchor {settings.anchor}: no rows of that codec in the selection "
                             f"(codecs: {', '.join(sorted(set(rows['codec'])))}; or use published:<curve>)")
     tables = PaperTables(settings, metrics)
+    reduced = reduce_rows(rows, settings.images)  # once for every table and metric
     for metric in metrics:
         tables.bd[metric] = bd_table(rows, settings.anchor, metric, settings.method, settings.mode, settings.images,
                                      settings.resamples, settings.seed, anchor_curves,
-                                     settings.published_partial)
+                                     settings.published_partial, reduced=reduced)
         tables.auc[metric] = auc_table(rows, metric, settings.images, settings.auc_range, settings.auc_interpolation,
-                                       settings.auc_normalise)
+                                       settings.auc_normalise, reduced=reduced)
         if anchor_curves is None:
-            tables.per_image_bd[metric] = per_image_bd(rows, settings.anchor, metric, settings.method, settings.images)
-    tables.points = rd_points(rows, list(metrics), settings.images)
-    tables.per_image_points = per_image_points(rows, list(metrics), settings.images)
+            tables.per_image_bd[metric] = per_image_bd(rows, settings.anchor, metric, settings.method, settings.images,
+                                                       reduced=reduced)
+    tables.points = rd_points(rows, list(metrics), settings.images, reduced=reduced)
+    tables.per_image_points = per_image_points(rows, list(metrics), settings.images, reduced=reduced)
     order = {codec: position for position, codec in enumerate(dict.fromkeys([settings.anchor, *settings.codec_order]))}
     for frames in (tables.bd, tables.auc, tables.per_image_bd):
         for metric, frame in frames.items():
