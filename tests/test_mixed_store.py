@@ -113,7 +113,7 @@ def test_table_plot_and_report_work_with_no_flags(study, tmp_path):
     plots = {p.name for p in (tmp_path / "results" / "plots").iterdir()}
     assert any("kodak-crops" in name and name.endswith("psnr_rgb.png") for name in plots)
     report = (tmp_path / "results" / "report.html").read_text()
-    assert report.count("<h2 id=") == 3  # two datasets and the environment
+    assert report.count("<h2 id=") == 4  # the metric definitions, two datasets and the environment
     assert "1 image" in report and "1 images" not in report
 
 
