@@ -41,9 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_INTERPOLATION", "DEFAULT_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "INTERPOLATIONS"]
 #: ``bench history``'s default file (JSON lines).
 HISTORY = Path("results/history.jsonl")
-#: Entry-point group of ``bench train``'s trainers: functions ``trainer(name, options: dict)``,
-#: so neither the command nor this module ever imports a codec.
-TRAINERS = "bench.trainers"
 #: Drift studies' most generations (``bench.config.MAX_GENERATIONS``), for ``--generations``.
 MAX_GENERATIONS = 10_000
 
@@ -503,12 +500,14 @@ def history_plot(history: Path | str = HISTORY, *, out: Path | str = Path("resul
 def train(name: str, data: Sequence[Path], out: Path, *, steps: int = 1000, export: Path | None = None,
           options: Sequence[str] = ()) -> None:
     """Train (or resume training) a learned codec through the trainer registered under ``name``
-    in the ``bench.trainers`` entry-point group; ``options`` are KEY=VALUE (JSON values)."""
-    from importlib.metadata import entry_points
+    (``bench.registry``, group ``bench.trainers``: functions ``trainer(name, options: dict)``, so
+    neither the command nor this module ever imports a codec); ``options`` are KEY=VALUE (JSON
+    values)."""
+    from bench import registry
 
-    trainers = {ep.name: ep for ep in entry_points(group=TRAINERS)}
-    if name not in trainers:
-        raise ConfigError(f"no trainer {name!r}; registered: {', '.join(sorted(trainers)) or 'none'}")
+    trainer = registry.load("trainer", name)
+    if trainer is None:
+        raise ConfigError(f"no trainer {name!r}; registered: {', '.join(registry.names('trainer')) or 'none'}")
     settings: dict[str, Any] = {"data": [str(d) for d in data], "out": str(out), "steps": steps}
     if export:
         settings["export"] = str(export)
@@ -518,4 +517,4 @@ def train(name: str, data: Sequence[Path], out: Path, *, steps: int = 1000, expo
             settings[key] = json.loads(value)
         except json.JSONDecodeError:
             settings[key] = value
-    trainers[name].load()(name, settings)
+    trainer(name, settings)

@@ -13,14 +13,14 @@ import json
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import numpy as np
 
+from bench import registry
 from bench.errors import CodecUnavailable, ConfigError, one_line
 
-ENTRY_POINT_GROUP = "bench.codecs"
+ENTRY_POINT_GROUP = registry.GROUPS["codec"]
 
 _KIND_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", list: "a list"}
 
@@ -123,15 +123,25 @@ class Codec(abc.ABC):
     learned: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
-        unknown = sorted(set(params) - set(self.param_defaults))
+        unknown, wrong = self.check_values(params)
         if unknown:
             raise ConfigError(
                 f"codec {self.name!r}: unknown parameter(s) {unknown}; "
                 f"allowed: {sorted(self.param_defaults)}"
             )
-        for key, value, problem in self.value_problems(params):
+        for key, value, problem in wrong:
             raise ConfigError(f"codec {self.name!r}: params.{key} = {toml_value(value)}: {problem}")
         self.params: dict[str, Any] = {**self.param_defaults, **params}
+
+    @classmethod
+    def check_values(cls, values: dict[str, Any], decoder_option: bool = False) -> tuple[list[str], list[tuple[str, Any, str]]]:
+        """The one check of a params (or decoder-options) table, wherever it comes from
+        (bench.toml, a constructor, ``check_decoder_options``): the names this codec does not
+        declare, sorted, and (key, value, what was expected) for each declared one whose value
+        does not fit its type. Each caller words the error for where the table came from."""
+        defaults = cls.decoder_option_defaults if decoder_option else cls.param_defaults
+        unknown = sorted(set(values) - set(defaults))
+        return unknown, cls.value_problems({k: v for k, v in values.items() if k in defaults}, decoder_option)
 
     @classmethod
     def value_type(cls, key: str, decoder_option: bool = False) -> ValueType | None:
@@ -204,13 +214,13 @@ class Codec(abc.ABC):
 
     def check_decoder_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Merge decoder options with their defaults, rejecting unknown names."""
-        unknown = sorted(set(options) - set(self.decoder_option_defaults))
+        unknown, wrong = self.check_values(options, decoder_option=True)
         if unknown:
             raise ConfigError(
                 f"codec {self.name!r}: unknown decoder option(s) {unknown}; "
                 f"allowed: {sorted(self.decoder_option_defaults)}"
             )
-        for key, value, problem in self.value_problems(options, decoder_option=True):
+        for key, value, problem in wrong:
             raise ConfigError(f"codec {self.name!r}: decoder_options.{key} = {toml_value(value)}: {problem}")
         return {**self.decoder_option_defaults, **options}
 
@@ -222,7 +232,7 @@ def canonical_json(value: Any) -> str:
 
 def registered_names() -> list[str]:
     """Names in the ``bench.codecs`` entry-point group, without importing any codec."""
-    return sorted({ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    return registry.names("codec")
 
 
 def registered_codecs() -> dict[str, type[Codec]]:
@@ -237,15 +247,14 @@ def codec_class(name: str) -> type[Codec]:
     Only the named entry point is imported: a run of JPEG alone never pays for importing the
     learned codecs' torch stack in every worker.
     """
-    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
-    if not found:
+    cls = registry.load("codec", name)
+    if cls is None:
         raise ConfigError(
             f"unknown codec {name!r}; registered codecs: {', '.join(registered_names())} "
             f"(a new codec registers in the {ENTRY_POINT_GROUP!r} entry-point group)"
         )
-    cls = found[0].load()
     if not (isinstance(cls, type) and issubclass(cls, Codec)):
-        raise TypeError(f"entry point {found[0].value!r} in {ENTRY_POINT_GROUP} is not a Codec")
+        raise TypeError(f"entry point {registry.entry_value('codec', name)!r} in {ENTRY_POINT_GROUP} is not a Codec")
     return cls
 
 

@@ -236,14 +236,14 @@ def parse_codec(label: str, body: Any, source: str) -> CodecSpec:
     impl = _expect(body.get("impl", label), str, source, where + ".impl")
     cls = codec_class(impl)
     params = _expect(body.get("params", {}), dict, source, where + ".params")
-    unknown = sorted(set(params) - set(cls.param_defaults))
+    unknown, wrong = cls.check_values(params)
     if unknown:
         raise ConfigError(
             f"{source}: {where}.params: unknown parameter(s) {unknown} for codec {impl!r}; "
             f"allowed: {sorted(cls.param_defaults)}"
         )
     _check_numbers(params, f"{source}: [{where}] params.")
-    for key, value, problem in cls.value_problems(params):
+    for key, value, problem in wrong:
         raise ConfigError(f"{source}: [{where}] params.{key} = {toml_value(value)}: {problem}")
     rates = rate_grid(body.get("rates", list(cls.default_rates)), cls, source, where + ".rates")
     options = body.get("decoder_options", [{}])
@@ -253,7 +253,7 @@ def parse_codec(label: str, body: Any, source: str) -> CodecSpec:
     _expect(options, list, source, where + ".decoder_options")
     for index, option in enumerate(options):
         _expect(option, dict, source, where + ".decoder_options[]")
-        bad = sorted(set(option) - set(cls.decoder_option_defaults))
+        bad, wrong = cls.check_values(option, decoder_option=True)
         if bad:
             raise ConfigError(
                 f"{source}: {where}.decoder_options: unknown option(s) {bad} for codec {impl!r}; "
@@ -261,7 +261,7 @@ def parse_codec(label: str, body: Any, source: str) -> CodecSpec:
             )
         at = "decoder_options" if single else f"decoder_options[{index}]"
         _check_numbers(option, f"{source}: [{where}] {at}.")
-        for key, value, problem in cls.value_problems(option, decoder_option=True):
+        for key, value, problem in wrong:
             raise ConfigError(f"{source}: [{where}] {at}.{key} = {toml_value(value)}: {problem}")
     return CodecSpec(label, impl, dict(params), rates, tuple(dict(o) for o in options))
 

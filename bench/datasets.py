@@ -20,16 +20,15 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Callable, Sequence
 
-from bench import archives
+from bench import archives, registry
 from bench.archives import RemoteArchive
 from bench.errors import BenchError, ConfigError
 from bench.images import file_sha256
 
-ENTRY_POINT_GROUP = "bench.datasets"
+ENTRY_POINT_GROUP = registry.GROUPS["dataset"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
 DOWNLOAD_TIMEOUT_S = 60
 
@@ -248,7 +247,7 @@ def default_data_dir() -> Path:
 
 @lru_cache(maxsize=None)
 def registered_datasets() -> dict[str, NamedDataset]:
-    return {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    return registry.load_all("dataset")
 
 
 def folder_images(folder: Path) -> list[ImageRef]:

@@ -136,3 +136,19 @@ def test_help_and_table_do_not_import_what_they_do_not_use(tmp_path):
     loaded = loaded_after(["table", "--results", str(store), "--out", str(tmp_path / "t"), "--resamples", "20"], tmp_path)
     assert "pandas" in loaded  # the command ran
     assert not loaded & {"torch", "matplotlib"}
+
+
+def test_codecs_datasets_and_trainers_are_found_through_one_registry():
+    """Only bench.registry reads entry points: one place decides how a plugin is found."""
+    def reads_entry_points(path: Path) -> bool:
+        return any(isinstance(node, ast.ImportFrom) and node.module == "importlib.metadata"
+                   and "entry_points" in {alias.name for alias in node.names}
+                   for node in ast.walk(ast.parse(path.read_text())))
+
+    readers = {str(path.relative_to(REPO)) for path in (REPO / "bench").rglob("*.py") if reads_entry_points(path)}
+    assert readers == {"bench/registry.py"}
+    from bench import registry
+
+    assert {"jpeg", "webp", "iat"} <= set(registry.names("codec"))
+    assert {"kodak", "sample"} <= set(registry.names("dataset"))
+    assert "invcompress" in registry.names("trainer") and registry.load("trainer", "no such") is None

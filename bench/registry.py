@@ -1,0 +1,44 @@
+"""The one registry: codecs, datasets and training targets, each an entry-point group.
+
+A package (this project's ``bench_codecs`` and ``bench_datasets``, or anyone's) adds an entry to
+a group in its ``pyproject.toml``; the harness lists names without importing anything and loads
+only the entry it is asked for, so looking up JPEG never imports the learned codecs' torch
+stack, and the core never names a codec module.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any
+
+#: Kind of plugin → its entry-point group.
+GROUPS = {"codec": "bench.codecs", "dataset": "bench.datasets", "trainer": "bench.trainers"}
+
+
+def _entries(kind: str) -> dict[str, EntryPoint]:
+    """The group's entries by name (the first one where two packages register the same name)."""
+    found: dict[str, EntryPoint] = {}
+    for entry in entry_points(group=GROUPS[kind]):
+        found.setdefault(entry.name, entry)
+    return found
+
+
+def names(kind: str) -> list[str]:
+    """Registered names of ``kind`` ("codec", "dataset" or "trainer"), sorted; nothing is imported."""
+    return sorted(_entries(kind))
+
+
+def load(kind: str, name: str) -> Any | None:
+    """The object registered as ``name`` (its module imported now), or None when there is none."""
+    entry = _entries(kind).get(name)
+    return entry.load() if entry is not None else None
+
+
+def load_all(kind: str) -> dict[str, Any]:
+    """Every object of ``kind`` by name (each module imported)."""
+    return {name: entry.load() for name, entry in sorted(_entries(kind).items())}
+
+
+def entry_value(kind: str, name: str) -> str:
+    """Where ``name`` points ("module:attribute"), for error messages."""
+    return _entries(kind)[name].value
