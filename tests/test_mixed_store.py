@@ -114,7 +114,7 @@ def test_table_plot_and_report_work_with_no_flags(study, tmp_path):
     assert any("kodak-crops" in name and name.endswith("psnr_rgb.png") for name in plots)
     report = (tmp_path / "results" / "report.html").read_text()
     assert report.count("<h2 id=") == 4  # the metric definitions, two datasets and the environment
-    assert "1 image" in report and "1 images" not in report
+    assert "1 images" not in report and "own images (1–3 images)" in report
 
 
 def test_own_images_state_each_curves_count(study, tmp_path):
