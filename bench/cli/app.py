@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, TypeVar
+from typing import Any, Callable, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from bench import api
 from bench.errors import BenchError, one_line
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 T = TypeVar("T")
 
@@ -64,17 +59,6 @@ def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     except BenchError as exc:
         fail(str(exc))
         raise  # unreachable: fail exits
-
-
-def results_path(results: Path | None, config_path: Path | None) -> Path:
-    """``--results`` when given, else the store bench.toml names."""
-    return call(api.results_folder, results, config_path)
-
-
-def stored_rows(results: Path | None, config_path: Path | None) -> "pd.DataFrame":
-    """Rows of ``--results`` (a store folder or one parquet file; default: bench.toml's store),
-    or a one-line error when there are none, so no analysis command draws from an empty store."""
-    return call(api.stored, results, config_path)
 
 
 def warn(note: str) -> None:
