@@ -353,9 +353,10 @@ def test_signals_end_every_phase_within_30_s(project):
         lines = [line for line in err.splitlines() if line.strip()]
         code = process.returncode
         assert code in (2, 128 + signum, -signum), (code, err)
-        if code == 2:
-            assert lines == [f"error: {Path('res') / 'part-fifo.parquet'}: a FIFO, not a results part; move it out of "
-                             "the results"], err
+        if code == 2:  # the FIFO refused, or the store held by one of the other two runs at that moment
+            fifo = (f"error: {Path('res') / 'part-fifo.parquet'}: a FIFO, not a results part; move it out of "
+                    "the results")
+            assert len(lines) == 1 and (lines[0] == fifo or " is in use by bench run " in lines[0]), err
         elif code == 128 + signum:
             assert lines == ["interrupted: nothing was written"], err
 

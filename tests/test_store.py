@@ -167,8 +167,9 @@ def test_a_results_path_that_is_a_file_or_below_one_is_refused(tmp_path):
 def fail_writes_after(monkeypatch, good: int, folder, code: int = errno.ENOSPC) -> None:
     """Let ``good`` writes into ``folder`` succeed, then fail as a full disk does: half the bytes written."""
     import bench.store
+    import bench.store.folder
 
-    real = bench.store.write_file
+    real = bench.store.folder.write_file
     calls = {"n": 0}
     monkeypatch.setattr(bench.store, "write_calls", calls, raising=False)
 
@@ -181,7 +182,7 @@ def fail_writes_after(monkeypatch, good: int, folder, code: int = errno.ENOSPC) 
             raise OSError(code, os.strerror(code))
         real(path, data)
 
-    monkeypatch.setattr(bench.store, "write_file", write_file)
+    monkeypatch.setattr(bench.store.folder, "write_file", write_file)  # where Store.write looks it up
 
 
 def test_a_failing_write_raises_once_keeps_its_rows_and_leaves_no_temporary(tmp_path, monkeypatch):

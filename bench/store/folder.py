@@ -1,0 +1,150 @@
+"""The store as a folder: append parts, read them back deduplicated, compact them.
+
+Reading concatenates every part and keeps one row per key (a successful row wins over an error
+row, then the newest), so resuming never rewrites anything. A store that cannot be written is
+found before any work (``check_writable``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from bench.errors import ResultsError
+from bench.schema import arrow_schema
+from bench.store.lock import LOCK_NAME
+from bench.store.parts import (
+    PART_GLOB,
+    TMP_PREFIX,
+    StoreWriteError,
+    _fsync_dir,
+    _reason,
+    _remove,
+    check_part_file,
+    deduplicate,
+    read_part,
+    rows_to_table,
+    write_file,
+)
+
+
+class Store:
+    """A folder of parquet parts holding rows of one schema."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    # -- writing ----------------------------------------------------------------------
+    def write(self, rows: list[dict]) -> Path | None:
+        """Write ``rows`` as one new part atomically; returns its path (None when empty).
+
+        A failing write raises StoreWriteError carrying ``rows``: none of them is in the store.
+        """
+        if not rows:
+            return None
+        try:
+            return self.write_table(rows_to_table(rows))
+        except StoreWriteError as exc:
+            exc.rows = list(rows)
+            raise
+
+    def write_table(self, table: pa.Table) -> Path:
+        """Write a table of the store schema as one new part: temp file, fsync, rename.
+
+        The part is encoded in memory and written with unbuffered ``os.write``, so a failing
+        disk raises once (no buffered close that flushes again) and the temporary file is
+        removed whatever stops the write, a signal included.
+        """
+        name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
+        final = self.root / name
+        tmp = self.root / f"{TMP_PREFIX}{name}"
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_file(tmp, sink.getvalue())
+            os.replace(tmp, final)
+        except OSError as exc:
+            _remove(tmp)
+            raise StoreWriteError(f"{self.root}: writing a results part failed ({_reason(exc)}); "
+                                  "free space or fix permissions, then run the same command to resume") from None
+        except BaseException:
+            _remove(tmp)
+            raise
+        _fsync_dir(self.root)
+        return final
+
+    def check_writable(self) -> None:
+        """Create the folder and write and remove a probe file, so an unwritable store is one
+        line before any work rather than a traceback after it."""
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreWriteError(f"{self.root}: is a file, not a results folder; pass --results a folder")
+        probe = self.root / f"{TMP_PREFIX}probe-{uuid.uuid4().hex[:12]}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_file(probe, b"bench probe\n")
+        except OSError as exc:
+            _remove(probe)
+            raise StoreWriteError(f"{self.root}: cannot write results there ({_reason(exc)}); "
+                                  "pass --results a writable folder") from None
+        _remove(probe)
+
+    def remove_temporaries(self) -> int:
+        """Remove what killed writers left behind (temporary parts and bitstreams, takeover
+        markers); only safe while holding the store's lock. Returns how many were removed."""
+        leftovers = [*self.root.glob(f"{TMP_PREFIX}*"), *self.root.glob(f"{LOCK_NAME}.takeover-*"),
+                     *(self.root / "bitstreams").glob(f"{TMP_PREFIX}*")]
+        for path in leftovers:
+            _remove(path)
+        return len(leftovers)
+
+    def compact(self) -> int:
+        """Merge every part into one deduplicated part; returns the number of rows kept."""
+        parts = self.parts()
+        frame = self.read()
+        if frame.empty:
+            return 0
+        self.write_table(pa.Table.from_pandas(frame, schema=arrow_schema(), preserve_index=False))
+        for part in parts:
+            part.unlink()
+        for tmp in self.root.glob(f"{TMP_PREFIX}*"):
+            tmp.unlink()
+        return len(frame)
+
+    # -- reading ----------------------------------------------------------------------
+    def parts(self) -> list[Path]:
+        """Every part, each checked to be a regular file (``check_part_file``) before anyone opens it."""
+        if not self.root.is_dir():
+            return []
+        parts = sorted(self.root.glob(PART_GLOB))
+        for part in parts:
+            check_part_file(part)
+        return parts
+
+    def read(self, include_errors: bool = True) -> pd.DataFrame:
+        """All rows, one per key; error rows only where no successful row exists."""
+        return deduplicate([read_part(part) for part in self.parts()], include_errors)
+
+    def finished_keys(self) -> set[str]:
+        """Keys of rows that succeeded; these tasks are skipped when a run resumes."""
+        keys: set[str] = set()
+        for part in self.parts():
+            table = read_part(part, columns=["key", "error"])
+            ok = table.filter(pa.compute.is_null(table["error"]))
+            keys.update(ok["key"].to_pylist())
+        return keys
+
+
+def read_rows(path: Path | str) -> pd.DataFrame:
+    """Rows of a store folder or of a single parquet file, one per key."""
+    path = Path(path)
+    if path.is_dir():
+        return Store(path).read()
+    if path.exists():
+        return deduplicate([read_part(path)])
+    raise ResultsError(f"{path}: neither a results folder nor a parquet file; check --results")
