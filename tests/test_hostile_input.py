@@ -370,6 +370,23 @@ def test_a_signal_outside_a_run_is_one_line(monkeypatch, signum):
     assert (code, err.strip()) == (128 + signum, "interrupted: nothing was written")
 
 
+def test_sigint_while_the_command_line_loads_is_one_line():
+    """The console script's first act (bench.__main__.main) is to install handlers that turn
+    SIGINT or SIGTERM into one line; here the signal arrives in the middle of loading the
+    command line (typer, rich, bench's modules), which Python's default handler would turn into
+    a KeyboardInterrupt traceback."""
+    script = ("import builtins, os, signal\nimport bench.__main__ as entry\nreal = builtins.__import__\n"
+              "def hooked(name, *args, **kwargs):\n"
+              "    if name == 'typer':  # bench.cli is loading: the moment a user's Ctrl-C lands\n"
+              "        os.kill(os.getpid(), signal.SIGINT)\n"
+              "    return real(name, *args, **kwargs)\n"
+              "builtins.__import__ = hooked\nentry.main()\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (130, "interrupted: nothing was written\n")
+    entry_point = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
+    assert 'bench = "bench.__main__:main"' in entry_point
+
+
 # -- item by item -------------------------------------------------------------------------------
 def test_markup_in_file_names_prints_literally(project):
     """A folder ``[`` holding ``red]bad.png`` (a truncated PNG): the error row's message prints
