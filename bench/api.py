@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
-from bench.defaults import DEFAULT_INTERPOLATION, DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, INTERPOLATIONS
+from bench.config.defaults import DEFAULT_INTERPOLATION, DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, INTERPOLATIONS
 from bench.errors import AnalysisError, ConfigError, ResultsError
 
 # Only the light modules above are imported with bench.api: ``bench --help`` reads this module,
@@ -31,24 +31,24 @@ if TYPE_CHECKING:
 
     from bench.analysis.compare import GateSettings, Verdict
     from bench.analysis.paper import PaperTables
-    from bench.crops import CropsResult
-    from bench.datasets import FetchReport, ImageRef, NamedDataset
-    from bench.drift import DriftRequest, DriftSummary
-    from bench.migrate import Migration
-    from bench.runner import RunRequest
-    from bench.summary import RunSummary
+    from bench.render.crop_grid import CropsResult
+    from bench.plan.datasets import FetchReport, ImageRef, NamedDataset
+    from bench.execute.drift import DriftRequest, DriftSummary
+    from bench.execute.migrate import Migration
+    from bench.execute.runner import RunRequest
+    from bench.execute.summary import RunSummary
 
 __all__ = ["DEFAULT_INTERPOLATION", "DEFAULT_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "INTERPOLATIONS"]
 #: ``bench history``'s default file (JSON lines).
 HISTORY = Path("results/history.jsonl")
-#: Drift studies' most generations (``bench.config.MAX_GENERATIONS``), for ``--generations``.
+#: Drift studies' most generations (``bench.config.settings.MAX_GENERATIONS``), for ``--generations``.
 MAX_GENERATIONS = 10_000
 
 def results_folder(results: Path | str | None = None, config: Path | str | None = None) -> Path:
     """``results`` when given, else the store the configuration names (bench.toml by default)."""
     if results is not None:
         return Path(results)
-    from bench import config as config_module
+    from bench.config import settings as config_module
 
     return Path(config_module.load(Path(config) if config else None, codecs=()).results)
 
@@ -68,9 +68,9 @@ def stored(results: Path | str | None = None, config: Path | str | None = None) 
 
 def run(request: "RunRequest | None" = None, *, on_start=None, on_row=None, **fields) -> "RunSummary":
     """``bench run`` as a function: ``api.run(datasets=("kodak",), codecs=("jpeg",), limit=2)``
-    (or a ``bench.runner.RunRequest``); returns the run's summary (rows written and failed per
+    (or a ``bench.execute.runner.RunRequest``); returns the run's summary (rows written and failed per
     codec, mean bpp and PSNR, wall time)."""
-    from bench.runner import RunRequest, run as run_request
+    from bench.execute.runner import RunRequest, run as run_request
 
     if request is None:
         fields = {k: tuple(v) if k in ("datasets", "codecs", "metrics", "images", "rates") else v
@@ -81,13 +81,13 @@ def run(request: "RunRequest | None" = None, *, on_start=None, on_row=None, **fi
 
 def summary_lines(summary: "RunSummary") -> list[str]:
     """A run's summary as ``bench run`` prints it: a table per codec, then what to run next."""
-    from bench.summary import render
+    from bench.execute.summary import render
 
     return list(render(summary))
 
 
 #: Classes a caller catches or filters, imported from their modules when first asked for.
-_LAZY = {"RunWarning": "bench.runner", "Interrupted": "bench.backends", "raise_interrupted": "bench.backends"}
+_LAZY = {"RunWarning": "bench.execute.runner", "Interrupted": "bench.execute.backends", "raise_interrupted": "bench.execute.backends"}
 
 
 def __getattr__(name: str) -> Any:
@@ -112,7 +112,7 @@ def rows(results: Path | str | None = None, *, config: Path | str | None = None,
 def colour_order(frame: "pd.DataFrame", config: Path | str | None = None) -> tuple[str, ...]:
     """Configured codecs first (bench.toml's section order), then every other label of ``frame``:
     the order that fixes colours in figures and rows in tables."""
-    from bench import config as config_module
+    from bench.config import settings as config_module
 
     order = list(config_module.load(Path(config) if config else None, codecs=()).codec_sections)
     return (*order, *sorted(set(frame["codec"].astype(str)) - set(order)))
@@ -234,7 +234,7 @@ def crops(image: str, box: str, *, bpp: float | None = None, target_bpp: float |
     """The same crop (``box`` "x,y,width,height") of one image from every codec at (nearly) the
     same bpp: the stored point nearest ``bpp``, or a rate search to ``target_bpp``; one PNG grid."""
     from bench.analysis.select import select_rows
-    from bench.crops import Box, crop_grid, find_image, stored_dataset
+    from bench.render.crop_grid import Box, crop_grid, find_image, stored_dataset
 
     if (bpp is None) == (target_bpp is None):
         raise ConfigError("give exactly one of --bpp (nearest stored point) or --target-bpp (rate search)")
@@ -260,7 +260,7 @@ def version_line() -> str:
     """``bench <version>``, with the git commit when bench runs from a checkout: what a bug
     report or a results row needs to name the harness that ran."""
     import bench
-    from bench.provenance import git_commit
+    from bench.config.provenance import git_commit
 
     commit = git_commit()
     return f"bench {bench.__version__}" + ("" if commit == "unknown" else f" (git {commit})")
@@ -297,7 +297,7 @@ class DatasetInfo:
 
 def datasets() -> list[DatasetInfo]:
     """Every registered dataset: image count, where its files are looked for, what pins them."""
-    from bench import datasets as dataset_registry
+    from bench.plan import datasets as dataset_registry
 
     root = dataset_registry.default_data_dir()
     return [DatasetInfo(name, ds.image_count, ds.description, ds.root(root), _pin_line(ds, root))
@@ -306,7 +306,7 @@ def datasets() -> list[DatasetInfo]:
 
 def _pin_line(ds: "NamedDataset", data_dir: Path) -> str:
     """What a dataset's files are checked against, and where that pin came from."""
-    from bench.archives import read_record
+    from bench.plan.archives import read_record
 
     if ds.local_root:
         return "no pins: files of an installed package"
@@ -337,7 +337,7 @@ class Fetched:
 
 def fetch_dataset(name: str, data_dir: Path | None = None, archive: Path | None = None) -> Fetched:
     """Download a named dataset's missing files (or install them from ``archive``) and check them."""
-    from bench import datasets as dataset_registry
+    from bench.plan import datasets as dataset_registry
 
     report = dataset_registry.fetch_dataset(name, data_dir, archive)
     return Fetched(report, dataset_registry.resolve(name, data_dir, download=False))
@@ -355,7 +355,7 @@ def schema() -> str:
 def compact(results: Path | str, on_note: Callable[[str], None] | None = None) -> int:
     """Merge a store's parts into one deduplicated part under the store's lock (a live run's
     lock refuses it in one line: its temporary parts are never touched); returns rows kept."""
-    from bench.runner import store_lock
+    from bench.execute.runner import store_lock
     from bench.store import Store
 
     store = Store(results)
@@ -367,8 +367,8 @@ def compact(results: Path | str, on_note: Callable[[str], None] | None = None) -
 
 def migrate(results: Path | str, on_note: Callable[[str], None] | None = None) -> "Migration":
     """Rekey the rows of an older schema version under the store's lock (nothing is re-measured)."""
-    from bench.migrate import migrate as rekey
-    from bench.runner import store_lock
+    from bench.execute.migrate import migrate as rekey
+    from bench.execute.runner import store_lock
     from bench.store import Store
 
     store = Store(results)
@@ -392,13 +392,13 @@ def measure(metrics: Sequence[str], *, datasets: Iterable[str] = (), results: Pa
             on_note: Callable[[str], None] | None = None) -> Remeasured:
     """Decode kept bitstreams (``bench run --keep-bitstreams``) and store ``metrics`` for them,
     under the store's lock."""
-    from bench import config as config_module
-    from bench import datasets as dataset_registry
-    from bench import metric_names
-    from bench.images import file_sha256
-    from bench.provenance import new_provenance
-    from bench.remeasure import remeasure
-    from bench.runner import store_lock
+    from bench.config import settings as config_module
+    from bench.plan import datasets as dataset_registry
+    from bench.config import metric_names
+    from bench.plan.images import file_sha256
+    from bench.config.provenance import new_provenance
+    from bench.execute.remeasure import remeasure
+    from bench.execute.runner import store_lock
     from bench.store import Store
 
     configured = config_module.load(Path(config) if config else None, codecs=())
@@ -417,8 +417,8 @@ def drift_run(request: "DriftRequest | None" = None, *, on_start: Callable[[str,
               on_chain: Callable[[dict], None] | None = None, on_note: Callable[[str], None] | None = None,
               **fields: Any) -> "DriftSummary":
     """``bench drift run`` as a function: ``api.drift_run(schedules=("jpeg:75",), generations=5)``
-    (or a ``bench.drift.DriftRequest``); returns the rows written and the errors met."""
-    from bench.drift import DriftRequest, run_study
+    (or a ``bench.execute.drift.DriftRequest``); returns the rows written and the errors met."""
+    from bench.execute.drift import DriftRequest, run_study
 
     if request is None:
         fields = {k: tuple(v) if k in ("schedules", "datasets", "metrics") else v for k, v in fields.items()}
@@ -429,7 +429,7 @@ def drift_run(request: "DriftRequest | None" = None, *, on_start: Callable[[str,
 def drift_report(results: Path | str | None = None, *, metric: str = "psnr_rgb", threshold: float | None = None,
                  out: Path | str = Path("results/drift"), config: Path | str | None = None) -> list[Path]:
     """Metric against generation per schedule (plots) and the drift table (Markdown, LaTeX, CSV)."""
-    from bench import config as config_module
+    from bench.config import settings as config_module
     from bench.analysis.drift_summary import summary_table
     from bench.render.drift import plot_drift
     from bench.render.tables import write_all

@@ -27,7 +27,7 @@ def measure_once(codec_name: str, image_path: Path, width: int, height: int, rat
     import torch
 
     from bench.codec import make_codec
-    from bench.images import load_rgb8
+    from bench.plan.images import load_rgb8
 
     source = load_rgb8(image_path)
     reps = (-(-height // source.shape[0]), -(-width // source.shape[1]), 1)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.curves import mean_curves
+from bench.analysis.curves import mean_curves
 from bench.store import Store
 
 QUALITIES = (10, 20, 30, 40, 50, 60, 70, 75, 80, 90)

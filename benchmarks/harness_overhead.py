@@ -13,7 +13,7 @@ JPEG + WebP, and JPEG alone, by default). Then the repository's bench.toml on th
 ``--limit`` Kodak images: as configured, and with the determinism check on every row (``all``:
 every bitstream decoded twice); and metric throughput per 768×512 image.
 
-Until the execution was split into driver and worker (bench.execute, bench.worker) the script
+Until the execution was split into driver and worker (bench.execute, bench.execute.worker) the script
 also timed a ``legacy`` variant: ``bench run`` with one task per worker call (``run_task``),
 tasks handed out one by one and metrics uncached. That path is gone; the numbers it gave are
 kept in docs/performance.md with the commit they were measured at.

@@ -132,7 +132,7 @@ def machine() -> str:
 
 
 def benchmark(args: argparse.Namespace, versions: list[Version]) -> None:
-    from bench.images import load_rgb8
+    from bench.plan.images import load_rgb8
 
     image = load_rgb8(args.image, min_side=1)
     points = [("invcompress", 1.0), ("iat", args.iat_level)]
@@ -164,7 +164,7 @@ def benchmark(args: argparse.Namespace, versions: list[Version]) -> None:
 
 def verify(args: argparse.Namespace, versions: list[Version]) -> int:
     """Bitstream, decoded uint8 image and float reconstruction of every image: reference vs new."""
-    from bench.images import load_rgb8
+    from bench.plan.images import load_rgb8
 
     points = [(name, float(rate)) for name, rate in (point.split(":") for point in args.points)]
     paths = sorted(p for p in args.verify.iterdir() if p.suffix.lower() == ".png")

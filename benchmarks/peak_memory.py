@@ -1,6 +1,6 @@
 """Peak memory of one task per image size and metric, in MB per megapixel.
 
-Each (size, metric) runs one JPEG task (``bench.execute.run_task``, exactly what a worker runs)
+Each (size, metric) runs one JPEG task (``bench.execute.driver.run_task``, exactly what a worker runs)
 in a fresh Python process and reads that process's ``ru_maxrss``; the RSS after the imports is
 subtracted, so the number is what the task itself (image read, encode, two decodes, the metric)
 added. ``none`` measures no metric: the codec path alone.
@@ -24,11 +24,11 @@ CHILD = r"""
 import json, resource, sys
 from pathlib import Path
 from bench.codec import make_codec
-from bench.config import CodecSpec
-from bench.datasets import resolve
-from bench.worker import Settings, run_task
-from bench.plan import plan
-from bench.provenance import new_provenance
+from bench.config.settings import CodecSpec
+from bench.plan.datasets import resolve
+from bench.execute.worker import Settings, run_task
+from bench.plan.tasks import plan
+from bench.config.provenance import new_provenance
 import bench.metrics, torch  # every import a worker has made before its first task
 
 folder, metric = sys.argv[1], sys.argv[2]

@@ -17,8 +17,8 @@ tensorflow-datasets (``url_checksums/clic.txt``) pins an older upload of the sam
 SHA-256 ``00be3809…236b7d``: a different archive, not used here.
 """
 
-from bench.archives import RemoteArchive
-from bench.datasets import NamedDataset
+from bench.plan.archives import RemoteArchive
+from bench.plan.datasets import NamedDataset
 
 CLIC2020_PROFESSIONAL_VALID = NamedDataset(
     name="clic2020-professional-valid",

@@ -9,8 +9,8 @@ Archive pins, from two sources that agree:
   registries (one also records the server's Content-Length 448993893).
 """
 
-from bench.archives import RemoteArchive
-from bench.datasets import NamedDataset
+from bench.plan.archives import RemoteArchive
+from bench.plan.datasets import NamedDataset
 
 DIV2K_VALID = NamedDataset(
     name="div2k-valid",

@@ -6,7 +6,7 @@ Canonical source: Rich Franzen's lossless PNG release of Kodak Photo CD PCD0992
 
 from pathlib import Path
 
-from bench.datasets import NamedDataset, RemoteFile
+from bench.plan.datasets import NamedDataset, RemoteFile
 
 BASE_URL = "http://r0k.us/graphics/kodak/kodak/"
 

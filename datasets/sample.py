@@ -6,7 +6,7 @@ and finishes in minutes. Not a benchmark dataset: use Kodak for published compar
 
 from pathlib import Path
 
-from bench.datasets import NamedDataset
+from bench.plan.datasets import NamedDataset
 
 
 def _skimage_data_dir() -> Path:

@@ -14,8 +14,8 @@ it is trust on first use: the digest of the first archive fetched is recorded an
 must match it (``bench datasets list`` says so).
 """
 
-from bench.archives import RemoteArchive
-from bench.datasets import NamedDataset
+from bench.plan.archives import RemoteArchive
+from bench.plan.datasets import NamedDataset
 
 TECNICK = NamedDataset(
     name="tecnick",

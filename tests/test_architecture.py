@@ -91,7 +91,8 @@ def test_the_cli_goes_through_bench_api_only():
 
 def test_the_api_states_the_limits_the_core_enforces():
     """bench.api repeats a limit of the core so that --help need not import it; they must agree."""
-    from bench import api, config
+    from bench import api
+    from bench.config import settings as config
 
     assert api.MAX_GENERATIONS == config.MAX_GENERATIONS
 
@@ -152,3 +153,39 @@ def test_codecs_datasets_and_trainers_are_found_through_one_registry():
     assert {"jpeg", "webp", "iat"} <= set(registry.names("codec"))
     assert {"kodak", "sample"} <= set(registry.names("dataset"))
     assert "invcompress" in registry.names("trainer") and registry.load("trainer", "no such") is None
+
+
+#: The folders of bench/ in the order work flows through them, root modules (the contracts every
+#: stage shares) first. A module may import from its own folder and from folders of lower rank
+#: only, so the dependencies form layers and no stage reaches back into a later one.
+RANKS = {"errors": 0, "registry": 0, "published": 0, "codec": 1, "schema": 1, "config": 2, "metrics": 3, "plan": 3, "store": 3,
+         "execute": 4, "analysis": 5, "render": 6, "api": 7, "cli": 8, "__main__": 9}
+
+
+def imported_bench_parts(path: Path) -> set[str]:
+    """The first part below ``bench`` of every bench module ``path`` imports (functions included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "bench" and not node.level:
+            parts = node.module.split(".")
+            found |= {alias.name for alias in node.names} if len(parts) == 1 else {parts[1]}
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("bench.")}
+    return found
+
+
+def test_the_folders_read_as_the_flow_and_no_import_points_back():
+    bench = REPO / "bench"
+    assert {p.name for p in bench.iterdir() if p.is_dir() and p.name not in ("__pycache__", "published")} == \
+        {"config", "plan", "execute", "store", "analysis", "render", "metrics", "cli"}
+    problems = []
+    for path in bench.rglob("*.py"):
+        parts = path.relative_to(bench).parts
+        own = parts[0] if len(parts) > 1 else path.stem
+        if own == "__init__":
+            continue
+        assert own in RANKS, f"{path}: a folder or root module of unknown rank; add it to RANKS"
+        for target in imported_bench_parts(path) - {own, "__version__"}:
+            if RANKS.get(target, -1) >= RANKS[own]:
+                problems.append(f"{path.relative_to(REPO)} imports bench.{target}")
+    assert not problems, problems

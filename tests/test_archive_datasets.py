@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import bench.datasets
-from bench.archives import MANIFEST, ArchiveError
-from bench.datasets import DatasetError, registered_datasets, resolve
+import bench.plan.datasets
+from bench.plan.archives import MANIFEST, ArchiveError
+from bench.plan.datasets import DatasetError, registered_datasets, resolve
 
 NAMES = ("a.png", "b.png", "c.png")
 
@@ -66,7 +66,7 @@ def use_dataset(monkeypatch, name: str, data: bytes | None, url: str = "http://1
         size=len(data) if pinned and data is not None else None,
         sha256=hashlib.sha256(data).hexdigest() if pinned and data is not None else None, **archive_changes)
     dataset = dataclasses.replace(original, archive=archive)
-    monkeypatch.setattr(bench.datasets, "registered_datasets", lambda: {name: dataset})
+    monkeypatch.setattr(bench.plan.datasets, "registered_datasets", lambda: {name: dataset})
     return dataset
 
 
@@ -202,12 +202,12 @@ def test_a_tampered_archive_is_refused_and_nothing_extracted(tmp_path, monkeypat
     archive = tmp_path / "clic.zip"
     archive.write_bytes(bytes(tampered))
     with pytest.raises(ArchiveError) as exc:
-        bench.datasets.fetch_dataset("clic2020-professional-valid", tmp_path / "d", archive)
+        bench.plan.datasets.fetch_dataset("clic2020-professional-valid", tmp_path / "d", archive)
     assert "differs from the pinned" in one_line(exc) and "not extracted" in str(exc.value)
     assert not (tmp_path / "d" / "clic2020-professional-valid").exists()
     archive.write_bytes(data[:-10])
     with pytest.raises(ArchiveError, match="bytes, but clic2020_professional_valid.zip has"):
-        bench.datasets.fetch_dataset("clic2020-professional-valid", tmp_path / "d", archive)
+        bench.plan.datasets.fetch_dataset("clic2020-professional-valid", tmp_path / "d", archive)
 
 
 @pytest.mark.parametrize("kind, members", [
@@ -222,7 +222,7 @@ def test_unsafe_members_are_refused_in_one_line(kind, members, tmp_path, monkeyp
     archive = tmp_path / "a.bin"
     archive.write_bytes(data)
     with pytest.raises(ArchiveError) as exc:
-        bench.datasets.fetch_dataset("clic2020-professional-valid", tmp_path / "d", archive)
+        bench.plan.datasets.fetch_dataset("clic2020-professional-valid", tmp_path / "d", archive)
     message = one_line(exc)
     assert "refused, nothing extracted" in message and ("outside" in message or "link" in message)
     assert not (tmp_path / "d" / "clic2020-professional-valid").exists()
@@ -241,7 +241,7 @@ def test_a_zip_symlink_member_is_refused(tmp_path, monkeypatch):
     use_dataset(monkeypatch, "clic2020-professional-valid", data)
     (tmp_path / "a.zip").write_bytes(data)
     with pytest.raises(ArchiveError) as exc:
-        bench.datasets.fetch_dataset("clic2020-professional-valid", tmp_path / "d", tmp_path / "a.zip")
+        bench.plan.datasets.fetch_dataset("clic2020-professional-valid", tmp_path / "d", tmp_path / "a.zip")
     assert "is a symbolic link" in one_line(exc)
 
 
@@ -250,7 +250,7 @@ def test_declared_sizes_over_the_cap_are_refused_as_a_bomb(tmp_path, monkeypatch
     use_dataset(monkeypatch, "clic2020-professional-valid", data, max_unpacked_bytes=100)
     (tmp_path / "a.zip").write_bytes(data)
     with pytest.raises(ArchiveError) as exc:
-        bench.datasets.fetch_dataset("clic2020-professional-valid", tmp_path / "d", tmp_path / "a.zip")
+        bench.plan.datasets.fetch_dataset("clic2020-professional-valid", tmp_path / "d", tmp_path / "a.zip")
     assert "possible archive bomb" in one_line(exc)
 
 
@@ -266,7 +266,7 @@ def test_a_modified_extracted_file_is_refused_then_restored(tmp_path, monkeypatc
     assert "b.png: SHA-256" in one_line(exc) and "bench datasets fetch clic2020-professional-valid" in str(exc.value)
     allowed = resolve("clic2020-professional-valid", tmp_path, allow_modified=True)
     assert [r.modified for r in allowed] == [False, True, False]
-    report = bench.datasets.fetch_dataset("clic2020-professional-valid", tmp_path)
+    report = bench.plan.datasets.fetch_dataset("clic2020-professional-valid", tmp_path)
     assert report.replaced == ["b.png"]
     assert refs[1].path.read_bytes() == png_bytes(1)
 

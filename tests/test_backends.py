@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 import bench.cli  # noqa: F401  (registers the subcommands)
-from bench.backends import stream_results
+from bench.execute.backends import stream_results
 from bench.cli.app import app
 from bench.errors import ConfigError
 from bench.store import Store
@@ -46,7 +46,7 @@ def _unit_with_pid(unit, settings, provenance):
     """``run_unit`` that records the worker process in the rows' ``host`` column."""
     import os
 
-    from bench.worker import run_unit
+    from bench.execute.worker import run_unit
 
     return [row | {"host": f"pid {os.getpid()}"} for row in run_unit(unit, settings, provenance)]
 
@@ -54,12 +54,12 @@ def _unit_with_pid(unit, settings, provenance):
 def test_units_of_one_image_run_in_one_worker_process(tmp_path, photo):
     from PIL import Image
 
-    from bench.config import CodecSpec
-    from bench.datasets import resolve
-    from bench.execute import execute
-    from bench.worker import Settings
-    from bench.plan import plan
-    from bench.provenance import new_provenance
+    from bench.config.settings import CodecSpec
+    from bench.plan.datasets import resolve
+    from bench.execute.driver import execute
+    from bench.execute.worker import Settings
+    from bench.plan.tasks import plan
+    from bench.config.provenance import new_provenance
 
     folder = tmp_path / "images"
     folder.mkdir()
@@ -117,7 +117,7 @@ def test_dask_cluster_rows_equal_local_rows(tmp_path, kodak_dir):
 
 
 def test_device_flag_is_validated():
-    from bench.runner import resolve_device
+    from bench.execute.runner import resolve_device
     from bench.errors import BenchError
 
     import torch
@@ -155,7 +155,7 @@ def test_abort_terminates_the_loky_workers_without_a_warning():
     import time
     import warnings
 
-    from bench.backends import abort
+    from bench.execute.backends import abort
 
     rows = stream_results(_slow, range(40), {}, backend="loky", jobs=2)
     first = next(rows)

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.config import CodecSpec
-from bench.datasets import ImageRef
+from bench.config.settings import CodecSpec
+from bench.plan.datasets import ImageRef
 from bench.errors import CodecUnavailable
-from bench.plan import plan
+from bench.plan.tasks import plan
 from bench_codecs.inn import coding
 from bench_codecs.inn.codec import DEMO_IAT, WEIGHTS, IatCodec, InvCompressCodec, checkpoint_path
 from bench_codecs.inn.invcompress import InvCompress

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.config import load, parse
+from bench.config.settings import load, parse
 from bench.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]

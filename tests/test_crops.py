@@ -17,7 +17,7 @@ from bench.cli.app import app
 from matplotlib.colors import to_hex
 from matplotlib.patches import Rectangle
 
-from bench.crops import Box, crop_grid, find_image, off_target_text, panel_order
+from bench.render.crop_grid import Box, crop_grid, find_image, off_target_text, panel_order
 from bench.errors import AnalysisError, ConfigError
 from bench.render.crops import OFF_TARGET_COLOUR, Panel, crops_figure, crops_prefix, enlargement, wrap
 from bench.render.report import crops_by_dataset
@@ -137,7 +137,7 @@ def test_image_errors_name_the_image(stores, tmp_path):
 
 
 def choice(codec: str, learned: bool, options: str = "{}", bpp: float = 1.0):
-    from bench.crops import Choice
+    from bench.render.crop_grid import Choice
 
     return Choice(codec, options, "quality", 50, bpp, {}, "nearest stored", True, np.zeros((1, 1, 3), np.uint8), learned)
 
@@ -162,7 +162,7 @@ def test_learned_is_declared_by_the_codec_implementation():
 
 def test_anchor_goes_first_and_a_named_anchor_joins_the_codecs(stores, tmp_path, monkeypatch):
     drawn = {}
-    monkeypatch.setattr("bench.crops.render_crops", lambda panels, caption, out, stem: drawn.update(
+    monkeypatch.setattr("bench.render.crop_grid.render_crops", lambda panels, caption, out, stem: drawn.update(
         titles=[p.title for p in panels], caption=caption) or out / f"{stem}.png")
     result = grid(stores, "kept", tmp_path, anchor="webp")
     assert list(result.choices["codec"]) == ["webp", "jpeg"]
@@ -175,7 +175,7 @@ def test_anchor_goes_first_and_a_named_anchor_joins_the_codecs(stores, tmp_path,
 
 def test_a_panel_outside_the_tolerance_is_framed_and_says_its_offset(stores, tmp_path, monkeypatch):
     drawn = {}
-    monkeypatch.setattr("bench.crops.render_crops", lambda panels, caption, out, stem: drawn.update(
+    monkeypatch.setattr("bench.render.crop_grid.render_crops", lambda panels, caption, out, stem: drawn.update(
         panels=panels, caption=caption) or out / f"{stem}.png")
     result = grid(stores, "kept", tmp_path, target_bpp=1.0, tolerance=0.0001)
     off = [p.off_target for p in drawn["panels"][1:]]

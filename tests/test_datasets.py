@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.datasets import DatasetError, NamedDataset, RemoteFile, fetch, registered_datasets, resolve
+from bench.plan.datasets import DatasetError, NamedDataset, RemoteFile, fetch, registered_datasets, resolve
 from bench.errors import BenchError, ConfigError
-from bench.images import file_sha256, load_rgb8
+from bench.plan.images import file_sha256, load_rgb8
 
 
 def test_kodak_resolves_to_the_24_pinned_files(kodak_dir):
@@ -120,10 +120,10 @@ def test_a_tampered_file_is_refused_naming_both_hashes_and_the_fix(kodak_copy):
 
 
 def test_allowed_modified_files_are_measured_and_their_rows_marked(kodak_copy):
-    from bench.config import CodecSpec
-    from bench.worker import base_row
-    from bench.plan import plan
-    from bench.provenance import new_provenance
+    from bench.config.settings import CodecSpec
+    from bench.execute.worker import base_row
+    from bench.plan.tasks import plan
+    from bench.config.provenance import new_provenance
     from bench.schema import COLUMN_NAMES
 
     tamper(kodak_copy)
@@ -168,7 +168,7 @@ def test_fetch_replaces_a_modified_file_and_keeps_good_ones(tmp_path):
 def test_bench_datasets_fetch_names_a_modified_file_it_cannot_replace(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    import bench.datasets
+    import bench.plan.datasets
     from bench.cli import app
 
     source = tmp_path / "remote" / "one.png"
@@ -179,7 +179,7 @@ def test_bench_datasets_fetch_names_a_modified_file_it_cannot_replace(tmp_path, 
     local.parent.mkdir(parents=True)
     local.write_bytes(b"tampered")
     source.unlink()  # the source is gone: offline
-    monkeypatch.setattr(bench.datasets, "registered_datasets", lambda: {"tiny": dataset})
+    monkeypatch.setattr(bench.plan.datasets, "registered_datasets", lambda: {"tiny": dataset})
     result = CliRunner().invoke(app, ["datasets", "fetch", "tiny", "--data-dir", str(tmp_path / "data")])
     assert result.exit_code == 2
     assert f"{local}: SHA-256" in " ".join(result.output.split()) and "re-downloading it failed" in result.output

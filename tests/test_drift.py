@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import bench.cli  # noqa: F401
 from bench.cli.app import app
-from bench.drift import Step, parse_schedule
+from bench.execute.drift import Step, parse_schedule
 from bench.analysis.drift_summary import drift_rows, per_chain, summary_table
 from bench.errors import ConfigError
 from bench.store import Store

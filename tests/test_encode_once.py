@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bench.config import CodecSpec, load
-from bench.datasets import resolve
-from bench.execute import execute
-from bench.worker import Settings, run_task, run_unit
-from bench.plan import Unit, by_image, pending, plan, plan_matched, units
-from bench.provenance import new_provenance
+from bench.config.settings import CodecSpec, load
+from bench.plan.datasets import resolve
+from bench.execute.driver import execute
+from bench.execute.worker import Settings, run_task, run_unit
+from bench.plan.tasks import Unit, by_image, pending, plan, plan_matched, units
+from bench.config.provenance import new_provenance
 from bench.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

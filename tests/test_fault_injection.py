@@ -43,7 +43,7 @@ COMPARED = ["bitstream_sha256", "bytes", "psnr_rgb", "psnr_y", "error"]
 ZYGOTE = r"""
 import json, os, sys, time
 import bench.cli
-from bench.summary import RunSummary
+from bench.execute.summary import RunSummary
 
 add = RunSummary.add
 def slow_add(self, row):

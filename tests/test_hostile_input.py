@@ -30,9 +30,9 @@ import pytest
 from PIL import Image
 
 import bench.cli as cli
-from bench import config as config_module
+from bench.config import settings as config_module
 from bench.errors import ConfigError, ImageError, ResultsError
-from bench.images import load_rgb8
+from bench.plan.images import load_rgb8
 from bench.store import LOCK_NAME, Store, StoreInUse, StoreLock
 
 SEED = 24

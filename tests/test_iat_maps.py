@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.config import CodecSpec
-from bench.datasets import ImageRef
+from bench.config.settings import CodecSpec
+from bench.plan.datasets import ImageRef
 from bench.errors import CodecFailure, ConfigError
-from bench.plan import plan
+from bench.plan.tasks import plan
 from bench_codecs.inn import iat_maps, train as train_module
 from bench_codecs.inn.codec import DEMO_IAT, IatCodec
 from bench_codecs.inn.coding import Bitstream, to_padded_tensor, to_uint8

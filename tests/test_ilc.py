@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bench.errors import ConfigError
-from bench.worker import Settings, encode_decode_measure
+from bench.execute.worker import Settings, encode_decode_measure
 from bench_codecs.inn.ilc import ILC, PAPER_KERNELS, PAPER_WIDTHS, AveragingHaar, ilc_loss, teacher
 from bench_codecs.inn.layers import HaarDownsampling
 from bench_codecs.inn.codec import checkpoint_path

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from bench.errors import ImageError
-from bench.images import file_sha256, load_rgb8, size_requirement
+from bench.plan.images import file_sha256, load_rgb8, size_requirement
 
 
 @pytest.fixture
@@ -119,13 +119,13 @@ def test_digest_is_cached_per_file_version(tmp_path, monkeypatch):
     import os
     import time
 
-    import bench.images
+    import bench.plan.images
 
     path = tmp_path / "a.bin"
     path.write_bytes(b"one")
     calls = []
-    real = bench.images._hash_file
-    monkeypatch.setattr(bench.images, "_hash_file", lambda p: calls.append(p) or real(p))
+    real = bench.plan.images._hash_file
+    monkeypatch.setattr(bench.plan.images, "_hash_file", lambda p: calls.append(p) or real(p))
     first = file_sha256(path)
     assert file_sha256(path) == first and len(calls) == 1
     # same size, mtime set back: the change of ctime (or inode) still makes it a new version

@@ -9,7 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from bench.cli import app
-from bench.plan import Task
+from bench.plan.tasks import Task
 from bench.schema import IDENTITY_COLUMNS, SCHEMA_VERSION, version_mismatch
 from bench.store import Store
 

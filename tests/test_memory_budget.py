@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import bench.memory_budget as memory_budget
+import bench.execute.memory_budget as memory_budget
 from bench.errors import CodecFailure
-from bench.memory_budget import ensure_fits, estimate_mib, limit_workers, task_loads
+from bench.execute.memory_budget import ensure_fits, estimate_mib, limit_workers, task_loads
 
 INVCOMPRESS = (825.0, 1876.7)  # docs/performance.md fit
 

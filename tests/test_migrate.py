@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import bench.cli  # noqa: F401
 from bench.cli.app import app
-from bench.migrate import part_version
+from bench.execute.migrate import part_version
 from bench.schema import SCHEMA_VERSION
 from bench.store import read_rows
 

@@ -12,7 +12,7 @@ import pytest
 from matplotlib.collections import PolyCollection
 
 from bench.analysis.envelope import envelope_curves
-from bench.curves import image_rows, mean_curves
+from bench.analysis.curves import image_rows, mean_curves
 from bench.render.rd import per_image_figure, plot_per_image, plot_rd, rd_figures
 from bench.render.style import codec_colours, curve_labels, marker_style
 from bench.schema import METRIC_COLUMNS

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from bench.errors import CodecFailure, CodecUnavailable, ConfigError
-from bench.worker import Settings, encode_decode_measure
+from bench.execute.worker import Settings, encode_decode_measure
 from bench_codecs.inn.probdec import (MixtureContext, ProbDec, causal_offsets, mixture_likelihood, mixture_pmf,
                                       probdec_loss, soft_round, wavefronts)
 from bench_codecs.inn.codec import checkpoint_path

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from bench.config import CodecSpec
-from bench.datasets import resolve
-from bench.worker import Settings, codec_for, run_unit
+from bench.config.settings import CodecSpec
+from bench.plan.datasets import resolve
+from bench.execute.worker import Settings, codec_for, run_unit
 from bench.metrics import measure
 from bench.metrics.psnr import psnr_rgb, psnr_rgb_float
-from bench.plan import plan, units
-from bench.provenance import new_provenance
+from bench.plan.tasks import plan, units
+from bench.config.provenance import new_provenance
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 METRICS = ("psnr_rgb", "psnr_rgb_float")

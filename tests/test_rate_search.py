@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from bench.errors import ConfigError
-from bench.rate_search import RateSearch, search_rate
+from bench.plan.rate_search import RateSearch, search_rate
 
 
 class Counted:
@@ -106,7 +106,7 @@ def test_bad_arguments_are_config_errors(kwargs):
 
 
 def test_real_jpeg_search_lands_within_five_percent(photo):
-    from bench.worker import codec_for
+    from bench.execute.worker import codec_for
 
     image = np.ascontiguousarray(photo[:128, :192])
     jpeg = codec_for("jpeg", {})

@@ -258,7 +258,7 @@ def test_a_full_disk_mid_run_stops_at_once_and_keeps_the_computed_rows(tmp_path,
 
 
 def test_workers_never_exceed_tasks_and_too_many_jobs_warn_once(tmp_path, tiny_folder, monkeypatch):
-    monkeypatch.setattr("bench.runner.cpu_count", lambda: 1)
+    monkeypatch.setattr("bench.execute.runner.cpu_count", lambda: 1)
     result = runner.invoke(app, tiny_args(tmp_path, tiny_folder, "--jobs", "3", "--limit", "1", "--codec", "jpeg"))
     assert result.exit_code == 0, result.output
     assert result.output.count("warning:") == 1

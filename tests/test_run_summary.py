@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import bench.cli  # noqa: F401  (registers the subcommands)
 from bench.cli.app import app, console
-from bench.summary import RunSummary, render
+from bench.execute.summary import RunSummary, render
 
 runner = CliRunner()
 LONG = "jpeg-444-with-a-label-longer-than-a-narrow-terminal"
@@ -105,12 +105,12 @@ def test_bench_run_prints_the_summary_on_a_narrow_terminal_and_exits_1_on_failur
 
 
 def test_execute_returns_the_summary_as_data(tmp_path, folder):
-    from bench import datasets
-    from bench.config import load
-    from bench.execute import execute
-    from bench.worker import Settings
-    from bench.plan import plan
-    from bench.provenance import new_provenance
+    from bench.plan import datasets
+    from bench.config.settings import load
+    from bench.execute.driver import execute
+    from bench.execute.worker import Settings
+    from bench.plan.tasks import plan
+    from bench.config.provenance import new_provenance
     from bench.store import Store
 
     cfg = load(config(tmp_path))

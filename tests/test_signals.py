@@ -9,7 +9,7 @@ import time
 import pytest
 from PIL import Image
 
-from bench.backends import Interrupted, StopOnSignals
+from bench.execute.backends import Interrupted, StopOnSignals
 from bench.store import Store
 
 
@@ -33,7 +33,7 @@ def test_a_signal_becomes_interrupted_once_and_waits_while_held():
 
 def _signal_after(unit, settings, provenance, at: int = 6):
     """A unit worker (in process) that interrupts the run from within its sixth unit (one task each)."""
-    from bench.worker import run_unit
+    from bench.execute.worker import run_unit
 
     if unit.tasks[0].rate == at * 10:
         os.kill(os.getpid(), signal.SIGTERM)
@@ -43,12 +43,12 @@ def _signal_after(unit, settings, provenance, at: int = 6):
 
 def test_execute_writes_the_rows_before_the_interrupt_and_counts_them(tmp_path, photo):
     from bench.codec import make_codec
-    from bench.config import CodecSpec
-    from bench.datasets import resolve
-    from bench.execute import execute
-    from bench.worker import Settings
-    from bench.plan import plan
-    from bench.provenance import new_provenance
+    from bench.config.settings import CodecSpec
+    from bench.plan.datasets import resolve
+    from bench.execute.driver import execute
+    from bench.execute.worker import Settings
+    from bench.plan.tasks import plan
+    from bench.config.provenance import new_provenance
 
     Image.fromarray(photo[:64, :64]).save(tmp_path / "a.png")
     spec = CodecSpec(label="jpeg", impl="jpeg", params={}, rates=[10, 20, 30, 40, 50, 60, 70, 80], decoder_options=[{}])

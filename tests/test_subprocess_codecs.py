@@ -223,12 +223,12 @@ def test_plan_and_run_task_use_the_codec_reference(monkeypatch, tmp_path):
     """The core asks the codec for its PSNR reference (row 'reference' + the measured image)."""
     from PIL import Image
 
-    from bench import worker
+    from bench.execute import worker
     from bench.codec import Codec
-    from bench.config import CodecSpec
-    from bench.datasets import ImageRef
-    from bench.plan import plan
-    from bench.provenance import new_provenance
+    from bench.config.settings import CodecSpec
+    from bench.plan.datasets import ImageRef
+    from bench.plan.tasks import plan
+    from bench.config.provenance import new_provenance
     from bench_codecs.yuv import RoundTripReference
 
     class Identity(RoundTripReference, Codec):  # lossless: PSNR then measures reference vs original

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 
 import bench.cli  # noqa: F401  (registers the subcommands)
 from bench.cli.app import app
-from bench.config import CodecSpec
+from bench.config.settings import CodecSpec
 from bench.errors import ConfigError
-from bench.plan import RateTarget, Task, plan_matched, search_bounds
+from bench.plan.tasks import RateTarget, Task, plan_matched, search_bounds
 from bench.store import Store
 
 runner = CliRunner()

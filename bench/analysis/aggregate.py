@@ -20,7 +20,7 @@ import pandas as pd
 from bench.analysis.auc import DEFAULT_INTERPOLATION, auc, common_range
 from bench.analysis.bd import MIN_POINTS, BDError, bd_of_pairs, bd_rate_and_quality
 from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, bd_intervals, mean_interval
-from bench.curves import CURVE, DEFAULT_IMAGES, curve_labels, image_rows, mean_curves
+from bench.analysis.curves import CURVE, DEFAULT_IMAGES, curve_labels, image_rows, mean_curves
 
 #: Metrics and whether higher values are better.
 QUALITY_METRICS = {"psnr_rgb": True, "psnr_y": True, "ms_ssim_db": True, "lpips": False, "psnr_rgb_float": True}
@@ -54,7 +54,7 @@ def _anchor_options(per_dataset: pd.DataFrame, anchor: str) -> str | None:
 @dataclass(frozen=True)
 class Reduced:
     """A selection's rows reduced once under one ``images`` rule: the per-image rows and the
-    dataset-mean curves (``bench.curves``). ``paper_tables`` hands one to every table of every
+    dataset-mean curves (``bench.analysis.curves``). ``paper_tables`` hands one to every table of every
     metric instead of each table recomputing both."""
 
     per_image: pd.DataFrame

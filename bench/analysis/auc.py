@@ -17,7 +17,7 @@ import numpy as np
 from scipy.interpolate import CubicSpline, PchipInterpolator
 
 from bench.analysis.bd import BDError
-from bench.defaults import DEFAULT_INTERPOLATION, INTERPOLATIONS
+from bench.config.defaults import DEFAULT_INTERPOLATION, INTERPOLATIONS
 
 
 

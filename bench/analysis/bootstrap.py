@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.bd import BDError, bd_many
-from bench.defaults import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED  # noqa: F401 (re-exported)
+from bench.config.defaults import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED  # noqa: F401 (re-exported)
 
 
 

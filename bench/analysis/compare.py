@@ -29,7 +29,7 @@ import pandas as pd
 from bench.analysis.bd import BDError, bd_rate
 from bench.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, Interval, bd_intervals
 from bench.analysis.select import select_rows
-from bench.curves import CURVE, curve_labels, successful_single_pass
+from bench.analysis.curves import CURVE, curve_labels, successful_single_pass
 from bench.errors import AnalysisError, one_line
 
 MATCH = [*CURVE, "rate", "image", "image_sha256"]

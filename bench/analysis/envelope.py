@@ -28,7 +28,7 @@ def envelope_curves(curves: pd.DataFrame, metric: str, higher_is_better: bool) -
     """One curve per (dataset, codec) that has several decoder-option curves: at each rate that
     every one of them has, the row of the option with the best mean ``metric``.
 
-    ``curves`` is :func:`bench.curves.mean_curves` output. The result keeps the chosen row's
+    ``curves`` is :func:`bench.analysis.curves.mean_curves` output. The result keeps the chosen row's
     columns (bpp, metric, spread, ``n_images``), sets ``decoder_options`` to
     ``{"envelope": metric}`` and adds ``best_options`` (the chosen option set) and ``n_options``.
     Codecs with one decoder option set get no envelope.

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis.aggregate import bd_table
-from bench.curves import mean_curves
-from bench.provenance import git_commit
+from bench.analysis.curves import mean_curves
+from bench.config.provenance import git_commit
 
 
 def summarise(rows: pd.DataFrame, anchor: str) -> list[dict]:

@@ -15,7 +15,7 @@ from bench.analysis.aggregate import (PUBLISHED_PREFIX, QUALITY_METRICS, auc_tab
                                       per_image_points, rd_points, reduce_rows)
 from bench.analysis.auc import DEFAULT_INTERPOLATION
 from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from bench.curves import DEFAULT_IMAGES
+from bench.analysis.curves import DEFAULT_IMAGES
 from bench.errors import AnalysisError
 
 DEFAULT_METRICS = ("psnr_rgb", "ms_ssim_db", "lpips")

@@ -1,5 +1,5 @@
 """Published rate–distortion points (CompressAI's reference results, the INN papers' tables) as
-curves in the shape of :func:`bench.curves.mean_curves`, so they can be drawn beside a run's own
+curves in the shape of :func:`bench.analysis.curves.mean_curves`, so they can be drawn beside a run's own
 curves or serve as a table's anchor.
 
 The points ship read-only inside the package, one CSV per dataset (``bench/published/kodak.csv``,
@@ -30,7 +30,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from bench.curves import CURVE, SPREAD_COLUMNS, SPREAD_STATS, VALUE_COLUMNS
+from bench.analysis.curves import CURVE, SPREAD_COLUMNS, SPREAD_STATS, VALUE_COLUMNS
 from bench.errors import AnalysisError
 
 #: ``codec`` prefix of every published curve, which keeps them apart from a store's codec labels.
@@ -112,7 +112,7 @@ def _rates(points: pd.DataFrame) -> pd.Series:
 
 
 def _as_curves(points: pd.DataFrame) -> pd.DataFrame:
-    """Published points → the columns of :func:`bench.curves.mean_curves` plus ``label``, ``source``."""
+    """Published points → the columns of :func:`bench.analysis.curves.mean_curves` plus ``label``, ``source``."""
     frame = pd.DataFrame(index=points.index, columns=COLUMNS, dtype=float)
     frame["dataset"] = points["dataset"]
     frame["codec"] = PREFIX + points["curve"]

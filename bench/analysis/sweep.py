@@ -13,7 +13,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from bench.curves import successful_single_pass
+from bench.analysis.curves import successful_single_pass
 
 POINT_COLUMNS = ["dataset", "rate", "bpp", "psnr_rgb", "mse", "lpips", "n_images", "n_rows", "n_bitstreams"]
 

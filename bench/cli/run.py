@@ -1,5 +1,5 @@
 """``bench run``: plan every task, skip finished ones, execute the rest, store the rows, and
-print what the run wrote per codec and what to run next (the work itself is ``bench.runner``).
+print what the run wrote per codec and what to run next (the work itself is ``bench.execute.runner``).
 
 An interrupted run (SIGINT, SIGTERM) prints one line saying how many rows it stored and exits
 128 + the signal number; the runner's notes (RunWarning) are one ``warning:`` line each.

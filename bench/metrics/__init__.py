@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Sequence
 
 import numpy as np
 
-from bench.metric_names import ALL_METRICS, FLOAT_METRIC, NUMPY_METRIC_NAMES, TORCH_METRICS, validate  # noqa: F401 (re-exported)
+from bench.config.metric_names import ALL_METRICS, FLOAT_METRIC, NUMPY_METRIC_NAMES, TORCH_METRICS, validate  # noqa: F401 (re-exported)
 from bench.metrics.cache import LruCache, content_key
 from bench.metrics.msssim import ReferencePyramid, ms_ssim, ms_ssim_against, reference_pyramid, to_batch
 from bench.metrics.psnr import psnr_rgb, psnr_rgb_float, psnr_y

@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bench.analysis.envelope import envelope_curves
-from bench.curves import DEFAULT_IMAGES, image_rows, mean_curves
+from bench.analysis.curves import DEFAULT_IMAGES, image_rows, mean_curves
 from bench.errors import AnalysisError
 from bench.render.figure import AXES_SIZE, legend_outside, new_grid, plt, safe_name, save
 from bench.render.style import (PUBLISHED_LINE, axis_label, codec_colours, curve_labels, curve_styles, images_text,

@@ -24,7 +24,7 @@ from typing import Iterator, Sequence
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench import environment
+from bench.config import environment
 from bench.analysis.paper import PaperTables, TableSettings, paper_tables
 from bench.errors import AnalysisError
 from bench.render.crops import crops_prefix
@@ -34,7 +34,7 @@ from bench.render.style import codec_colours, display_name, images_text
 from bench.schema import COLUMNS
 from bench.render.tables import (auc_caption, auc_display, bd_caption, bd_display, images_note, per_image_bd_display,
                                  per_image_display, points_display)
-from bench.curves import image_rows
+from bench.analysis.curves import image_rows
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}

@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from bench.curves import curve_labels, key_order  # noqa: F401 - curve_labels: figures label curves as tables do
+from bench.analysis.curves import curve_labels, key_order  # noqa: F401 - curve_labels: figures label curves as tables do
 
 PUBLISHED_PREFIX = "published:"
 AXIS_LABELS = {

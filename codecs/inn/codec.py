@@ -15,7 +15,7 @@ import torch
 
 from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, CodecUnavailable, ConfigError
-from bench.memory_budget import ensure_fits
+from bench.execute.memory_budget import ensure_fits
 from bench_codecs.inn.coding import (PAD_MULTIPLE, Bitstream, build_model, checkpoint_sha256, resolve_device,
                                      to_float255, to_padded_tensor, to_uint8)
 from bench_codecs.inn.iat import InvCompressIAT, uniform_level

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from bench.errors import ResultsError
-from bench.plan import identity, key_of
+from bench.plan.tasks import identity, key_of
 from bench.schema import SCHEMA_VERSION
 from bench.store import Store, rows_to_table
 

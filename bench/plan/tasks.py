@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from bench.codec import Codec, canonical_json, make_codec
-from bench.config import CodecSpec
-from bench.datasets import ImageRef
+from bench.config.settings import CodecSpec
+from bench.plan.datasets import ImageRef
 from bench.errors import ConfigError
-from bench.images import file_sha256
+from bench.plan.images import file_sha256
 from bench.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ data directory at local copies (``BENCH_DATA_DIR``) so nothing is fetched.
 Files already present are checked against their pinned SHA-256 too, every time a dataset is
 resolved: a replaced ``kodim01.png`` would otherwise be measured, and published, as Kodak. Only
 the files a caller asks for (``limit``) are checked, and the digests are cached per file
-version (``bench.images.file_sha256``), so the planner's own hashing costs nothing more.
+version (``bench.plan.images.file_sha256``), so the planner's own hashing costs nothing more.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Sequence
 
-from bench import archives, registry
-from bench.archives import RemoteArchive
+from bench.plan import archives
+
+from bench import registry
+from bench.plan.archives import RemoteArchive
 from bench.errors import BenchError, ConfigError
-from bench.images import file_sha256
+from bench.plan.images import file_sha256
 
 ENTRY_POINT_GROUP = registry.GROUPS["dataset"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
@@ -61,7 +63,7 @@ class NamedDataset:
     """A dataset with a fixed file list: downloadable files, one archive, or files found by a callable.
 
     An archive dataset's file list is the ``SHA256SUMS`` manifest written when its archive was
-    verified and extracted (:mod:`bench.archives`); its files are then checked like pinned files.
+    verified and extracted (:mod:`bench.plan.archives`); its files are then checked like pinned files.
     """
 
     name: str

@@ -1,10 +1,10 @@
 """The driver side of execution: hand planned work to workers (in process, a joblib pool or a
 Dask cluster) and stream the rows that come back into the store.
 
-Tasks go out as units (``bench.worker.run_unit``: one encode per image, codec and rate, a
-decode per decoder-option set), the units of one image together (``bench.plan.by_image``), and
+Tasks go out as units (``bench.execute.worker.run_unit``: one encode per image, codec and rate, a
+decode per decoder-option set), the units of one image together (``bench.plan.tasks.by_image``), and
 every row is written as it arrives, in small atomic parts. What runs inside a worker is
-``bench.worker``.
+``bench.execute.worker``.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import contextlib
 import time
 from typing import Any, Callable
 
-from bench.backends import Interrupted, StopOnSignals, abort, stream_results
-from bench.plan import Task, by_image, units
-from bench.provenance import Provenance
+from bench.execute.backends import Interrupted, StopOnSignals, abort, stream_results
+from bench.plan.tasks import Task, by_image, units
+from bench.config.provenance import Provenance
 from bench.store import BufferedWriter, Store, StoreWriteError, save_recovery
-from bench.summary import RunSummary
-from bench.worker import Settings, run_batch, run_unit
+from bench.execute.summary import RunSummary
+from bench.execute.worker import Settings, run_batch, run_unit
 
 
 def execute(tasks: list[Task], skipped: int, settings: Settings, store: Store, provenance: Provenance,

@@ -28,15 +28,15 @@ from typing import Any, Callable
 import numpy as np
 
 from bench.codec import Codec, canonical_json
-from bench.config import CodecSpec, Config
-from bench.datasets import ImageRef
+from bench.config.settings import CodecSpec, Config
+from bench.plan.datasets import ImageRef
 from bench.errors import ConfigError
-from bench.worker import Settings, base_row, cached_image, codec_for, encode_decode_measure, one_line, rounded
-from bench.images import file_sha256
+from bench.execute.worker import Settings, base_row, cached_image, codec_for, encode_decode_measure, one_line, rounded
+from bench.plan.images import file_sha256
 from bench.metrics.msssim import ms_ssim
 from bench.metrics.psnr import psnr_rgb
-from bench.plan import Task
-from bench.provenance import Provenance, new_provenance, utc_now
+from bench.plan.tasks import Task
+from bench.config.provenance import Provenance, new_provenance, utc_now
 from bench.store import BufferedWriter, Store
 
 #: What the next generation encodes: the decoded 8-bit image, as a file on disk would hold it,
@@ -235,7 +235,7 @@ def run_study(request: DriftRequest, on_start: Callable[[str, int], None] | None
     set-up: configuration and flags, device, datasets, store lock, streamed workers.
     ``on_start(message, chains_to_run)`` once planned, ``on_chain`` per finished chain,
     ``on_note`` for a stale lock taken over."""
-    from bench.runner import configure, resolve_images, store_lock
+    from bench.execute.runner import configure, resolve_images, store_lock
 
     config = configure(request.config, datasets=request.datasets, jobs=request.jobs, results=request.results,
                        metrics=request.metrics, device=request.device)
@@ -259,7 +259,7 @@ def _run_chains(chains: list[Chain], n: int, specs: dict[str, CodecSpec], codecs
                 store: Store, on_start: Callable[[str, int], None] | None,
                 on_chain: Callable[[dict[str, Any]], None] | None) -> DriftSummary:
     """Run what is missing of every chain into ``store`` (locked by the caller)."""
-    from bench.backends import stream_results
+    from bench.execute.backends import stream_results
 
     finished = store.finished_keys()
     starts = [first_missing(chain_keys(chain, n, specs, codecs), finished) for chain in chains]

@@ -2,7 +2,7 @@
 
 A crop comparison is only fair when the codecs spend (nearly) the same bits on the image, so each
 codec's point is either the stored single-pass row of that image nearest the wanted bpp, or a
-rate searched for that image (:mod:`bench.rate_search`, seeded with the stored rows). A stored
+rate searched for that image (:mod:`bench.plan.rate_search`, seeded with the stored rows). A stored
 point's reconstruction comes from its kept bitstream when ``--keep-bitstreams`` kept it, else from
 re-encoding the original at the row's rate; either way the bytes are checked against the row's
 SHA-256 so the crop shows the point whose numbers are printed. Every decoder-option set stored for
@@ -29,10 +29,10 @@ import pandas as pd
 
 from bench import metrics as metric_functions
 from bench.codec import Codec
-from bench.datasets import ImageRef, resolve
+from bench.plan.datasets import ImageRef, resolve
 from bench.errors import AnalysisError, BenchError, ConfigError
-from bench.worker import cached_image, codec_for, one_line
-from bench.rate_search import search_rate
+from bench.execute.worker import cached_image, codec_for, one_line
+from bench.plan.rate_search import search_rate
 from bench.render.crops import Panel, crops_stem, enlargement, render_crops
 from bench.render.style import curve_labels, variant_order
 

@@ -1,15 +1,15 @@
 """The worker side of execution: what runs inside a worker process for one unit of work.
 
-The unit of work is a ``bench.plan.Unit``: the tasks of one image, codec and rate that differ
+The unit of work is a ``bench.plan.tasks.Unit``: the tasks of one image, codec and rate that differ
 only in decoder options. ``run_unit`` encodes once, decodes once per option set and measures
 the decoded images in one batch, then returns one row per task (a unit of one task is
 ``run_task``). The units of one image go to one worker together (``run_batch``;
-``bench.plan.by_image``).
+``bench.plan.tasks.by_image``).
 
 Workers keep one instance per configured codec and a few decoded images, so a learned model is
 loaded once per worker, not once per image. A failing task becomes a row carrying its one-line
 error; the run goes on. A matched-rate task first searches its rate inside the worker
-(``bench.rate_search``, one encode per step), then measures at the rate found exactly as an
+(``bench.plan.rate_search``, one encode per step), then measures at the rate found exactly as an
 ordinary task would, so both kinds of task parallelise alike.
 
 The driver (``bench.execute``) hands units out and writes the rows that come back.
@@ -29,12 +29,12 @@ import numpy as np
 
 from bench import metrics as metric_functions
 from bench.codec import Codec, canonical_json, make_codec
-from bench.config import DETERMINISM_CHECKS
+from bench.config.settings import DETERMINISM_CHECKS
 from bench.errors import BenchError, CodecFailure
-from bench.images import load_rgb8, size_requirement
-from bench.plan import RateTarget, Task, Unit
-from bench.provenance import Provenance, utc_now
-from bench.rate_search import RateSearch, search_rate
+from bench.plan.images import load_rgb8, size_requirement
+from bench.plan.tasks import RateTarget, Task, Unit
+from bench.config.provenance import Provenance, utc_now
+from bench.plan.rate_search import RateSearch, search_rate
 from bench.schema import SCHEMA_VERSION
 
 _CODECS: dict[tuple[str, str], Codec] = {}
@@ -45,7 +45,7 @@ class Settings:
     """What every task needs besides its own identity."""
 
     metrics: tuple[str, ...]
-    #: One of ``bench.config.DETERMINISM_CHECKS``; True and False (the old boolean) mean "all" and "off".
+    #: One of ``bench.config.settings.DETERMINISM_CHECKS``; True and False (the old boolean) mean "all" and "off".
     check_determinism: str | bool = "first"
     device: str = "cpu"
     #: When set, every bitstream is kept as ``<bitstream_dir>/<row key>.bin`` for later re-measuring.
@@ -309,5 +309,5 @@ def _failed(row: dict[str, Any], exc: BaseException) -> dict[str, Any]:
 
 def run_batch(batch: list[Unit], settings: Settings, provenance: Provenance,
               unit_worker: Callable[..., list[dict[str, Any]]] = run_unit) -> list[dict[str, Any]]:
-    """The rows of every unit of ``batch`` (one image's units, ``bench.plan.by_image``), in one worker."""
+    """The rows of every unit of ``batch`` (one image's units, ``bench.plan.tasks.by_image``), in one worker."""
     return [row for unit in batch for row in unit_worker(unit, settings, provenance)]

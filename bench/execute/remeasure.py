@@ -16,8 +16,8 @@ import pandas as pd
 
 from bench import metrics as metric_functions
 from bench.errors import BenchError
-from bench.worker import cached_image, codec_for, float_reconstruction, one_line, rounded, wants_float
-from bench.provenance import Provenance, utc_now
+from bench.execute.worker import cached_image, codec_for, float_reconstruction, one_line, rounded, wants_float
+from bench.config.provenance import Provenance, utc_now
 from bench.store import BufferedWriter, Store
 
 

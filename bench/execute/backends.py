@@ -18,9 +18,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Generator, Iterator, Sequence
 
+from bench.config.settings import BACKENDS
 from bench.errors import ConfigError
-
-BACKENDS = ("loky", "dask")
 
 
 def stream_results(function: Callable[..., dict | list[dict]], items: Sequence[Any], kwargs: dict[str, Any],

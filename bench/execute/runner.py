@@ -20,18 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from bench import config as config_module
-from bench import datasets, memory_budget
-from bench.config import Config
-from bench.datasets import ImageRef
+from bench.config import settings as config_module
+from bench.plan import datasets
+from bench.execute import memory_budget
+from bench.config.settings import Config
+from bench.plan.datasets import ImageRef
 from bench.errors import BenchError, ConfigError
-from bench.backends import Interrupted, StopOnSignals
-from bench.execute import execute
-from bench.plan import DEFAULT_TOLERANCE, Task, pending, plan, plan_matched, with_known_rates
-from bench.provenance import new_provenance
+from bench.execute.backends import Interrupted, StopOnSignals
+from bench.execute.driver import execute
+from bench.plan.tasks import DEFAULT_TOLERANCE, Task, pending, plan, plan_matched, with_known_rates
+from bench.config.provenance import new_provenance
 from bench.store import Store, StoreLock
-from bench.summary import RunSummary
-from bench.worker import Settings
+from bench.execute.summary import RunSummary
+from bench.execute.worker import Settings
 
 
 class RunWarning(UserWarning):
@@ -62,7 +63,7 @@ class RunRequest:
     scheduler: str | None = None
     target_bpp: float | None = None
     tolerance: float | None = None
-    #: first, all or off (``bench.config.DETERMINISM_CHECKS``); None keeps bench.toml's.
+    #: first, all or off (``bench.config.settings.DETERMINISM_CHECKS``); None keeps bench.toml's.
     check_determinism: str | None = None
 
 
@@ -101,7 +102,7 @@ def configure(path: Path | None, *, datasets: tuple[str, ...] = (), codecs: tupl
               metrics: tuple[str, ...] = (), device: str | None = None, backend: str | None = None,
               scheduler: str | None = None, check_determinism: str | None = None) -> Config:
     """bench.toml with the flags applied and the device resolved: the set-up every measuring
-    command shares (``run``, ``bench.drift.run_study``). No codec is checked against its class
+    command shares (``run``, ``bench.execute.drift.run_study``). No codec is checked against its class
     here: each command checks the ones it uses (``Config.spec``)."""
     config = apply_overrides(config_module.load(path, codecs=()), list(datasets), list(codecs), jobs, results,
                              data_dir, list(metrics), backend, scheduler, check_determinism)
@@ -209,7 +210,7 @@ def _run_locked(request: RunRequest, config: Config, store: Store, stop: StopOnS
         warnings.warn(f"jobs = {config.jobs} is more than the {cpu_count()} CPUs here; going on, "
                       "each worker runs slower", RunWarning, stacklevel=3)
     workers = max(1, min(config.jobs, len(todo)))
-    if local:  # learned codecs on large images: no more workers than the memory holds (bench.memory_budget)
+    if local:  # learned codecs on large images: no more workers than the memory holds (bench.execute.memory_budget)
         workers, note = memory_budget.limit_workers(workers, memory_budget.task_loads(todo))
         if note:
             warnings.warn(note, RunWarning, stacklevel=3)

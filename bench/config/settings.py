@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from bench import metric_names as metric_registry
-from bench.backends import BACKENDS
+from bench.config import metric_names as metric_registry
 from bench.codec import codec_class, toml_value
 from bench.errors import ConfigError, one_line
 
 DEFAULT_CONFIG = Path("bench.toml")
+#: Where tasks can run (``bench.execute.backends``): local loky processes or a Dask cluster.
+BACKENDS = ("loky", "dask")
 RUN_KEYS = {"datasets", "codecs", "metrics", "jobs", "results", "data_dir", "check_determinism", "device",
             "backend", "scheduler"}
 CODEC_KEYS = {"impl", "params", "rates", "decoder_options"}

@@ -19,7 +19,7 @@ from PIL import Image, UnidentifiedImageError
 from bench.errors import ImageError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: Containers read (the formats of ``bench.datasets.IMAGE_SUFFIXES``), as Pillow names them.
+#: Containers read (the formats of ``bench.plan.datasets.IMAGE_SUFFIXES``), as Pillow names them.
 READ_FORMATS = ("PNG", "JPEG", "PPM", "BMP", "TIFF", "WEBP")
 #: A Pillow raw mode with samples of another width than 8 bits (``RGB;16B``, ``BGR;15``): the
 #: decoder narrows or widens them, changing values. Palette index widths (``P;4``) are one digit.
