@@ -3,8 +3,8 @@
 Times ``bench --help`` and ``bench table`` on a results store (by default the sample store: the
 repository's bench.toml run with ``bench run``, built into ``--store`` when that folder is
 empty), each the median of ``--repeats`` runs, the two versions interleaved so load on the
-machine falls on both alike. The previous commit's ``bench`` package is extracted with
-``git archive`` and put first on ``PYTHONPATH``; both versions run in this virtualenv with the
+machine falls on both alike. The previous commit's ``bench`` package, codecs and datasets are
+extracted with ``git archive`` and put first on ``PYTHONPATH``; both versions run in this virtualenv with the
 same installed codecs and datasets, from a folder holding a copy of the repository's bench.toml. Afterwards the Markdown and LaTeX tables both versions
 wrote (``--images common``, the previous default) are compared byte for byte.
 
@@ -30,10 +30,15 @@ ENTRY = "import sys; sys.argv[0] = 'bench'; from bench.cli import main; main()"
 
 
 def extract(rev: str, folder: Path) -> Path:
-    """The ``bench`` package as committed at ``rev``, under ``folder``."""
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "bench"], check=True, capture_output=True)
+    """The ``bench`` package with its codecs and datasets as committed at ``rev``, under
+    ``folder`` as they install (``codecs/`` as ``bench_codecs``, ``datasets/`` as
+    ``bench_datasets``): the built-in codecs import the core, so they must be of the same commit."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "bench", "codecs", "datasets"], check=True,
+                             capture_output=True)
     folder.mkdir(parents=True)
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)
+    (folder / "codecs").rename(folder / "bench_codecs")
+    (folder / "datasets").rename(folder / "bench_datasets")
     return folder
 
 

@@ -11,3 +11,5 @@ DEFAULT_LEVEL = 0.95
 #: AUC interpolations (``bench.analysis.auc``) and the default one.
 INTERPOLATIONS = ("cubic", "pchip", "linear")
 DEFAULT_INTERPOLATION = "cubic"
+#: Where tasks can run (``bench.execute.backends``): local loky processes or a Dask cluster.
+BACKENDS = ("loky", "dask")

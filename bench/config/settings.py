@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from bench.config import metric_names as metric_registry
+from bench.config.defaults import BACKENDS
 from bench.codec import codec_class, toml_value
 from bench.errors import ConfigError, one_line
 
 DEFAULT_CONFIG = Path("bench.toml")
-#: Where tasks can run (``bench.execute.backends``): local loky processes or a Dask cluster.
-BACKENDS = ("loky", "dask")
 RUN_KEYS = {"datasets", "codecs", "metrics", "jobs", "results", "data_dir", "check_determinism", "device",
             "backend", "scheduler"}
 CODEC_KEYS = {"impl", "params", "rates", "decoder_options"}

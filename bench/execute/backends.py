@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable, Generator, Iterator, Sequence
 
-from bench.config.settings import BACKENDS
+from bench.config.defaults import BACKENDS
 from bench.errors import ConfigError
 
 
