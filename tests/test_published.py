@@ -211,3 +211,13 @@ def test_data_ships_as_package_data_and_loads_from_an_installed_copy(tmp_path):
                             env={"PYTHONPATH": str(archive), "PATH": ""}, timeout=120)
     assert result.returncode == 0, result.stderr[-800:]
     assert int(result.stdout) == len(all_curves())
+
+
+def test_a_published_curve_of_another_dataset_takes_its_codecs_colour():
+    from bench.analysis.published import codec_of
+    from bench.render.style import codec_colours
+
+    assert codec_of("jpeg-clic") == "jpeg" and codec_of("invcompress-tecnick") == "invcompress"
+    assert codec_of("vtm") == "vtm" and codec_of("ilc-baseline") == "ilc-baseline"  # a Kodak curve of its own
+    colours = codec_colours(["jpeg", "published:jpeg-clic", "published:vtm-clic", "published:vtm"], ["jpeg"])
+    assert colours["published:jpeg-clic"] == colours["jpeg"] != colours["published:vtm-clic"] == colours["published:vtm"]

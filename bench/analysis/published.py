@@ -85,6 +85,18 @@ def published_datasets() -> tuple[str, ...]:
     return tuple(sorted(_points()["dataset"].unique()))
 
 
+def codec_of(curve: str) -> str:
+    """The codec a published curve id measures, the same on every dataset: a curve of another
+    dataset carries that dataset's tag (``jpeg-clic``, ``invcompress-tecnick``); where the id
+    without its last ``-tag`` is a published curve of another dataset, that is its codec
+    (``jpeg``). ``ilc-baseline`` stays itself: ``ilc`` is a curve of the same dataset."""
+    datasets = _points().groupby("curve")["dataset"].first()
+    stem, _, _ = curve.rpartition("-")
+    if stem in datasets.index and curve in datasets.index and datasets[stem] != datasets[curve]:
+        return stem
+    return curve
+
+
 def is_published(codec: str) -> bool:
     """Whether a ``codec`` value names a published curve rather than a stored codec label."""
     return codec.startswith(PREFIX)

@@ -73,8 +73,14 @@ def images_text(low: int, high: int | None = None) -> str:
 
 
 def base_codec(label: str) -> str:
-    """The codec a curve belongs to for colouring: ``published:vtm`` → ``vtm``."""
-    return label[len(PUBLISHED_PREFIX):] if label.startswith(PUBLISHED_PREFIX) else label
+    """The codec a curve belongs to for colouring: ``published:vtm`` → ``vtm``, and a published
+    curve of another dataset to the same codec (``published:jpeg-clic`` → ``jpeg``), so a
+    measured curve and its published counterpart share a colour on every dataset."""
+    if not label.startswith(PUBLISHED_PREFIX):
+        return label
+    from bench.analysis.published import codec_of
+
+    return codec_of(label[len(PUBLISHED_PREFIX):])
 
 
 def codec_colours(labels: Iterable[str], codec_order: Sequence[str] = ()) -> dict[str, str]:
