@@ -129,9 +129,9 @@ def synthetic_store(root: Path) -> Path:
 
 
 def test_help_and_table_do_not_import_what_they_do_not_use(tmp_path):
-    """`bench --help` loads no torch, matplotlib or pandas; `bench table` no torch (and, since
-    it draws nothing, no matplotlib): the command line answers at once."""
-    assert not loaded_after(["--help"], tmp_path) & {"torch", "matplotlib", "pandas"}
+    """`bench --help` loads no torch, matplotlib, pandas, numpy or scipy; `bench table` no torch
+    (and, since it draws nothing, no matplotlib): the command line answers at once."""
+    assert not loaded_after(["--help"], tmp_path) & {"torch", "matplotlib", "pandas", "numpy", "scipy"}
     store = synthetic_store(tmp_path / "store")
     (tmp_path / "bench.toml").write_text('[run]\ncodecs = ["jpeg", "webp", "iat"]\n[codecs.iat]\nrates = [0.5]\n')
     loaded = loaded_after(["table", "--results", str(store), "--out", str(tmp_path / "t"), "--resamples", "20"], tmp_path)
