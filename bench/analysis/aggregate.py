@@ -20,7 +20,7 @@ import pandas as pd
 from bench.analysis.auc import DEFAULT_INTERPOLATION, auc, common_range
 from bench.analysis.bd import MIN_POINTS, BDError, bd_of_pairs, bd_rate_and_quality
 from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, bd_intervals, mean_interval
-from bench.analysis.curves import CURVE, DEFAULT_IMAGES, curve_labels, image_rows, mean_curves
+from bench.analysis.curves import CURVE, DEFAULT_IMAGES, curve_labels, image_rows, images_text, mean_curves
 
 #: Metrics and whether higher values are better.
 QUALITY_METRICS = {"psnr_rgb": True, "psnr_y": True, "ms_ssim_db": True, "lpips": False, "psnr_rgb_float": True}
@@ -96,14 +96,13 @@ def bd_table(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: 
         fixed = None
         if anchor_curves is not None:
             fixed = anchor_curves[anchor_curves["dataset"] == dataset].sort_values("bpp")
-        options = _anchor_options(per_dataset, anchor)
+        pair = AnchorPair(anchor, _anchor_options(per_dataset, anchor), fixed, published_partial)
         data = per_image[per_image["dataset"] == dataset]
         for (codec, decoder_options), curve in per_dataset.groupby(["codec", "decoder_options"], sort=False):
             own = int(curve["n_images"].max())
             record = {"dataset": dataset, "curve": curve["curve"].iloc[0], "codec": codec,
                       "decoder_options": decoder_options, "images": own, "images_of": own,
                       "points": len(curve), "resamples": 0, "note": ""}
-            pair = AnchorPair(anchor, options, fixed, published_partial)
             record.update(_bd_cells(data, curve, pair, metric, method, mode, resamples, seed))
             records.append(record)
     return pd.DataFrame(records, columns=BD_COLUMNS)
@@ -122,10 +121,6 @@ class AnchorPair:
     options: str | None
     fixed: pd.DataFrame | None = None
     published_partial: bool = False
-
-
-def images_text(count: int) -> str:
-    return f"{count} image" if count == 1 else f"{count} images"
 
 
 def _join(*notes: str) -> str:

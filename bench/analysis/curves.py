@@ -120,6 +120,14 @@ def mean_curves(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> pd.DataFram
     return means.sort_values(CURVE_KEYS).reset_index(drop=True)
 
 
+def images_text(low: int, high: int | None = None) -> str:
+    """"1 image", "24 images", or "2–4 images" when points of one line average different counts."""
+    high = low if high is None else high
+    if low != high:
+        return f"{low}–{high} images"
+    return f"{low} image" if low == 1 else f"{low} images"
+
+
 _MISSING = "\0missing"
 
 

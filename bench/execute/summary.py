@@ -48,6 +48,12 @@ class CodecSummary:
     bpp: list[float] = field(default_factory=list, repr=False)
     psnr_rgb: list[float] = field(default_factory=list, repr=False)
 
+    def take_values(self, row: dict[str, Any]) -> None:
+        """Add a successful row's bpp and PSNR RGB to the means (a missing value is skipped)."""
+        for values, value in ((self.bpp, _number(row.get("bpp"))), (self.psnr_rgb, _number(row.get("psnr_rgb")))):
+            if value is not None:
+                values.append(value)
+
     @property
     def mean_bpp(self) -> float | None:
         return _mean(self.bpp)
@@ -97,11 +103,7 @@ class RunSummary:
             self.errors[row["error"]] += 1
             tally.failed += 1
             return
-        bpp, psnr = _number(row.get("bpp")), _number(row.get("psnr_rgb"))
-        if bpp is not None:
-            tally.bpp.append(bpp)
-        if psnr is not None:
-            tally.psnr_rgb.append(psnr)
+        tally.take_values(row)
         if row.get("target_bpp") is not None and row.get("rate_search"):
             tally.matched += 1
             search = json.loads(row["rate_search"])
@@ -117,9 +119,7 @@ class RunSummary:
         """Count one successful row of the requested work that was already stored."""
         tally = self.per_codec.setdefault(row["codec"], CodecSummary(row["codec"]))
         tally.stored += 1
-        for values, value in ((tally.bpp, row.get("bpp")), (tally.psnr_rgb, row.get("psnr_rgb"))):
-            if _number(value) is not None:
-                values.append(_number(value))
+        tally.take_values(row)
 
     def next_commands(self) -> list[str]:
         """The analysis commands to run next, on this run's store."""

@@ -109,7 +109,8 @@ class NamedDataset:
         if self.local_root:
             return [ImageRef(self.name, n, root / n) for n in chosen(self.local_names, names, self.name)[:limit]]
         files = self._archive_files(data_dir, download) if self.archive else self.files
-        files = [f for f in files if f.name in set(chosen([f.name for f in files], names, self.name))][:limit]
+        wanted = set(chosen([f.name for f in files], names, self.name))
+        files = [f for f in files if f.name in wanted][:limit]
         if self.archive and any(not (root / f.name).is_file() for f in files):
             first = next(f for f in files if not (root / f.name).is_file())
             raise DatasetError(f"{root / first.name}: listed in {root / archives.MANIFEST} but missing; "
@@ -270,7 +271,8 @@ def chosen(available: Sequence[str], names: Sequence[str], dataset: str) -> list
     if unknown:
         raise DatasetError(f"--image {', '.join(unknown)}: not in dataset {dataset!r} "
                            f"(it has {', '.join(list(available)[:4])}{', …' if len(available) > 4 else ''})")
-    return [name for name in available if name in set(names)]
+    wanted = set(names)
+    return [name for name in available if name in wanted]
 
 
 def resolve(dataset: str, data_dir: Path | None = None, download: bool = True, limit: int | None = None,

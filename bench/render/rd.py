@@ -200,11 +200,10 @@ def rd_figure(measured: list[Entry], published: list[Entry], metric: str, *, dat
     most :data:`MAX_LEGEND` legend entries per panel; panels below the first share its axes and
     show the measured curves in grey."""
     limits = axis_limits(measured, published, metric, band)
-    panels = [(chunk, []) for chunk in _chunks(measured)]
-    panels += [(chunk, measured) for chunk in _chunks(published)] if len(measured) + len(published) > MAX_LEGEND \
-        else []
     if len(measured) + len(published) <= MAX_LEGEND:
         panels = [(measured + published, [])]
+    else:
+        panels = [(chunk, []) for chunk in _chunks(measured)] + [(chunk, measured) for chunk in _chunks(published)]
     width, height = AXES_SIZE
     fig = plt.figure(figsize=(width + 1.0, (height + 0.9) * len(panels) + 0.6))
     off = False
@@ -221,9 +220,7 @@ def rd_figure(measured: list[Entry], published: list[Entry], metric: str, *, dat
     lines = _captions(dataset, measured, published, images, band_text, bars, list(options))
     if off:
         lines.append("▲▼◀▶ points outside the axes, drawn at the edge with their value")
-    first = fig.axes[0]
-    title = first.get_title(loc="left")
-    first.set_title("\n".join([*lines, *([title] if title else [])]), fontsize=9, loc="left")
+    fig.axes[0].set_title("\n".join(lines), fontsize=9, loc="left")  # the first panel: measured curves
     return fig
 
 
@@ -292,8 +289,9 @@ def _measured_entries(data: pd.DataFrame, counts: dict[Key, tuple[int, int]], me
     labels = curve_labels(keys)
     measured: list[Entry] = []
     variants: dict[str, list[Entry]] = {}
-    for codec in dict.fromkeys(k[0] for k in _ordered(keys, variant_styles, colours)):
-        mine = [k for k in _ordered(keys, variant_styles, colours) if k[0] == codec]
+    ordered = _ordered(keys, variant_styles, colours)
+    for codec in dict.fromkeys(k[0] for k in ordered):
+        mine = [k for k in ordered if k[0] == codec]
         curve_of = {k: data[(data["codec"] == k[0]) & (data["decoder_options"] == k[1])].sort_values("bpp") for k in mine}
         if len(mine) == 1:
             key = mine[0]

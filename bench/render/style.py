@@ -17,7 +17,7 @@ from typing import Any, Iterable, Sequence
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from bench.analysis.curves import curve_labels, key_order  # noqa: F401 - curve_labels: figures label curves as tables do
+from bench.analysis.curves import curve_labels, images_text, key_order  # noqa: F401 - figures label curves and count images as tables do
 
 PUBLISHED_PREFIX = "published:"
 AXIS_LABELS = {
@@ -62,14 +62,6 @@ def axis_label(metric: str) -> str:
 def display_name(metric: str) -> str:
     """``psnr_rgb`` → ``PSNR RGB``; an unknown column keeps its own name."""
     return DISPLAY_NAMES.get(metric, metric)
-
-
-def images_text(low: int, high: int | None = None) -> str:
-    """"1 image", "24 images", or "2–4 images" when points of one line average different counts."""
-    high = low if high is None else high
-    if low != high:
-        return f"{low}–{high} images"
-    return f"{low} image" if low == 1 else f"{low} images"
 
 
 def base_codec(label: str) -> str:

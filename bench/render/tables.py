@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.analysis.curves import images_text
 from bench.render.names import safe_name
 
 #: How each metric reads in a header.
@@ -176,7 +177,7 @@ def images_note(images: str, counts: pd.Series, same_images: bool = False) -> st
     """How the dataset means were taken, as a caption says it."""
     if images == "common" or same_images:
         n = int(counts.max()) if len(counts) else 0
-        return f"means over the {n} image{'s' if n != 1 else ''} every curve has, of per-image values at equal rate parameter"
+        return f"means over the {images_text(n)} every curve has, of per-image values at equal rate parameter"
     return ("each curve averaged over its own images (count in the images column; a BD pairs a curve with the "
             "anchor over the images both have), per-image values at equal rate parameter")
 
