@@ -78,77 +78,75 @@ def curve_names(history: pd.DataFrame) -> dict[tuple[str, str], str]:
     return curve_labels(list(dict.fromkeys(zip(history["codec"], history["decoder_options"]))))
 
 
-def bd_series(curve: pd.DataFrame, metric: str) -> pd.DataFrame:
-    """Per commit of one curve (records ordered by position): BD-rate (%) and BD-quality of the
-    curve against its own first commit with a value of ``metric``, over the rate points both have."""
-    rates = curve.pivot_table(index="position", columns="rate", values="bpp", aggfunc="first")
-    quality = curve.pivot_table(index="position", columns="rate", values=metric, aggfunc="first").reindex_like(rates)
-    valid = rates.notna().to_numpy() & quality.notna().to_numpy()
-    out = pd.DataFrame({"position": rates.index, "bd_rate": np.nan, "bd_quality": np.nan})
+def bd_series(rates: pd.DataFrame, quality: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per commit of one curve (rows: positions; columns: rate points): BD-rate (%) and
+    BD-quality of the curve against its own first commit with a value of ``metric``, over the
+    rate points both have."""
+    r, q = rates.to_numpy(dtype=float), quality.to_numpy(dtype=float)
+    valid = np.isfinite(r) & np.isfinite(q)
+    bd_rate, bd_quality = np.full(len(r), np.nan), np.full(len(r), np.nan)
     rows = np.flatnonzero(valid.any(axis=1))
     if rows.size == 0:
-        return out
+        return bd_rate, bd_quality
     first = rows[0]
-    r, q = rates.to_numpy(), quality.to_numpy()
     masks = valid & valid[first]
     for mask in np.unique(masks[rows], axis=0):
         same = rows[(masks[rows] == mask).all(axis=1)]
         columns = np.flatnonzero(mask)
-        count = len(same)
-        bd_rate, bd_quality, _ = bd_many(np.repeat(r[first, columns][None], count, 0), np.repeat(q[first, columns][None], count, 0),
-                                         r[np.ix_(same, columns)], q[np.ix_(same, columns)],
-                                         higher_is_better=metric not in LOWER_IS_BETTER)
-        out.loc[same, "bd_rate"], out.loc[same, "bd_quality"] = bd_rate, bd_quality
-    return out
+        anchor = [np.repeat(a[first, columns][None], len(same), 0) for a in (r, q)]
+        bd_rate[same], bd_quality[same], _ = bd_many(*anchor, r[np.ix_(same, columns)], q[np.ix_(same, columns)],
+                                                     higher_is_better=metric not in LOWER_IS_BETTER)
+    return bd_rate, bd_quality
 
 
-def series(ordered: pd.DataFrame) -> pd.DataFrame:
-    """Every derived series in long form: one row per (machine, dataset, codec, decoder options,
-    series, position) with ``value``. Series: ``bd_rate:<metric>`` (%), ``bd_quality:<metric>``,
-    ``<metric>@<rate>`` and ``bpp@<rate>`` (means at each rate), ``encode_s`` and ``decode_s``
-    (mean seconds per image over the rate points)."""
-    parts = []
-    for key, curve in ordered.groupby(SERIES, sort=False):
-        ids = dict(zip(SERIES, key))
+def series(ordered: pd.DataFrame) -> dict[tuple[str, ...], pd.DataFrame]:
+    """Every derived series of each curve (key: machine, dataset, codec, decoder options) as a
+    frame indexed by commit position, one column per series: ``bd_rate:<metric>`` (%),
+    ``bd_quality:<metric>``, ``<metric>@<rate>`` and ``bpp@<rate>`` (means at each rate),
+    ``encode_s`` and ``decode_s`` (mean seconds per image over the rate points)."""
+    derived = {}
+    for key, curve in ordered.groupby(SERIES, sort=True):
         metrics = [m for m in BD_METRICS if curve[m].notna().any()]
+        wide = curve.pivot(index="position", columns="rate", values=["bpp", *metrics])
+        columns = {}
         for metric in metrics:
-            bd = bd_series(curve, metric)
-            parts += [bd.assign(series=f"{kind}:{metric}", value=bd[kind], **ids)[["position", "series", "value", *SERIES]]
-                      for kind in ("bd_rate", "bd_quality")]
+            columns[f"bd_rate:{metric}"], columns[f"bd_quality:{metric}"] = bd_series(wide["bpp"], wide[metric], metric)
         for column in ["bpp", *metrics]:
-            at = curve[["position", "rate", column]].rename(columns={column: "value"})
-            parts.append(at.assign(series=[f"{column}@{rate:g}" for rate in at["rate"]], **ids).drop(columns="rate"))
-        timings = curve.groupby("position")[list(TIMINGS)].mean().reset_index()
-        parts += [timings.rename(columns={t: "value"})[["position", "value"]].assign(series=t, **ids) for t in TIMINGS]
-    if not parts:
-        return pd.DataFrame(columns=["position", "series", "value", *SERIES])
-    return pd.concat(parts, ignore_index=True)
+            columns.update({f"{column}@{rate:g}": wide[(column, rate)].to_numpy() for rate in wide[column].columns})
+        timings = curve.groupby("position")[list(TIMINGS)].mean().reindex(wide.index)
+        columns.update({t: timings[t].to_numpy() for t in TIMINGS})
+        derived[key] = pd.DataFrame(columns, index=wide.index)
+    return derived
 
 
-#: The series searched for steps: higher is worse for each (more bits at equal quality, slower).
 def tracked(name: str) -> bool:
+    """Whether a series is searched for steps: BD-rates and timings, for each of which higher is
+    worse (more bits at equal quality, slower). Means at each rate are drawn but not searched:
+    the BD-rate already summarises them, once per curve."""
     return name.startswith("bd_rate:") or name in TIMINGS
 
 
-def regressions(derived: pd.DataFrame, ordered: Ordered) -> pd.DataFrame:
+def regressions(derived: dict[tuple[str, ...], pd.DataFrame], ordered: Ordered) -> pd.DataFrame:
     """Every step of a tracked series, with the commits it happened between: ``dataset``,
-    ``curve``, ``machine``, ``metric``, ``commit_before``, ``commit_after``, ``before``, ``after``,
-    ``change`` (after − before, in the series' unit) and ``worse``. Commits git does not know
-    are not searched: their place in history is a guess."""
+    ``curve``, ``machine``, ``metric``, ``commit_before``, ``commit_after``, ``position_after``,
+    ``before``, ``after``, ``change`` (after − before, in the series' unit) and ``worse``.
+    Commits git does not know are not searched: their place in history is a guess."""
     commits = ordered.records.drop_duplicates("position").set_index("position")["commit"]
     known = set(ordered.records.loc[ordered.records["in_git"], "position"])
     names = curve_names(ordered.records) if not ordered.records.empty else {}
     found = []
-    for (series_name, *key), group in derived[derived["series"].map(tracked)].groupby(["series", *SERIES], sort=False):
+    for key, frame in derived.items():
         ids = dict(zip(SERIES, key))
-        group = group[group["position"].isin(known) & np.isfinite(group["value"].astype(float))].sort_values("position")
-        positions, values = group["position"].to_numpy(), group["value"].to_numpy(dtype=float)
-        for step in find_steps(values, timing=series_name in TIMINGS):
-            found.append({"dataset": ids["dataset"], "curve": names[(ids["codec"], ids["decoder_options"])],
-                          "machine": ids["machine"], "metric": series_name.replace(":", "_"),
-                          "commit_before": commits[positions[step.before]], "commit_after": commits[positions[step.after]],
-                          "position_after": int(positions[step.after]), "before": step.level_before,
-                          "after": step.level_after, "change": step.change, "worse": step.change > 0})
+        frame = frame[frame.index.isin(known)]
+        for name in filter(tracked, frame.columns):
+            values = frame[name].dropna()
+            positions = values.index.to_numpy()
+            for step in find_steps(values.to_numpy(dtype=float), timing=name in TIMINGS):
+                found.append({"dataset": ids["dataset"], "curve": names[(ids["codec"], ids["decoder_options"])],
+                              "machine": ids["machine"], "metric": name.replace(":", "_"),
+                              "commit_before": commits[positions[step.before]], "commit_after": commits[positions[step.after]],
+                              "position_after": int(positions[step.after]), "before": step.level_before,
+                              "after": step.level_after, "change": step.change, "worse": step.change > 0})
     columns = ["dataset", "curve", "machine", "metric", "commit_before", "commit_after", "position_after", "before",
                "after", "change", "worse"]
     return pd.DataFrame(found, columns=columns)

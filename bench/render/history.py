@@ -39,21 +39,22 @@ _ids = itertools.count()
 
 @dataclass(frozen=True)
 class Line:
-    """One line of a graph: a name for the tooltip, values by commit position, an opacity."""
+    """One line of a graph: a name for the tooltip, one value per position of the graph (NaN
+    where the commit has none), an opacity."""
 
     name: str
-    values: pd.Series
+    values: np.ndarray
     opacity: float = 1.0
 
 
 @dataclass(frozen=True)
 class Commits:
-    """What a tooltip says about each commit position."""
+    """Each commit position's hash and subject, and the first lines of its tooltips (escaped
+    once here: a long history has a thousand per graph)."""
 
     sha: Sequence[str]
     subject: Sequence[str]
-    date: Sequence[str]
-    in_git: Sequence[bool]
+    tooltip: Sequence[str]
 
 
 def _fmt(value: float) -> str:
@@ -69,7 +70,7 @@ def _ticks(low: float, high: float) -> list[float]:
 
 
 def _range(lines: list[Line]) -> tuple[float, float]:
-    values = np.concatenate([line.values.to_numpy(dtype=float) for line in lines])
+    values = np.concatenate([line.values for line in lines])
     values = values[np.isfinite(values)]
     if values.size == 0:
         return 0.0, 1.0
@@ -78,8 +79,8 @@ def _range(lines: list[Line]) -> tuple[float, float]:
     return low - pad, high + pad
 
 
-def graph(title: str, lines: list[Line], colour: str, commits: Commits, steps: pd.DataFrame) -> str:
-    """One SVG graph over every commit position; ``steps`` (rows of the steps table) are marked
+def graph(title: str, positions: np.ndarray, lines: list[Line], colour: str, commits: Commits, steps: pd.DataFrame) -> str:
+    """One SVG graph over every commit position, its lines' values at ``positions``; ``steps`` (rows of the steps table) are marked
     as vertical lines between the commits where they happened, red when worse, green when better."""
     count = len(commits.sha)
     low, high = _range(lines)
@@ -112,45 +113,48 @@ def graph(title: str, lines: list[Line], colour: str, commits: Commits, steps: p
                    f"stroke-width='2' stroke-dasharray='4 3'><title>{'worse' if step.worse else 'better'}: "
                    f"{_fmt(step.before)} → {_fmt(step.after)} between {step.commit_before[:10]} and "
                    f"{step.commit_after[:10]}</title></line>")
+    xs = [f"{x(p):.1f}" for p in positions]
     for line in lines:
-        values = line.values.dropna()
-        breaks = [0, *(np.flatnonzero(np.diff(values.index.to_numpy()) != 1) + 1), len(values)]
+        finite = np.isfinite(line.values)
+        ys = [f"{y(v):.1f}" if ok else "" for v, ok in zip(line.values, finite)]
+        breaks = [0, *(np.flatnonzero(np.diff(finite.astype(int)) != 0) + 1), len(finite)]
         for start, stop in zip(breaks, breaks[1:]):
-            points = " ".join(f"{x(p):.1f},{y(v):.1f}" for p, v in values.iloc[start:stop].items())
-            out.append(f"<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='1.5' "
-                       f"stroke-opacity='{line.opacity:.2f}' marker-start='url(#{marker})' marker-mid='url(#{marker})' "
-                       f"marker-end='url(#{marker})'/>")
+            if finite[start]:
+                points = " ".join(f"{xs[i]},{ys[i]}" for i in range(start, stop))
+                out.append(f"<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='1.5' "
+                           f"stroke-opacity='{line.opacity:.2f}' marker-start='url(#{marker})' marker-mid='url(#{marker})' "
+                           f"marker-end='url(#{marker})'/>")
     half = plot_w / max(count - 1, 1) / 2
-    for position in sorted(set().union(*(line.values.dropna().index for line in lines))):
-        values = "&#10;".join(f"{html.escape(line.name)}: {_fmt(line.values.get(position, math.nan))}" for line in lines)
-        unknown = "" if commits.in_git[position] else " (not in git history)"
+    names = [html.escape(line.name) for line in lines]
+    texts = [[_fmt(v) for v in line.values] for line in lines]
+    for i, position in enumerate(positions):
+        values = "&#10;".join(f"{name}: {text[i]}" for name, text in zip(names, texts))
         out.append(f"<rect class='commit' x='{x(position) - half:.1f}' y='{TOP}' width='{2 * half:.1f}' height='{plot_h}' "
-                   f"fill='transparent'><title>{commits.sha[position][:10]}{unknown} {html.escape(commits.subject[position])}"
-                   f"&#10;{commits.date[position]}&#10;{values}</title></rect>")
+                   f"fill='transparent'><title>{commits.tooltip[position]}&#10;{values}</title></rect>")
     out.append("</svg>")
     return "".join(out)
 
 
 def _graphs(curve: pd.DataFrame, colour: str, commits: Commits, steps: pd.DataFrame) -> list[str]:
-    """The graphs of one curve: BD-rate and BD-quality per metric, each metric and bpp at each
-    rate, and the timings."""
-    by_series = {name: group.set_index("position")["value"].astype(float) for name, group in curve.groupby("series")}
-    metrics = [name.split(":", 1)[1] for name in by_series if name.startswith("bd_rate:")]
+    """The graphs of one curve (its series by commit position): BD-rate and BD-quality per
+    metric, each metric and bpp at each rate, and the timings."""
+    positions = curve.index.to_numpy()
+    column = {name: curve[name].to_numpy(dtype=float) for name in curve.columns}
+    metrics = [name.split(":", 1)[1] for name in column if name.startswith("bd_rate:")]
     out = []
     for metric in metrics:
         for kind, title in (("bd_rate", f"BD-rate vs first commit, {display_name(metric)} [%]"),
                             ("bd_quality", f"BD-{axis_label(metric)} vs first commit")):
             marked = steps[steps["metric"] == f"{kind}_{metric}"]
-            out.append(graph(title, [Line(kind.replace("_", "-"), by_series[f"{kind}:{metric}"])], colour, commits, marked))
-    for column in ["bpp", *metrics]:
-        names = sorted((n for n in by_series if n.startswith(f"{column}@")), key=lambda n: float(n.split("@")[1]))
-        if names:
-            lines = [Line(f"rate {n.split('@')[1]}", by_series[n], 0.35 + 0.65 * i / max(len(names) - 1, 1))
-                     for i, n in enumerate(names)]
-            title = "bpp at each rate" if column == "bpp" else f"{axis_label(column)} at each rate"
-            out.append(graph(title, lines, colour, commits, steps.iloc[0:0]))
-    timing_lines = [Line(t, by_series[t], 1.0 if t == "encode_s" else 0.5) for t in TIMINGS if t in by_series]
-    out.append(graph("encode (dark), decode (light) [s per image]", timing_lines, colour, commits,
+            out.append(graph(title, positions, [Line(kind.replace("_", "-"), column[f"{kind}:{metric}"])], colour, commits,
+                             marked))
+    for name in ["bpp", *metrics]:
+        at = sorted((n for n in column if n.startswith(f"{name}@")), key=lambda n: float(n.split("@")[1]))
+        lines = [Line(f"rate {n.split('@')[1]}", column[n], 0.35 + 0.65 * i / max(len(at) - 1, 1)) for i, n in enumerate(at)]
+        title = "bpp at each rate" if name == "bpp" else f"{axis_label(name)} at each rate"
+        out.append(graph(title, positions, lines, colour, commits, steps.iloc[0:0]))
+    timing_lines = [Line(t, column[t], 1.0 if t == "encode_s" else 0.5) for t in TIMINGS]
+    out.append(graph("encode (dark), decode (light) [s per image]", positions, timing_lines, colour, commits,
                      steps[steps["metric"].isin(TIMINGS)]))
     return out
 
@@ -171,13 +175,15 @@ def _steps_table(steps: pd.DataFrame, commits: Commits, position: dict[str, int]
     return "".join(rows) + "</table>"
 
 
-def render_history(ordered: Ordered, derived: pd.DataFrame, steps: pd.DataFrame, colours: dict[str, str],
+def render_history(ordered: Ordered, derived: dict[tuple[str, ...], pd.DataFrame], steps: pd.DataFrame, colours: dict[str, str],
                    source: str) -> str:
     """The dashboard page; ``source`` says which repository and branch ordered the commits."""
     records = ordered.records
     firsts = records.drop_duplicates("position").sort_values("position")
     commits = Commits(list(firsts["commit"]), list(firsts["subject"]),
-                      [d.strftime("%Y-%m-%d %H:%M UTC") for d in firsts["commit_date"]], list(firsts["in_git"]))
+                      [f"{sha[:10]}{'' if known else ' (not in git history)'} {html.escape(subject)}&#10;"
+                       f"{date.strftime('%Y-%m-%d %H:%M UTC')}" for sha, subject, date, known in
+                       zip(firsts["commit"], firsts["subject"], firsts["commit_date"], firsts["in_git"])])
     position = dict(zip(firsts["commit"], firsts["position"]))
     names = curve_names(records)
     datasets = sorted(records["dataset"].unique())
@@ -197,7 +203,7 @@ def render_history(ordered: Ordered, derived: pd.DataFrame, steps: pd.DataFrame,
              "or slower.</p>", _steps_table(steps, commits, position)]
     for dataset in datasets:
         body.append(f"<h2 id='{safe_name(dataset)}'>{html.escape(dataset)}</h2>")
-        for (machine, _, codec, options), curve in derived[derived["dataset"] == dataset].groupby(SERIES):
+        for (machine, _, codec, options), curve in ((k, v) for k, v in derived.items() if k[1] == dataset):
             label = names[(codec, options)]
             marked = steps[(steps["dataset"] == dataset) & (steps["curve"] == label) & (steps["machine"] == machine)]
             body.append(f"<h3>{html.escape(label)} <small>on {html.escape(machine)}</small></h3><div class='graphs'>"

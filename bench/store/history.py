@@ -70,23 +70,22 @@ def write_commit(root: Path, records: pd.DataFrame) -> tuple[Path, bool]:
 
 
 def read_part(path: Path) -> pa.Table:
-    """One history part, checked: a damaged file or a parquet file of another kind is one line."""
+    """One history part, checked: a damaged file or a parquet file of another kind is one line.
+    Read through one ``ParquetFile`` (no dataset discovery): a long history has a part per commit."""
     check_part_file(path)
     try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise ResultsError(f"{path}: not a readable parquet file ({one_line(exc)}); move it out of the history") from None
-    version = (schema.metadata or {}).get(VERSION_KEY)
-    if version is None:
-        raise ResultsError(f"{path}: not a bench history part (no history metadata); move it out of the history")
-    if version.decode(errors="replace") != HISTORY_VERSION:
-        raise ResultsError(f"{path}: history version {version.decode(errors='replace')}, this bench reads "
-                           f"{HISTORY_VERSION}; use the bench that wrote it")
-    if schema.remove_metadata() != HISTORY_SCHEMA:
-        raise ResultsError(f"{path}: its columns are not those of history version {HISTORY_VERSION}; "
-                           "move it out of the history")
-    try:
-        return pq.read_table(path)
+        with pq.ParquetFile(path) as part:
+            schema = part.schema_arrow
+            version = (schema.metadata or {}).get(VERSION_KEY)
+            if version is None:
+                raise ResultsError(f"{path}: not a bench history part (no history metadata); move it out of the history")
+            if version.decode(errors="replace") != HISTORY_VERSION:
+                raise ResultsError(f"{path}: history version {version.decode(errors='replace')}, this bench reads "
+                                   f"{HISTORY_VERSION}; use the bench that wrote it")
+            if not schema.remove_metadata().equals(HISTORY_SCHEMA):
+                raise ResultsError(f"{path}: its columns are not those of history version {HISTORY_VERSION}; "
+                                   "move it out of the history")
+            return part.read()
     except (OSError, pa.ArrowException) as exc:
         raise ResultsError(f"{path}: not a readable parquet file ({one_line(exc)}); move it out of the history") from None
 
