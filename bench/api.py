@@ -536,7 +536,7 @@ def history_report(history: Path | str = HISTORY, *, repo: Path | str = ".", bra
     colours = codec_colours(sorted(recorded["codec"].unique()), colour_order(recorded, config))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_history(ordered, derived, steps, colours, f"git history of {branch} in {repo}"))
+    out.write_text(render_history(ordered, derived, steps, colours, f"the git history of {branch} in {Path(repo).resolve().name}"))
     if json_out is not None:
         keys = ["dataset", "curve", "machine", "metric", "commit_before", "commit_after", "before", "after", "change", "worse"]
         document = {"schema": 1, "steps": steps[keys].to_dict(orient="records"), "not_in_git": ordered.unknown}

@@ -131,7 +131,7 @@ def test_a_damaged_history_or_the_old_file_is_one_line(project, tmp_path):
     old = tmp_path / "history.jsonl"
     old.write_text('{"git_commit": "abc", "codec": "jpeg"}\n')
     result = invoke("history", "report", "--history", old, "--repo", repo, "--out", tmp_path / "r.html")
-    assert result.exit_code == 2 and "history.jsonl: a file, not a history folder" in result.output
+    assert result.exit_code == 2 and "history.jsonl: a file, not a history folder (a history.jsonl" in result.output
     result = invoke("history", "append", "--results", stores[0], "--history", history, "--repo", tmp_path)
     assert result.exit_code == 2 and "git rev-parse" not in result.output and "pass --repo" in result.output
 

@@ -93,8 +93,8 @@ def read_part(path: Path) -> pa.Table:
 def read_history(root: Path) -> pd.DataFrame:
     """Every record of the history folder (empty with the schema's columns when there is none)."""
     if root.exists() and not root.is_dir():
-        raise ResultsError(f"{root}: a file, not a history folder; pass --history with the folder "
-                           "`bench history append` writes")
+        raise ResultsError(f"{root}: a file, not a history folder (a history.jsonl of summaries has no rate points "
+                           "to migrate); record runs with `bench history append --history FOLDER`")
     paths = sorted(root.glob(PART_GLOB)) if root.is_dir() else []
     tables = [read_part(path) for path in paths]
     table = pa.concat_tables(tables) if tables else HISTORY_SCHEMA.empty_table()
