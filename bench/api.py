@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from bench.execute.summary import RunSummary
 
 __all__ = ["DEFAULT_INTERPOLATION", "DEFAULT_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "INTERPOLATIONS"]
-#: ``bench history``'s default file (JSON lines).
-HISTORY = Path("results/history.jsonl")
+#: ``bench history``'s default folder (parquet parts, one per commit and machine).
+HISTORY = Path("results/history")
 #: Drift studies' most generations (``bench.config.settings.MAX_GENERATIONS``), for ``--generations``.
 MAX_GENERATIONS = 10_000
 
@@ -476,25 +476,72 @@ def sweep_plot(codec: str, *, knob: str = "scale", fidelity: str = "psnr_rgb", d
     return [*written, table]
 
 
-def history_append(results: Path | str, *, anchor: str = "jpeg", history: Path | str = HISTORY) -> int:
-    """Append a store's summary (BD-rate vs ``anchor``, mean PSNR) keyed by the current git
-    commit to the history file; returns how many entries were appended."""
-    from bench.analysis import history as history_module
-    from bench.store import read_rows
+def history_append(results: Path | str, *, history: Path | str = HISTORY, repo: Path | str = ".",
+                   commit: str = "HEAD", machine: str | None = None) -> "HistoryAppend":
+    """Record a store as ``commit`` of the git checkout ``repo`` on ``machine`` (default: the rows'
+    host) in the history folder: one record per dataset, curve and rate point. Recording the same
+    commit and machine again replaces its records."""
+    import pandas as pd
 
-    entries = history_module.summarise(read_rows(results), anchor)
-    history_module.append(Path(history), entries)
-    return len(entries)
+    from bench.analysis.history import records
+    from bench.config.commits import commit_info
+    from bench.store.history import write_commit
+
+    info = commit_info(Path(repo), commit)
+    frame = records(stored(results), info, machine, pd.Timestamp.now(tz="UTC"))
+    part, replaced = write_commit(Path(history), frame)
+    return HistoryAppend(info.sha, info.subject, str(frame["machine"].iloc[0]), len(frame), part, replaced)
 
 
-def history_plot(history: Path | str = HISTORY, *, out: Path | str = Path("results/plots/history.png"),
-                 column: str = "bd_rate_psnr") -> Path:
-    """The trend of a summary column over commits (PNG)."""
-    from bench.analysis import history as history_module
+@dataclass(frozen=True)
+class HistoryAppend:
+    """What ``history_append`` recorded: the commit, its machine, how many records, the part
+    written and whether it replaced an earlier recording of that commit on that machine."""
 
-    if history_module.load(Path(history)).empty:
-        raise ResultsError(f"{history}: no history yet; run `bench history append` first")
-    return history_module.plot_trend(Path(history), Path(out), column)
+    commit: str
+    subject: str
+    machine: str
+    records: int
+    part: Path
+    replaced: bool
+
+
+@dataclass(frozen=True)
+class HistoryReport:
+    """``history_report``'s result: the page written, the steps table and the recorded commits
+    git does not know."""
+
+    out: Path
+    steps: "pd.DataFrame"
+    unknown: list[str]
+
+
+def history_report(history: Path | str = HISTORY, *, repo: Path | str = ".", branch: str = "HEAD",
+                   out: Path | str = Path("results/history.html"), json_out: Path | str | None = None,
+                   config: Path | str | None = None) -> HistoryReport:
+    """The history dashboard (one HTML page) of every recorded commit in ``branch``'s git order,
+    with the steps detected on each curve; ``json_out`` also writes the steps as JSON."""
+    from bench.analysis.history import order, regressions, series
+    from bench.config.commits import ancestry
+    from bench.render.history import render_history
+    from bench.render.style import codec_colours
+    from bench.store.history import read_history
+
+    recorded = read_history(Path(history))
+    if recorded.empty:
+        raise ResultsError(f"{history}: no history recorded yet; run `bench history append --results RUN` first")
+    ordered = order(recorded, ancestry(Path(repo), branch))
+    derived = series(ordered.records)
+    steps = regressions(derived, ordered)
+    colours = codec_colours(sorted(recorded["codec"].unique()), colour_order(recorded, config))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_history(ordered, derived, steps, colours, f"the git history of {branch} in {Path(repo).resolve().name}"))
+    if json_out is not None:
+        keys = ["dataset", "curve", "machine", "metric", "commit_before", "commit_after", "before", "after", "change", "worse"]
+        document = {"schema": 1, "steps": steps[keys].to_dict(orient="records"), "not_in_git": ordered.unknown}
+        Path(json_out).write_text(json.dumps(document, indent=2) + "\n")
+    return HistoryReport(out, steps, ordered.unknown)
 
 
 def train(name: str, data: Sequence[Path], out: Path, *, steps: int = 1000, export: Path | None = None,

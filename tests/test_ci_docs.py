@@ -65,3 +65,24 @@ def test_the_ci_jobs_contain_the_tested_commands():
     gitlab_lines = {line.strip() for key in ("before_script", "script", "after_script") for line in gitlab[key]}
     assert [c for c in commands if c not in gitlab_lines and "GITHUB_STEP_SUMMARY" not in c] == []
     assert gitlab["artifacts"]["when"] == "always"
+
+
+def test_history_recipe_runs_verbatim_in_a_git_checkout(tmp_path):
+    """docs/ci.md's ```bash history-ci blocks: run, record the checkout's commit, report it."""
+    blocks = fenced("bash history-ci")
+    assert blocks, "docs/ci.md lost its ```bash history-ci block"
+    job = tmp_path / "checkout"
+    (job / "benchmarks").mkdir(parents=True)
+    shutil.copy(REPO / "benchmarks" / "gate.toml", job / "benchmarks" / "gate.toml")
+    identity = {"GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.org", "GIT_COMMITTER_NAME": "ci",
+                "GIT_COMMITTER_EMAIL": "ci@example.org"}
+    env = {**os.environ, **identity, "BENCH_DATA_DIR": str(tmp_path / "datasets"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for args in (["init", "-q"], ["add", "benchmarks"], ["commit", "-q", "-m", "gate configuration"]):
+        subprocess.run(["git", *args], cwd=job, env=env, check=True, capture_output=True)
+    result = subprocess.run(["bash", "-c", "set -euo pipefail\n" + "\n".join(blocks)], cwd=job, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    assert "recorded 10 rate points of" in result.stdout and "(gate configuration) on ci-runner" in result.stdout
+    assert json.loads((job / "history-steps.json").read_text()) == {"schema": 1, "steps": [], "not_in_git": []}
+    assert "<svg class='graph'" in (job / "history.html").read_text()

@@ -1,9 +1,8 @@
-"""The HTML report and the per-commit history."""
+"""The HTML report."""
 
 from __future__ import annotations
 
 import html
-import json
 import re
 from pathlib import Path
 
@@ -24,19 +23,6 @@ def test_report_is_one_self_contained_page(tmp_path):
     assert page.count("data:image/png;base64,") >= 1 and "src='http" not in page
     assert "BD against jpeg" in page and "Environment" in page and "Failures (0)" in page
     assert "Pillow" in page and "95 % CI" in page and "Per-image RD points" in page
-
-
-def test_history_appends_per_commit_and_plots(tmp_path):
-    history = tmp_path / "history.jsonl"
-    for _ in range(2):
-        assert runner.invoke(app, ["history", "append", "--results", str(BASELINE), "--file", str(history)]).exit_code == 0
-    entries = [json.loads(line) for line in history.read_text().splitlines()]
-    assert len(entries) == 4 and {e["codec"] for e in entries} == {"jpeg", "webp"}
-    assert all(e["git_commit"] for e in entries)
-    webp = [e for e in entries if e["codec"] == "webp"][0]
-    assert webp["bd_rate_psnr"] < 0
-    result = runner.invoke(app, ["history", "plot", "--file", str(history), "--out", str(tmp_path / "h.png")])
-    assert result.exit_code == 0 and (tmp_path / "h.png").stat().st_size > 1000
 
 
 def test_report_names_metrics_in_words_defines_them_and_counts_one_image(tmp_path):

@@ -1,4 +1,4 @@
-"""``bench report`` (one HTML page per store) and ``bench history`` (trend across commits)."""
+"""``bench report`` (one HTML page per store) and ``bench history`` (regression tracking across commits)."""
 
 from __future__ import annotations
 
@@ -37,26 +37,42 @@ def report_command(
     console.print(str(path), highlight=False, soft_wrap=True)
 
 
-history_app = typer.Typer(help="Per-commit history of results summaries.", no_args_is_help=True)
+history_app = typer.Typer(help="Regression tracking over commits: record stores per commit, report the history.",
+                          no_args_is_help=True)
 app.add_typer(history_app, name="history")
 
 
 @history_app.command("append")
 def history_append(
-    results: Path = typer.Option(..., "--results", help="results store folder"),
-    anchor: str = typer.Option("jpeg", "--anchor", help="codec label the BD-rates are measured against"),
-    history: Path = typer.Option(HISTORY, "--file", help="history file (JSON lines)"),
+    results: Path = typer.Option(..., "--results", help="results store folder of this commit's run"),
+    history: Path = typer.Option(HISTORY, "--history", help="history folder (parquet parts, one per commit and machine)"),
+    repo: Path = typer.Option(Path("."), "--repo", help="git checkout the commit belongs to"),
+    commit: str = typer.Option("HEAD", "--commit", help="commit the store measured (hash, branch or tag)"),
+    machine: Optional[str] = typer.Option(None, "--machine", help="machine name (default: the rows' host)"),
 ) -> None:
-    """Append this store's summary (BD-rate vs anchor, mean PSNR) keyed by the current git commit."""
-    count = call(api.history_append, results, anchor=anchor, history=history)
-    console.print(f"appended {count} entries to {history}")
+    """Record a store's means per dataset, curve and rate point as one commit; again for the same commit and machine replaces it."""
+    done = call(api.history_append, results, history=history, repo=repo, commit=commit, machine=machine)
+    verb = "replaced" if done.replaced else "recorded"
+    console.print(f"{verb} {done.records} rate points of {done.commit[:10]} ({done.subject}) on {done.machine} in {history}",
+                  highlight=False, soft_wrap=True)
 
 
-@history_app.command("plot")
-def history_plot(
-    history: Path = typer.Option(HISTORY, "--file", help="history file (JSON lines)"),
-    out: Path = typer.Option(Path("results/plots/history.png"), "--out", "-o", help="PNG to write"),
-    column: str = typer.Option("bd_rate_psnr", "--column", help="bd_rate_psnr, mean_psnr_rgb or mean_bpp"),
+@history_app.command("report")
+def history_report(
+    history: Path = typer.Option(HISTORY, "--history", help="history folder written by `bench history append`"),
+    repo: Path = typer.Option(Path("."), "--repo", help="git checkout whose history orders the commits"),
+    branch: str = typer.Option("HEAD", "--branch", help="branch or commit whose ancestry orders the commits"),
+    out: Path = typer.Option(Path("results/history.html"), "--out", "-o", help="HTML dashboard to write"),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="also write the detected steps as JSON"),
+    config_path: Optional[Path] = typer.Option(None, "--config", help="config file whose codec order fixes colours (default ./bench.toml)"),
 ) -> None:
-    """Plot the trend of a summary column over commits."""
-    console.print(str(call(api.history_plot, history, out=out, column=column)))
+    """An HTML dashboard of every curve over commits in git order, with the steps (regressions and improvements) detected."""
+    done = call(api.history_report, history, repo=repo, branch=branch, out=out, json_out=json_out, config=config_path)
+    for step in done.steps.itertuples():
+        console.print(f"{'worse' if step.worse else 'better'}: {step.curve} on {step.dataset} ({step.machine}), {step.metric} "
+                      f"{step.before:.4g} -> {step.after:.4g} between {step.commit_before[:10]} and {step.commit_after[:10]}",
+                      highlight=False, soft_wrap=True)
+    if done.unknown:
+        console.print(f"{len(done.unknown)} recorded commit(s) not in the git history of {branch}: "
+                      + " ".join(sha[:10] for sha in done.unknown), highlight=False, soft_wrap=True)
+    console.print(str(done.out), highlight=False, soft_wrap=True)
