@@ -78,12 +78,28 @@ def test_auc_closed_forms():
     for interpolation in ("cubic", "pchip", "linear"):
         assert auc(bpp, linear, 0.3, 1.2, interpolation) == pytest.approx((28 + 5 * 0.75) * 0.9, abs=1e-9)
         assert auc(bpp, linear, 0.3, 1.2, interpolation, normalise=True) == pytest.approx(28 + 5 * 0.75, abs=1e-9)
-    assert auc(bpp, np.full(4, 31.0), 0.2, 1.4, normalise=True) == pytest.approx(31.0)
     kinked = np.array([30.0, 34.0, 35.0, 36.0])  # trapezoid by hand over [0.2, 1.0]
     assert auc(bpp, kinked, 0.2, 1.0, "linear") == pytest.approx((30 + 34) / 2 * 0.4 + (34 + 35) / 2 * 0.4)
     with pytest.raises(BDError, match="not inside"):
         auc(bpp, linear, 0.1, 1.0)
     assert math.isfinite(auc(bpp, kinked, 0.2, 1.4, interpolation="pchip"))
+
+
+def test_auc_refuses_what_bd_refuses():
+    """One rule for BD and AUC: an AUC needs a finite, strictly monotone curve, and as many points
+    as its interpolation (a cubic spline 4); it never falls back to another method."""
+    bpp = np.array([0.2, 0.6, 1.0, 1.4])
+    with pytest.raises(BDError, match="not strictly increasing"):
+        auc(bpp, np.full(4, 31.0), 0.2, 1.4)
+    with pytest.raises(BDError, match="infinite quality: a lossless point"):
+        auc(bpp, [30, 33, 35, np.inf], 0.2, 1.0, "linear")
+    with pytest.raises(BDError, match="3 rate points; cubic needs 4"):
+        auc(bpp[:3], [30, 33, 35], 0.2, 1.0)
+    assert auc(bpp[:2], [30, 34], 0.2, 0.6, "pchip") == pytest.approx(32 * 0.4)
+    # LPIPS falls as bits are added: monotone the other way, and its area is of LPIPS itself
+    assert auc(bpp, [0.4, 0.3, 0.2, 0.1], 0.2, 1.4, "linear", higher_is_better=False) == pytest.approx(0.25 * 1.2)
+    with pytest.raises(BDError, match="not strictly increasing"):
+        auc(bpp, [0.4, 0.3, 0.2, 0.1], 0.2, 1.4, "linear")
 
 
 def test_auc_defaults_reproduce_the_invcompress_table_1():

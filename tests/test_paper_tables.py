@@ -106,7 +106,7 @@ def test_bootstrap_matches_a_hand_computation():
 
 def test_the_interval_shrinks_as_images_are_added():
     widths = []
-    for n in (4, 16, 64):
+    for n in (5, 16, 64):
         images = [f"i{k}" for k in range(n)]
         rng = np.random.default_rng(1)
         rows = curve_rows("d", "a", images)
@@ -149,7 +149,13 @@ def test_display_shows_the_anchor_as_zero_without_an_interval():
     table = bd_table(mixed_rows(), "jpeg", resamples=20)
     shown = bd_display(table[table["dataset"] == "sample"], "psnr_rgb").set_index("codec")
     assert shown.loc["jpeg", "BD-rate %"] == "0.00" and shown.loc["jpeg", "BD-rate 95 % CI"] == "–"
-    assert shown.loc["webp", "BD-rate 95 % CI"].startswith("[-")
+    # two images: no interval, and the note says why rather than printing a "95 % CI" over 2 images
+    assert shown.loc["webp", "BD-rate 95 % CI"] == "–"
+    assert shown.loc["webp", "note"] == "no interval (2 images; a bootstrap interval needs at least 5)"
+    eight = pd.DataFrame(curve_rows("d", "a", [f"i{k}" for k in range(8)])
+                         + curve_rows("d", "b", [f"i{k}" for k in range(8)], gain=0.5, spread=0.5))
+    shown = bd_display(bd_table(eight, "a", resamples=20), "psnr_rgb").set_index("codec")
+    assert shown.loc["b", "BD-rate 95 % CI"].startswith("[-") and shown.loc["b", "note"] == ""
 
 
 def test_table_command_on_a_mixed_store_exits_0(tmp_path):
@@ -185,10 +191,11 @@ def test_matched_rate_rows_stay_out_of_the_curves():
 
 
 def test_identical_files_under_two_names_count_as_two_images():
-    rows = pd.DataFrame(curve_rows("d", "a", ["x", "y"]) + curve_rows("d", "b", ["x", "y"], gain=1.0))
+    names = ["v", "w", "x", "y", "z"]
+    rows = pd.DataFrame(curve_rows("d", "a", names) + curve_rows("d", "b", names, gain=1.0))
     rows["image_sha256"] = "same-bytes"  # byte-identical files: only the name tells them apart
     table = bd_table(rows, "a", resamples=20).set_index("curve")
-    assert table.loc["b", "images"] == 2 and table.loc["b", "resamples"] == 20
+    assert table.loc["b", "images"] == 5 and table.loc["b", "resamples"] == 20
 
 
 def test_a_published_anchor_gives_a_bd_without_an_interval():

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bench.analysis.auc import DEFAULT_INTERPOLATION, auc, common_range
+from bench.analysis.auc import (DEFAULT_INTERPOLATION, MIN_POINTS as AUC_MIN_POINTS, auc, check_interpolation,
+                                checked_curve, common_range)
 from bench.analysis.bd import MIN_POINTS, BDError, bd_of_pairs, bd_rate_and_quality
-from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, bd_intervals, mean_interval
-from bench.analysis.curves import CURVE, DEFAULT_IMAGES, curve_labels, image_rows, images_text, mean_curves
+from bench.analysis.bootstrap import (DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, bd_intervals, mean_interval,
+                                      too_few_images)
+from bench.analysis.curves import (CURVE, DEFAULT_IMAGES, curve_labels, dropped_text, image_rows, images_text,
+                                   mean_curves)
 
 #: Metrics and whether higher values are better.
 QUALITY_METRICS = {"psnr_rgb": True, "psnr_y": True, "ms_ssim_db": True, "lpips": False, "psnr_rgb_float": True}
@@ -33,11 +36,19 @@ def check_metric(metric: str) -> None:
         raise BDError(f"BD of {metric!r} is not supported; use one of {', '.join(QUALITY_METRICS)}")
 
 
-def points_note(points: int, needed: int) -> str:
-    """Why a curve gets no number: the note its table row carries."""
+def points_note(points: int, needed: int, by: str = "") -> str:
+    """Why a curve gets no number: the note its table row carries (``by``: what needs more)."""
     if points == 1:
         return "n/a (one rate point)"
-    return f"n/a ({points} rate points; needs {needed})"
+    return f"n/a ({points} rate points; {by + ' ' if by else ''}needs {needed})"
+
+
+def incomplete_note(curve: pd.DataFrame) -> str:
+    """What a mean curve (rows of one curve from ``mean_curves``) left out to stay complete."""
+    dropped = curve["n_dropped"].max() if "n_dropped" in curve.columns else 0
+    if pd.isna(dropped) or not dropped:
+        return ""
+    return dropped_text(int(dropped), int(curve["n_images"].max()), len(curve))
 
 
 def _with_labels(curves: pd.DataFrame) -> pd.DataFrame:
@@ -104,6 +115,7 @@ def bd_table(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: 
                       "decoder_options": decoder_options, "images": own, "images_of": own,
                       "points": len(curve), "resamples": 0, "note": ""}
             record.update(_bd_cells(data, curve, pair, metric, method, mode, resamples, seed))
+            record["note"] = _join(incomplete_note(curve), record["note"])
             records.append(record)
     return pd.DataFrame(records, columns=BD_COLUMNS)
 
@@ -187,8 +199,8 @@ def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, pair: AnchorPair, metric:
         # the published mean covers its own images once; resampling only our side would measure
         # the spread between photos, not the uncertainty of this difference
         cells["note"] = _join(note, "no interval (the published anchor has no per-image data)")
-    elif resamples and cells["images"] < 2:
-        cells["note"] = _join(note, "no interval (one image)")
+    elif resamples and too_few_images(cells["images"]):
+        cells["note"] = _join(note, too_few_images(cells["images"]))
     elif resamples:
         test_matrix = ImageMatrix.from_rows(test_rows, metric, sorted(set(test_rows["image"])))
         anchor_side = ImageMatrix.from_rows(anchor_rows, metric, sorted(set(anchor_rows["image"])))
@@ -216,8 +228,8 @@ def _per_image_mean(anchor_rows: pd.DataFrame | None, fixed: pd.DataFrame | None
         raise BDError("no image supports a BD")
     cells = {"bd_rate": float(np.mean(rates)), "bd_quality": float(np.mean(qualities)),
              "note": f"{failed} images without a BD" if failed else ""}
-    if resamples and len(rates) < 2:
-        cells["note"] = (cells["note"] + "; " if cells["note"] else "") + "no interval (one image)"
+    if resamples and too_few_images(len(rates)):
+        cells["note"] = _join(cells["note"], too_few_images(len(rates)))
     elif resamples:
         rate_ci, quality_ci = mean_interval(np.array(rates), resamples, seed), mean_interval(np.array(qualities), resamples, seed)
         cells.update(bd_rate_low=rate_ci.low, bd_rate_high=rate_ci.high, bd_quality_low=quality_ci.low,
@@ -265,15 +277,18 @@ def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = DEFAUL
               bpp_range: tuple[float, float] | None = None, interpolation: str = DEFAULT_INTERPOLATION,
               normalise: bool = False, extra_curves: pd.DataFrame | None = None,
               reduced: Reduced | None = None) -> pd.DataFrame:
-    """AUC of every dataset-mean curve over one bpp range per dataset.
+    """AUC of every dataset-mean curve over one bpp range per dataset, with one interpolation.
 
-    The range is ``bpp_range`` when given, else the range common to every curve with at least
-    two points (curves with one point get a note, never an error). ``extra_curves`` (e.g.
-    published curves, mean-curve shape) join the comparison.
+    The range is ``bpp_range`` when given, else the range common to every curve that has an AUC;
+    a curve without one (fewer points than ``interpolation`` needs, non-finite or non-monotone:
+    :func:`bench.analysis.auc.auc`) keeps its row with the reason as its note and does not narrow
+    the others' range. ``extra_curves`` (e.g. published curves, mean-curve shape) join the comparison.
 
     Columns: dataset, curve, codec, decoder_options, images, points, auc, bpp_low, bpp_high, note.
     """
     check_metric(metric)
+    check_interpolation(interpolation)
+    higher = QUALITY_METRICS[metric]
     curves = reduced.curves if reduced else mean_curves(rows, images)
     if extra_curves is not None and not extra_curves.empty:
         curves = pd.concat([curves, extra_curves[[c for c in extra_curves.columns if c in curves.columns]]], ignore_index=True)
@@ -281,7 +296,8 @@ def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = DEFAUL
     records = []
     for dataset, per_dataset in curves.groupby("dataset"):
         groups = {key: g.sort_values("bpp") for key, g in per_dataset.groupby(["codec", "decoder_options"], sort=False)}
-        spans = [g["bpp"] for g in groups.values() if len(g) >= 2]
+        problems = {key: _auc_problem(curve, metric, interpolation, higher) for key, curve in groups.items()}
+        spans = [g["bpp"] for key, g in groups.items() if not problems[key]]
         low = high = math.nan
         range_note = ""
         if bpp_range:
@@ -292,21 +308,45 @@ def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = DEFAUL
             except BDError as exc:
                 range_note = f"n/a ({exc})"
         else:
-            range_note = "n/a (no curve with two rate points)"
-        for (codec, decoder_options), curve in groups.items():
-            record = {"dataset": dataset, "curve": curve["curve"].iloc[0], "codec": codec,
-                      "decoder_options": decoder_options, "images": int(curve["n_images"].max()),
-                      "points": len(curve), "auc": math.nan, "bpp_low": low, "bpp_high": high, "note": range_note}
-            if len(curve) < 2:
-                record["note"] = points_note(len(curve), 2)
-            elif not range_note:
+            range_note = "n/a (no curve has an AUC)"
+        for key, curve in groups.items():
+            record = {"dataset": dataset, "curve": curve["curve"].iloc[0], "codec": key[0],
+                      "decoder_options": key[1], "images": int(curve["n_images"].max()),
+                      "points": len(curve), "auc": math.nan, "bpp_low": low, "bpp_high": high,
+                      "note": problems[key] or range_note}
+            if not record["note"]:
                 try:
-                    record["auc"] = auc(curve["bpp"], curve[metric], low, high, interpolation, normalise)
+                    record["auc"] = auc(curve["bpp"], curve[metric], low, high, interpolation, normalise, higher)
                 except BDError as exc:
                     record["note"] = f"n/a ({exc})"
+            record["note"] = _join(incomplete_note(curve), record["note"])
             records.append(record)
     return pd.DataFrame(records, columns=["dataset", "curve", "codec", "decoder_options", "images", "points", "auc",
                                           "bpp_low", "bpp_high", "note"])
+
+
+def _auc_problem(curve: pd.DataFrame, metric: str, interpolation: str, higher: bool) -> str:
+    """Why a curve has no AUC under ``interpolation`` whatever the range, or ""."""
+    needed = AUC_MIN_POINTS[interpolation]
+    if len(curve) < needed:
+        return points_note(len(curve), needed, interpolation if needed > 2 else "")
+    try:
+        checked_curve(curve["bpp"], curve[metric], interpolation, higher)
+    except BDError as exc:
+        return f"n/a ({exc})"
+    return ""
+
+
+def incomplete_curves(reduced: Reduced) -> pd.DataFrame:
+    """The curves that left measurements out to stay complete: dataset, curve and the note saying
+    how many (``bench.analysis.curves.dropped_text``); no rows when every curve is complete."""
+    records = []
+    curves = reduced.curves
+    if not curves.empty:
+        for _, curve in _with_labels(curves).groupby(CURVE, sort=True):
+            if note := incomplete_note(curve):
+                records.append({"dataset": curve["dataset"].iloc[0], "curve": curve["curve"].iloc[0], "note": note})
+    return pd.DataFrame(records, columns=["dataset", "curve", "note"])
 
 
 def rd_points(rows: pd.DataFrame, metrics: list[str], images: str = DEFAULT_IMAGES,

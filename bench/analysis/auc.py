@@ -7,6 +7,13 @@ gives 33.365 and the trapezoid rule 33.323). The raw area grows with the width o
 so it compares codecs only over one shared range; ``normalise=True`` divides by the width and
 reads in the metric's units (a mean quality), kept as a named option. Every table states the
 definition, interpolation and range it used.
+
+A table uses one interpolation for every curve, the one its caption names: a curve with fewer
+points than it needs (:data:`MIN_POINTS`: a cubic spline, as the papers fit it, needs 4) has no
+AUC rather than a quietly different one. Curves are checked with BD's rule
+(:func:`bench.analysis.bd.monotone`): a non-finite value (a lossless point's infinite PSNR) or a
+quality that falls as bits are added leaves the curve without an AUC, since a spline through a
+dip overshoots and can raise the area of the worse curve.
 """
 
 from __future__ import annotations
@@ -16,9 +23,11 @@ from typing import Sequence
 import numpy as np
 from scipy.interpolate import CubicSpline, PchipInterpolator
 
-from bench.analysis.bd import BDError
+from bench.analysis.bd import BDError, monotone
 from bench.config.defaults import DEFAULT_INTERPOLATION, INTERPOLATIONS
 
+#: Points an interpolation needs: a not-a-knot cubic through fewer than 4 is a parabola or a line.
+MIN_POINTS = {"cubic": 4, "pchip": 2, "linear": 2}
 
 
 def common_range(curves: Sequence[Sequence[float]]) -> tuple[float, float]:
@@ -30,36 +39,52 @@ def common_range(curves: Sequence[Sequence[float]]) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def check_interpolation(interpolation: str) -> None:
+    if interpolation not in INTERPOLATIONS:
+        raise BDError(f"unknown AUC interpolation {interpolation!r}; use one of {', '.join(INTERPOLATIONS)}")
+
+
+def checked_curve(bpp: Sequence[float], quality: Sequence[float], interpolation: str = DEFAULT_INTERPOLATION,
+                  higher_is_better: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(bpp, quality) sorted by bpp, or BDError when ``interpolation`` cannot be used on the curve
+    whatever the range: fewer points than it needs, a non-finite value or a non-monotone quality."""
+    check_interpolation(interpolation)
+    if len(bpp) < MIN_POINTS[interpolation]:
+        raise BDError(f"{len(bpp)} rate points; {interpolation} needs {MIN_POINTS[interpolation]}")
+    curve = monotone(np.asarray(bpp, float), np.asarray(quality, float), "the", higher_is_better,
+                     "an AUC of a non-monotone curve is refused, as a BD is")
+    return curve.rates, curve.quality if higher_is_better else -curve.quality
+
+
 def auc(bpp: Sequence[float], quality: Sequence[float], low: float, high: float,
-        interpolation: str = DEFAULT_INTERPOLATION, normalise: bool = False) -> float:
+        interpolation: str = DEFAULT_INTERPOLATION, normalise: bool = False, higher_is_better: bool = True) -> float:
     """∫ quality d(bpp) over [low, high]; divided by (high − low) when ``normalise``.
 
     ``cubic`` is scipy's not-a-knot cubic spline through the points (the papers' numbers),
-    ``pchip`` the shape-preserving cubic, ``linear`` the trapezoid rule.
+    ``pchip`` the shape-preserving cubic, ``linear`` the trapezoid rule. BDError when the curve
+    has fewer points than the interpolation needs, is not finite or not strictly monotone
+    (``higher_is_better`` says which way), or does not span the range.
     """
-    if interpolation not in INTERPOLATIONS:
-        raise BDError(f"unknown AUC interpolation {interpolation!r}; use one of {', '.join(INTERPOLATIONS)}")
-    x = np.asarray(bpp, float)
-    y = np.asarray(quality, float)
-    order = np.argsort(x)
-    x, y = x[order], y[order]
-    if len(x) < 2 or np.any(np.diff(x) <= 0):
-        raise BDError("AUC needs at least two points with distinct bpp")
+    x, y = checked_curve(bpp, quality, interpolation, higher_is_better)
     if low < x[0] - 1e-12 or high > x[-1] + 1e-12 or high <= low:
         raise BDError(f"AUC range [{low:g}, {high:g}] bpp is not inside the curve's [{x[0]:g}, {x[-1]:g}]")
-    if interpolation == "linear" or (interpolation == "cubic" and len(x) < 4):
-        # a not-a-knot spline needs 4 points; with fewer, the segments are the only honest curve
+    if interpolation == "linear":
         grid = np.concatenate(([low], x[(x > low) & (x < high)], [high]))
         area = float(np.trapz(np.interp(grid, x, y), grid))
     else:
-        curve = CubicSpline(x, y) if interpolation == "cubic" else PchipInterpolator(x, y)
-        area = float(curve.integrate(low, high))
+        spline = CubicSpline(x, y) if interpolation == "cubic" else PchipInterpolator(x, y)
+        area = float(spline.integrate(low, high))
     return area / (high - low) if normalise else area
 
 
 def describe(interpolation: str, normalise: bool) -> str:
-    """The definition a table caption states."""
-    how = {"cubic": "cubic-spline", "pchip": "pchip", "linear": "trapezoid"}[interpolation]
-    return (f"mean quality over the range (area / width, {how} interpolation)" if normalise
-            else f"area under the curve, the integral of quality over bpp ({how} interpolation, as the InvCompress "
-                 "and IAT papers' Table 1)")
+    """The definition a table caption states. The InvCompress and IAT papers' Table 1 integrate
+    a cubic spline (InvCompress's 33.373 is reproduced by ``cubic``, not by pchip or the trapezoid
+    rule), so only the cubic caption credits them."""
+    how = {"cubic": "cubic-spline interpolation",
+           "pchip": "pchip interpolation",
+           "linear": "linear interpolation, the trapezoid rule"}[interpolation]
+    papers = (", as the InvCompress and IAT papers' Table 1" if interpolation == "cubic"
+              else "; the InvCompress and IAT papers' Table 1 use a cubic spline")
+    return (f"mean quality over the range (area / width, {how})" if normalise
+            else f"area under the curve, the integral of quality over bpp ({how}{papers})")

@@ -47,8 +47,21 @@ def validate(rates: Sequence[float], quality: Sequence[float], name: str, higher
         raise BDError(f"{name} curve: rates and quality must be 1-D of equal length")
     if len(r) < MIN_POINTS:
         raise BDError(f"{name} curve has {len(r)} points; Bjøntegaard deltas need at least {MIN_POINTS}")
+    return monotone(r, q, name, higher_is_better, "BD on a non-monotone curve is undefined")
+
+
+def monotone(rates: np.ndarray, quality: np.ndarray, name: str, higher_is_better: bool, refusal: str) -> Curve:
+    """The curve sorted by rate (quality negated when lower is better) if its values are finite,
+    its rates positive and distinct and its quality strictly better with every added bit; else
+    BDError naming ``name`` and, for a non-monotone curve, ``refusal`` (why the caller stops).
+
+    One rule for BD and AUC: a curve that loses quality as it gains bits (a measurement or
+    averaging problem) has no BD, and an interpolated area over it rewards a spline's overshoot.
+    """
+    r, q = np.asarray(rates, dtype=float), np.asarray(quality, dtype=float)
     if not (np.all(np.isfinite(r)) and np.all(np.isfinite(q))):
-        raise BDError(f"{name} curve has non-finite values")
+        lossless = " (infinite quality: a lossless point)" if np.any(np.isinf(q)) and np.all(np.isfinite(r)) else ""
+        raise BDError(f"{name} curve has non-finite values{lossless}")
     if np.any(r <= 0):
         raise BDError(f"{name} curve has non-positive rates (log-rate is undefined)")
     order = np.argsort(r)
@@ -56,7 +69,7 @@ def validate(rates: Sequence[float], quality: Sequence[float], name: str, higher
     if np.any(np.diff(r) <= 0):
         raise BDError(f"{name} curve has repeated rates {sorted(set(r[:-1][np.diff(r) <= 0]))}")
     if np.any(np.diff(q) <= 0):
-        raise BDError(f"{name} curve: quality is not strictly increasing with rate; BD on a non-monotone curve is undefined")
+        raise BDError(f"{name} curve: quality is not strictly increasing with rate; {refusal}")
     return Curve(r, q)
 
 

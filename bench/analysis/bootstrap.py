@@ -6,6 +6,12 @@ with replacement, from the images both curves share (paired: the anchor and the 
 the same draw), recomputes both dataset-mean curves over the draw and takes their BD. The
 interval is the percentile interval of those BDs. Resamples whose mean curves do not support a
 BD (a non-monotone mean curve) are counted and left out; the count travels with the interval.
+
+The percentile interval is approximate, and from few images it is not an interval a paper can
+print as "95 %": n images give only C(2n−1, n) distinct draws (3 from 2 images, 35 from 4), and
+the nominal 95 % interval of a mean covered the true mean in 50 % of 2000 simulated normal
+samples of 2, 76 % of 3, 81 % of 4, 83 % of 5, 89 % of 10 and 93 % of 24. Tables therefore give
+no interval below :data:`MIN_IMAGES` and say why.
 """
 
 from __future__ import annotations
@@ -18,6 +24,17 @@ import pandas as pd
 from bench.analysis.bd import BDError, bd_many
 from bench.config.defaults import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED  # noqa: F401 (re-exported)
 
+#: Fewest images a table computes an interval from (see the module docstring for why).
+MIN_IMAGES = 5
+
+
+def too_few_images(n_images: int) -> str:
+    """Why a table gives no interval over ``n_images`` images, or "" when it gives one."""
+    if n_images >= MIN_IMAGES:
+        return ""
+    if n_images < 2:
+        return "no interval (one image)"
+    return f"no interval ({n_images} images; a bootstrap interval needs at least {MIN_IMAGES})"
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,18 @@ Which images enter a mean is a choice every figure and table states:
 * ``common``: one intersection, the images that every compared curve of the dataset has, for
   every mean, BD and figure.
 
-A curve's own images are those measured at every one of its rate points (a rate that an
-interrupted run left on fewer images is dropped rather than averaged over a different set).
+Every point of a curve averages the same images. An interrupted run leaves a curve incomplete
+(some images at all rates, others at a few), so each curve is reduced to a complete block of
+images × rates before anything is averaged (:func:`complete_block`); the measurements outside it
+are counted (``n_dropped``) and every note, caption and figure that uses the curve says so.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Iterator
 
 import pandas as pd
 
@@ -46,25 +49,58 @@ def successful_single_pass(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[ok]
 
 
-def own_images(rows: pd.DataFrame) -> dict[tuple, frozenset[str]]:
-    """Per curve (dataset, codec, decoder options): the images measured at every kept rate point.
+@dataclass(frozen=True)
+class Block:
+    """The complete part of one curve: every image in ``images`` is measured at every rate in
+    ``rates``; ``dropped`` counts the curve's measurements (image × rate) outside it."""
 
-    Rate points measured on fewer images than the curve's best-covered point are not kept.
+    images: frozenset[str]
+    rates: frozenset[float]
+    dropped: int
+
+
+def _candidates(per_rate: pd.Series, per_image: pd.Series) -> Iterator[tuple[frozenset, frozenset]]:
+    """Complete blocks spanned by one rate point's images (with every rate that has them all) or by
+    one image's rates (with every image measured at them all)."""
+    for images in set(per_rate):
+        yield images, frozenset(rate for rate, have in per_rate.items() if images <= have)
+    for rates in set(per_image):
+        yield frozenset(image for image, have in per_image.items() if rates <= have), rates
+
+
+def complete_block(curve: pd.DataFrame, images: frozenset[str] | None = None) -> Block:
+    """The block of one curve's rows (columns image, rate) that its mean points average over.
+
+    With ``images`` given (the ``common`` set): those images at every rate they all have.
+    Otherwise the complete block that keeps the most measurements, ties going to more images:
+    an interrupted run leaves a staircase (images finished at all rates, one image part way, or
+    every image at the first rates and a few at the last), and the largest block of a staircase
+    is one of the candidates :func:`_candidates` spans, so it is found exactly. A run stopped
+    after image 24 of a 10-rate sweep keeps 24 images × 10 rates, not 25 × 2; one stopped part
+    way through its last rate keeps every image at the finished rates.
     """
-    sets: dict[tuple, frozenset[str]] = {}
-    for key, curve in rows.groupby(CURVE, dropna=False):
-        per_rate = curve.groupby("rate")["image"].agg(lambda s: frozenset(s))
-        widest = max(len(s) for s in per_rate)
-        kept = [s for s in per_rate if len(s) == widest]
-        sets[key] = frozenset.intersection(*kept)
-    return sets
+    per_rate = curve.groupby("rate")["image"].agg(frozenset)
+    if images is None:
+        per_image = curve.groupby("image")["rate"].agg(frozenset)
+        images, rates = max(_candidates(per_rate, per_image),
+                            key=lambda b: (len(b[0]) * len(b[1]), len(b[0]), sorted(b[0]), sorted(b[1])))
+    else:
+        rates = frozenset(rate for rate, have in per_rate.items() if images <= have)
+    return Block(images, rates, len(curve) - len(images) * len(rates))
+
+
+def curve_blocks(rows: pd.DataFrame, common: dict[str, frozenset[str]] | None = None) -> dict[tuple, Block]:
+    """Per curve (dataset, codec, decoder options): its :func:`complete_block`, over the
+    dataset's ``common`` images when given."""
+    return {key: complete_block(curve, common[key[0]] if common else None)
+            for key, curve in rows.groupby(CURVE, dropna=False)}
 
 
 def common_images(rows: pd.DataFrame) -> dict[str, frozenset[str]]:
-    """Per dataset: the images that every curve of that dataset has at all its kept rate points."""
+    """Per dataset: the images that are in every curve's complete block."""
     per_dataset: dict[str, list[frozenset[str]]] = {}
-    for (dataset, *_), images in own_images(rows).items():
-        per_dataset.setdefault(dataset, []).append(images)
+    for (dataset, *_), block in curve_blocks(rows).items():
+        per_dataset.setdefault(dataset, []).append(block.images)
     common = {}
     for dataset, sets in per_dataset.items():
         shared = frozenset.intersection(*sets)
@@ -78,33 +114,45 @@ def common_images(rows: pd.DataFrame) -> dict[str, frozenset[str]]:
 
 def image_rows(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> pd.DataFrame:
     """The successful single-pass rows that enter the dataset means under ``images``, with the
-    column ``n_images`` (images per curve) — the per-image data behind every mean point."""
+    columns ``n_images`` (images per curve) and ``n_dropped`` (the curve's measurements left out
+    of its complete block) — the per-image data behind every mean point."""
     if images not in IMAGE_SETS:
         raise AnalysisError(f"--images {images!r}: use one of {', '.join(IMAGE_SETS)}")
     rows = successful_single_pass(rows)
     if rows.empty:
-        return rows.assign(n_images=pd.Series(dtype="int64"))
+        return rows.assign(n_images=pd.Series(dtype="int64"), n_dropped=pd.Series(dtype="int64"))
     if images == "common":
         allowed = common_images(rows)
-        keep = [name in allowed[d] for d, name in zip(rows["dataset"], rows["image"])]
-        rows = rows[keep]
-    sets = own_images(rows)
-    keep = [name in sets[(d, c, o)] for d, c, o, name in
-            zip(rows["dataset"], rows["codec"], rows["decoder_options"], rows["image"])]
+        rows = rows[[name in allowed[d] for d, name in zip(rows["dataset"], rows["image"])]]
+        blocks = curve_blocks(rows, allowed)
+    else:
+        blocks = curve_blocks(rows)
+    of = [blocks[key] for key in zip(rows["dataset"], rows["codec"], rows["decoder_options"])]
+    keep = [name in block.images and rate in block.rates for block, name, rate in zip(of, rows["image"], rows["rate"])]
     rows = rows[keep].copy()
+    kept = [block for block, k in zip(of, keep) if k]
     rows[VALUE_COLUMNS] = rows[VALUE_COLUMNS].astype(float)  # all-null metric columns arrive as object
-    rows["n_images"] = [len(sets[(d, c, o)]) for d, c, o in zip(rows["dataset"], rows["codec"], rows["decoder_options"])]
+    rows["n_images"] = [len(block.images) for block in kept]
+    rows["n_dropped"] = [block.dropped for block in kept]
     return rows
+
+
+def dropped_text(dropped: int, images: int, points: int) -> str:
+    """How much of an incomplete curve was left out, as a note or caption says it ("" if none)."""
+    if not dropped:
+        return ""
+    return (f"{dropped} of {dropped + images * points} measurements left out so that every point averages "
+            f"the same {images_text(images)}")
 
 
 def mean_curves(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> pd.DataFrame:
     """One row per (dataset, codec, decoder options, rate): means over images, their spread
-    (``<col>_std`` (sample, ddof 1), ``_min``, ``_q25``, ``_q75``, ``_max``), ``n_images`` and
-    ``n_points`` (rate points of the curve)."""
+    (``<col>_std`` (sample, ddof 1), ``_min``, ``_q25``, ``_q75``, ``_max``), ``n_images``,
+    ``n_points`` (rate points of the curve) and ``n_dropped`` (its measurements left out)."""
     per_image = image_rows(rows, images)
     spread_names = [f"{c}_{s}" for c in SPREAD_COLUMNS for s in SPREAD_STATS]
     if per_image.empty:
-        return pd.DataFrame(columns=[*CURVE_KEYS, *VALUE_COLUMNS, *spread_names, "n_images", "n_points"])
+        return pd.DataFrame(columns=[*CURVE_KEYS, *VALUE_COLUMNS, *spread_names, "n_images", "n_points", "n_dropped"])
     grouped = per_image.groupby(CURVE_KEYS, dropna=False)
     means = grouped[VALUE_COLUMNS].mean()
     for column in SPREAD_COLUMNS:
@@ -115,6 +163,7 @@ def mean_curves(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> pd.DataFram
         means[f"{column}_q75"] = values.quantile(0.75)
         means[f"{column}_max"] = values.max()
     means["n_images"] = grouped["image"].nunique()
+    means["n_dropped"] = grouped["n_dropped"].max()
     means = means.reset_index()
     means["n_points"] = means.groupby(CURVE)["rate"].transform("size")
     return means.sort_values(CURVE_KEYS).reset_index(drop=True)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis.aggregate import (PUBLISHED_PREFIX, QUALITY_METRICS, auc_table, bd_table, per_image_bd,
-                                      per_image_points, rd_points, reduce_rows)
+from bench.analysis.aggregate import (PUBLISHED_PREFIX, QUALITY_METRICS, auc_table, bd_table, incomplete_curves,
+                                      per_image_bd, per_image_points, rd_points, reduce_rows)
 from bench.analysis.auc import DEFAULT_INTERPOLATION
 from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from bench.analysis.curves import DEFAULT_IMAGES
@@ -52,6 +52,8 @@ class PaperTables:
     per_image_bd: dict[str, pd.DataFrame] = field(default_factory=dict)
     points: pd.DataFrame = field(default_factory=pd.DataFrame)
     per_image_points: pd.DataFrame = field(default_factory=pd.DataFrame)
+    #: Curves averaged over their complete block only, with what was left out (dataset, curve, note).
+    incomplete: pd.DataFrame = field(default_factory=pd.DataFrame)
     #: Files written from these tables (filled by the writer; empty when nothing was written).
     files: list[Path] = field(default_factory=list)
 
@@ -102,6 +104,7 @@ def paper_tables(rows: pd.DataFrame, settings: TableSettings) -> PaperTables:
                                                        reduced=reduced)
     tables.points = rd_points(rows, list(metrics), settings.images, reduced=reduced)
     tables.per_image_points = per_image_points(rows, list(metrics), settings.images, reduced=reduced)
+    tables.incomplete = incomplete_curves(reduced)
     order = {codec: position for position, codec in enumerate(dict.fromkeys([settings.anchor, *settings.codec_order]))}
     for frames in (tables.bd, tables.auc, tables.per_image_bd):
         for metric, frame in frames.items():

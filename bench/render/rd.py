@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bench.analysis.envelope import envelope_curves
-from bench.analysis.curves import DEFAULT_IMAGES, image_rows, mean_curves
+from bench.analysis.curves import DEFAULT_IMAGES, dropped_text, image_rows, mean_curves
 from bench.errors import AnalysisError
 from bench.render.figure import AXES_SIZE, legend_outside, new_grid, plt, safe_name, save
 from bench.render.style import (PUBLISHED_LINE, axis_label, codec_colours, curve_labels, curve_styles, images_text,
@@ -59,6 +59,8 @@ class Entry:
     style: dict[str, Any]
     kind: str  # "measured" | "published" | "envelope"
     n: tuple[int, int] | None = None
+    #: Caption lines on the measurements its curves left out to stay complete.
+    left_out: tuple[str, ...] = ()
 
 
 def _spread(ax: Axes, curve: pd.DataFrame, metric: str, band: str, color: str) -> None:
@@ -102,6 +104,9 @@ def _published_rows(published: pd.DataFrame | None, dataset: str, metric: str) -
 
 
 def _span(values: pd.Series) -> tuple[float, float]:
+    """Padded limits of the finite ``values``: a lossless point (infinite PSNR) is drawn at the
+    edge by :func:`_mark_off_scale`, never stretching an axis to infinity."""
+    values = values[values.abs() < math.inf]
     low, high = float(values.min()), float(values.max())
     pad = 0.05 * (high - low) if high > low else 0.05 * abs(high) or 0.05
     return low - pad, high + pad
@@ -141,7 +146,8 @@ def _mark_off_scale(ax: Axes, entry: Entry, metric: str, xlim: tuple, ylim: tupl
         marker = "^" if value > ylim[1] else "v" if value < ylim[0] else ">" if bpp > xlim[1] else "<"
         ax.plot([x], [y], marker=marker, color=entry.style["color"], markersize=9, linestyle="none",
                 clip_on=False, zorder=4)
-        ax.annotate(f"{value:.2f}{unit} at {bpp:.3f} bpp", (x, y), xytext=(6, 4 if marker != "v" else -10),
+        shown = "∞ (lossless)" if math.isinf(value) else f"{value:.2f}{unit}"
+        ax.annotate(f"{shown} at {bpp:.3f} bpp", (x, y), xytext=(6, 4 if marker != "v" else -10),
                     textcoords="offset points", fontsize=7, color=entry.style["color"], annotation_clip=False)
     return found
 
@@ -160,6 +166,7 @@ def _captions(dataset: str, measured: list[Entry], published: list[Entry], image
         lines.append(f"band and bars: {band_text} over images" if bars else f"band: {band_text} over images")
     if options:
         lines.append(f"{', '.join(options)}: best decoder option per rate; every option in the -options figure")
+    lines += [line for e in measured for line in e.left_out]
     if published:
         covered = max(int(e.n[1]) for e in published if e.n)
         fewer = [e.label.rsplit(" (", 1)[0] for e in measured if e.n and e.n[1] < covered]
@@ -293,11 +300,12 @@ def _measured_entries(data: pd.DataFrame, counts: dict[Key, tuple[int, int]], me
     for codec in dict.fromkeys(k[0] for k in ordered):
         mine = [k for k in ordered if k[0] == codec]
         curve_of = {k: data[(data["codec"] == k[0]) & (data["decoder_options"] == k[1])].sort_values("bpp") for k in mine}
+        left_out = tuple(f"{labels[k]}: {text}" for k in mine if (text := _left_out(curve_of[k])))
         if len(mine) == 1:
             key = mine[0]
             style = {"color": colours[codec], **marker_style(n_points[key])}
             measured.append(Entry(curve_of[key], f"{labels[key]} ({_count_text(*counts[key])})", style, "measured",
-                                  counts[key]))
+                                  counts[key], left_out))
             continue
         best = envelope_curves(pd.concat(curve_of.values()), metric, higher_is_better=metric not in LOWER_IS_BETTER)
         chosen = [counts[(codec, options)] for options in best["best_options"]]
@@ -305,13 +313,19 @@ def _measured_entries(data: pd.DataFrame, counts: dict[Key, tuple[int, int]], me
         if not best.empty:
             style = {"color": colours[codec], **marker_style(len(best))}
             measured.append(Entry(best.sort_values("bpp"), f"{codec} (best of {len(mine)} decoder options, "
-                                  f"{_count_text(*n)})", style, "measured", n))
+                                  f"{_count_text(*n)})", style, "measured", n, left_out))
         variants[codec] = [Entry(curve_of[k], f"{labels[k]} ({_count_text(*counts[k])})", variant_styles[k],
                                  "measured", counts[k]) for k in mine]
         if envelope and not best.empty:
             variants[codec].append(Entry(best, f"{codec} (envelope over decoder options)",
                                          {"color": colours[codec]}, "envelope", n))
     return measured, variants
+
+
+def _left_out(curve: pd.DataFrame) -> str:
+    """What one mean curve left out to stay complete (``mean_curves``' ``n_dropped``), or ""."""
+    dropped = int(curve["n_dropped"].max()) if "n_dropped" in curve.columns and len(curve) else 0
+    return dropped_text(dropped, int(curve["n_images"].max()), len(curve)) if dropped else ""
 
 
 def _published_entries(published: pd.DataFrame, colours: dict[str, str]) -> list[Entry]:

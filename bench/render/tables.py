@@ -5,17 +5,24 @@ the ``*_display`` functions here turn them into what a paper prints: headers tha
 ("BD-rate %"), intervals as one "[low, high]" cell, notes where a number cannot exist, and no
 "-0.00" for the anchor. Files are written per dataset, so the bold "best" of a column is chosen
 among codecs measured on the same images, never across datasets.
+
+Codec labels, decoder options, dataset and image names and notes are user text: a Markdown cell
+loses line breaks and control characters and escapes ``|`` (else a name adds a column or splits
+a row), a LaTeX cell escapes every special character, and the CSV files quote through the csv
+module, so a name reads back unchanged.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bench.analysis.curves import images_text
+from bench.errors import one_line
 from bench.render.names import safe_name
 
 #: How each metric reads in a header.
@@ -114,17 +121,34 @@ def per_image_bd_display(table: pd.DataFrame, metric: str) -> pd.DataFrame:
                          "note": table["note"]})
 
 
+def _line(text: str) -> str:
+    """``text`` on one printable line, whole (``one_line`` without its length limit)."""
+    return one_line(text, limit=max(len(text), 1))
+
+
+def markdown_cell(text: str) -> str:
+    """User text as one Markdown table cell: one line, ``|`` escaped."""
+    return _line(text).replace("|", r"\|")
+
+
 def to_markdown(frame: pd.DataFrame, caption: str, digits: int = 2) -> str:
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    header = "| " + " | ".join(markdown_cell(str(c)) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(number(v, digits) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([f"*{caption}*", "", header, rule, *body]) + "\n"
+    body = ["| " + " | ".join(markdown_cell(number(v, digits)) for v in row) + " |"
+            for row in frame.itertuples(index=False)]
+    title = _line(caption).replace("*", r"\*")  # a "*" in a name would end the italics
+    return "\n".join([f"*{title}*", "", header, rule, *body]) + "\n"
+
+
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_PATTERN = re.compile("|".join(re.escape(char) for char in _LATEX_SPECIALS))
 
 
 def _latex_escape(text: str) -> str:
-    for char, escaped in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("_", r"\_"), ("#", r"\#"), ("$", r"\$")):
-        text = text.replace(char, escaped)
-    return text
+    """User text as LaTeX that prints it: one line, every special character escaped in one pass
+    (so the braces an escape adds are not escaped again)."""
+    return _LATEX_PATTERN.sub(lambda found: _LATEX_SPECIALS[found.group()], _line(text))
 
 
 def to_latex(frame: pd.DataFrame, caption: str, best: dict[str, str] | None = None, digits: int = 2) -> str:
@@ -182,6 +206,15 @@ def images_note(images: str, counts: pd.Series, same_images: bool = False) -> st
             "anchor over the images both have), per-image values at equal rate parameter")
 
 
+def incomplete_caption(tables, dataset: str) -> str:
+    """The caption's words on ``dataset``'s curves that left measurements out ("" when none did)."""
+    incomplete = tables.incomplete
+    if incomplete.empty:
+        return ""
+    mine = incomplete[incomplete["dataset"] == dataset]
+    return "".join(f"; {curve}: {note}" for curve, note in zip(mine["curve"], mine["note"]))
+
+
 def bd_caption(tables, dataset: str, metric: str, counts: pd.Series) -> str:
     s = tables.settings
     how = "BD of the dataset-mean curves" if s.mode == "mean-curve" else "mean of per-image BDs"
@@ -197,7 +230,7 @@ def auc_caption(tables, dataset: str, metric: str, frame: pd.DataFrame) -> str:
     s = tables.settings
     low, high = frame["bpp_low"].iloc[0], frame["bpp_high"].iloc[0]
     span = f"[{low:.4f}, {high:.4f}] bpp" if not (math.isnan(low) or math.isnan(high)) else "no common range"
-    given = "given with --auc-range" if s.auc_range else "common to the curves with two or more points"
+    given = "given with --auc-range" if s.auc_range else "common to the curves with an AUC"
     return (f"{dataset}: AUC of {metric_header(metric)}, {describe(s.auc_interpolation, s.auc_normalise)}; "
             f"range {span}, {given}; {images_note(s.images, frame['images'], one_image_set(tables, dataset))}")
 
@@ -231,7 +264,7 @@ def write_paper_tables(tables, out: Path) -> list[Path]:
         written += write_all(points_display(points, list(tables.metrics)), folder / "rd-points",
                              f"{dataset}: RD points, mean and standard deviation (sd) over images; "
                              f"{images_note(tables.settings.images, points['n_images'], one_image_set(tables, dataset))}; "
-                             "mean coding seconds per image",
+                             f"mean coding seconds per image{incomplete_caption(tables, dataset)}",
                              data=points)
         per_image = tables.per_image_points[tables.per_image_points["dataset"] == dataset]
         written += write_all(per_image_display(per_image, list(tables.metrics)), folder / "rd-points-per-image",
