@@ -15,6 +15,7 @@ import pandas as pd
 from bench.analysis.aggregate import bd_table
 from bench.analysis.curves import mean_curves
 from bench.config.provenance import git_commit
+from bench.outputs import output_folder
 
 
 def summarise(rows: pd.DataFrame, anchor: str) -> list[dict]:
@@ -28,7 +29,7 @@ def summarise(rows: pd.DataFrame, anchor: str) -> list[dict]:
 
 
 def append(history: Path, entries: list[dict]) -> None:
-    history.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(history.parent, "history", mark_existing=False)
     with open(history, "a") as handle:
         for entry in entries:
             handle.write(json.dumps(entry, sort_keys=True) + "\n")
@@ -55,7 +56,7 @@ def plot_trend(history: Path, out: Path, column: str = "bd_rate_psnr") -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(out.parent, "history plot", mark_existing=False)
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out

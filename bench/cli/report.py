@@ -8,15 +8,15 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, call, console
+from bench.cli.app import app, call, console, path_option
 
 HISTORY = api.HISTORY
 
 
 @app.command("report")
 def report_command(
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
-    out: Path = typer.Option(Path("results/report.html"), "--out", "-o", help="HTML file to write"),
+    results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
+    out: Path = path_option(Path("results/report.html"), "--out", "-o", help="HTML file to write"),
     anchor: str = typer.Option("jpeg", "--anchor", help="codec label the BD-rates are measured against, or published:<curve>"),
     dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="only this dataset (repeatable)"),
     codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="only this codec label (repeatable)"),
@@ -24,10 +24,10 @@ def report_command(
     images: str = typer.Option("own", "--images", help="own: each curve over its own images, a BD over the images it shares with the anchor; common: every mean over the images all curves have"),
     published: Optional[list[str]] = typer.Option(None, "--published", help="overlay published curves: a set (compressai, invcompress, iat, ilc) or published:<curve> (repeatable)"),
     band: str = typer.Option("iqr", "--band", help="spread band on mean curves: iqr, minmax or none"),
-    crops: Optional[list[Path]] = typer.Option(None, "--crops", help="crop grid PNG written by `bench crops` to embed (repeatable)"),
+    crops: Optional[list[Path]] = path_option(None, "--crops", help="crop grid PNG written by `bench crops` to embed (repeatable)"),
     resamples: int = typer.Option(1000, "--resamples", min=0, help="bootstrap resamples for the BD intervals (0: none)"),
     published_partial: bool = typer.Option(False, "--published-partial", help="BD against a published:<curve> anchor also for curves measured on fewer images than the published mean covers (the note says so)"),
-    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
+    config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """A self-contained HTML page per store: per dataset RD plots, BD/AUC/RD-point tables, per-image data, crops, failures; environment."""
     path = call(api.report, results, config=config_path, datasets=dataset or (), codecs=codec or (),
@@ -43,9 +43,9 @@ app.add_typer(history_app, name="history")
 
 @history_app.command("append")
 def history_append(
-    results: Path = typer.Option(..., "--results", help="results store folder"),
+    results: Path = path_option(..., "--results", help="results store folder"),
     anchor: str = typer.Option("jpeg", "--anchor", help="codec label the BD-rates are measured against"),
-    history: Path = typer.Option(HISTORY, "--file", help="history file (JSON lines)"),
+    history: Path = path_option(HISTORY, "--file", help="history file (JSON lines)"),
 ) -> None:
     """Append this store's summary (BD-rate vs anchor, mean PSNR) keyed by the current git commit."""
     count = call(api.history_append, results, anchor=anchor, history=history)
@@ -54,8 +54,8 @@ def history_append(
 
 @history_app.command("plot")
 def history_plot(
-    history: Path = typer.Option(HISTORY, "--file", help="history file (JSON lines)"),
-    out: Path = typer.Option(Path("results/plots/history.png"), "--out", "-o", help="PNG to write"),
+    history: Path = path_option(HISTORY, "--file", help="history file (JSON lines)"),
+    out: Path = path_option(Path("results/plots/history.png"), "--out", "-o", help="PNG to write"),
     column: str = typer.Option("bd_rate_psnr", "--column", help="bd_rate_psnr, mean_psnr_rgb or mean_bpp"),
 ) -> None:
     """Plot the trend of a summary column over commits."""
