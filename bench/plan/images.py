@@ -89,8 +89,8 @@ def unreadable(path: Path) -> str | None:
 
 
 def _stamp(path: Path) -> tuple[str, int, int, int, int, int]:
-    stat = os.stat(path)
-    return (os.path.abspath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    info = os.stat(path)
+    return (os.path.abspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def _hash_file(path: Path) -> str:
