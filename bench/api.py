@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from bench.config.paths import user_path
+from bench.outputs import output_folder
 from bench.config.defaults import DEFAULT_INTERPOLATION, DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, INTERPOLATIONS
 from bench.errors import AnalysisError, ConfigError, ResultsError
 
@@ -38,7 +40,7 @@ if TYPE_CHECKING:
     from bench.execute.runner import RunRequest
     from bench.execute.summary import RunSummary
 
-__all__ = ["DEFAULT_INTERPOLATION", "DEFAULT_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "INTERPOLATIONS"]
+__all__ = ["DEFAULT_INTERPOLATION", "DEFAULT_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "INTERPOLATIONS", "user_path"]
 #: ``bench history``'s default folder (parquet parts, one per commit and machine).
 HISTORY = Path("results/history")
 #: Drift studies' most generations (``bench.config.settings.MAX_GENERATIONS``), for ``--generations``.
@@ -191,8 +193,16 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
                              published_partial=published_partial),
         crops=crop_files([Path(c) for c in crops]))
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(path.parent, "report", mark_existing=False)
     path.write_text(render_report(selected, settings), encoding="utf-8")
+    return path
+
+
+def write_output_file(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` (``bench compare --json``, ``--markdown``), its folder created and
+    marked as bench's output when bench creates it (``bench.outputs``)."""
+    output_folder(path.parent, "compare verdicts", mark_existing=False)
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -535,7 +545,7 @@ def history_report(history: Path | str = HISTORY, *, repo: Path | str = ".", bra
     steps = regressions(derived, ordered)
     colours = codec_colours(sorted(recorded["codec"].unique()), colour_order(recorded, config))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(out.parent, "history dashboard", mark_existing=False)
     out.write_text(render_history(ordered, derived, steps, colours, f"the git history of {branch} in {Path(repo).resolve().name}"))
     if json_out is not None:
         keys = ["dataset", "curve", "machine", "metric", "commit_before", "commit_after", "before", "after", "change", "worse"]

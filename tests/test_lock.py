@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 import bench.cli  # noqa: F401  (registers the subcommands)
 from bench.cli.app import app
+from bench.outputs import MARKER
 from bench.store import LOCK_NAME, StoreInUse, StoreLock
 
 runner = CliRunner()
@@ -72,7 +73,7 @@ def test_a_stale_lock_is_taken_over_by_exactly_one_of_many(tmp_path):
     winner = next(lock for lock in locks if lock.note)
     assert "took over the lock" in winner.note and "is gone" in winner.note
     assert (tmp_path / LOCK_NAME).read_text() == winner._content
-    assert sorted(p.name for p in tmp_path.iterdir()) == [LOCK_NAME]  # no marker or temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([LOCK_NAME, MARKER])  # no takeover marker or temporary left
 
 
 def test_bench_run_on_a_locked_store_exits_2_before_any_work(tmp_path, photo):

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bench.errors import ResultsError
+from bench.outputs import MARKER
 from bench.schema import COLUMN_NAMES, SCHEMA_VERSION
 from bench.store import BufferedWriter, Store, StoreWriteError
 
@@ -161,7 +162,7 @@ def test_a_results_path_that_is_a_file_or_below_one_is_refused(tmp_path):
     with pytest.raises(StoreWriteError, match=r"file/sub: cannot write results there \(Not a directory\)"):
         Store(tmp_path / "file" / "sub").check_writable()
     Store(tmp_path / "new" / "store").check_writable()
-    assert list((tmp_path / "new" / "store").iterdir()) == []  # the probe is gone
+    assert [p.name for p in (tmp_path / "new" / "store").iterdir()] == [MARKER]  # the probe is gone
 
 
 def fail_writes_after(monkeypatch, good: int, folder, code: int = errno.ENOSPC) -> None:

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from bench import api
 from bench.errors import BenchError, one_line
 
 T = TypeVar("T")
@@ -27,6 +28,18 @@ err_console = Console(stderr=True, markup=False)
 
 #: Longest error line printed: a message is one line (``one_line``), long paths included.
 ERROR_LINE_LIMIT = 2000
+
+
+def path_option(default: Any, *names: str, help: str) -> Any:
+    """A flag that takes a path, read as bench.toml's paths are (``api.user_path``): a leading
+    ``~`` expanded, which the shell leaves alone after ``--results=`` or inside quotes, and an
+    environment variable refused in one line (exit 2, through ``bench.cli.main``)."""
+    return typer.Option(default, *names, parser=api.user_path, metavar="PATH", help=help)
+
+
+def path_argument(name: str, help: str) -> Any:
+    """A positional path, read like ``path_option``."""
+    return typer.Argument(..., parser=api.user_path, metavar=name, help=help)
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:

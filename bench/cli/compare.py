@@ -16,13 +16,13 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app
+from bench.cli.app import app, path_argument, path_option
 
 
 @app.command("compare")
 def compare_command(
-    baseline: Path = typer.Argument(..., help="baseline results folder or parquet file"),
-    candidate: Path = typer.Argument(..., help="candidate results folder or parquet file"),
+    baseline: Path = path_argument("BASELINE", help="baseline results folder or parquet file"),
+    candidate: Path = path_argument("CANDIDATE", help="candidate results folder or parquet file"),
     max_bd_rate: float = typer.Option(0.5, "--max-bd-rate", help="fail above this BD-rate (%) vs the baseline"),
     max_psnr_drop: float = typer.Option(0.05, "--max-psnr-drop", help="fail when a mean PSNR point drops more (dB)"),
     exact: bool = typer.Option(True, "--exact/--no-exact", help="same codec version must give identical output"),
@@ -34,8 +34,8 @@ def compare_command(
     codec: list[str] = typer.Option([], "--codec", help="compare only this codec label (repeatable)"),
     where: list[str] = typer.Option([], "--where", help="only rows whose column, decoder option or parameter KEY "
                                     "has VALUE, as KEY=VALUE (repeatable)"),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="also write the verdict as JSON (docs/ci.md)"),
-    markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="also write the Markdown to this file"),
+    json_path: Optional[Path] = path_option(None, "--json", help="also write the verdict as JSON (docs/ci.md)"),
+    markdown_path: Optional[Path] = path_option(None, "--markdown", help="also write the Markdown to this file"),
 ) -> None:
     """Match rows by dataset, codec, decoder options, rate and image; report deltas; fail on regressions."""
     verdict = api.compare(baseline, candidate, datasets=dataset, codecs=codec, where=api.parse_where(where),
@@ -45,13 +45,8 @@ def compare_command(
     sys.stdout.write(text)
     sys.stdout.flush()
     if markdown_path is not None:
-        _write(markdown_path, text)
+        api.write_output_file(markdown_path, text)
     if json_path is not None:
-        _write(json_path, json.dumps(verdict.to_dict(), indent=2, allow_nan=False) + "\n")
+        api.write_output_file(json_path, json.dumps(verdict.to_dict(), indent=2, allow_nan=False) + "\n")
     if not verdict.passed:
         raise typer.Exit(1)
-
-
-def _write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)

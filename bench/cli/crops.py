@@ -9,7 +9,7 @@ import click
 import typer
 
 from bench import api
-from bench.cli.app import app, console, err_console
+from bench.cli.app import app, console, err_console, path_option
 
 
 def print_progress(text: str, done: bool) -> None:
@@ -29,10 +29,10 @@ def crops_command(
     codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="codec label (repeatable; default: every label stored for the image)"),
     where: Optional[list[str]] = typer.Option(None, "--where", help="only rows whose column, decoder option or parameter KEY equals VALUE (repeatable)"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric under each crop (repeatable; default: psnr_rgb, and lpips where stored)"),
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
-    out: Path = typer.Option(Path("results/plots"), "--out", "-o", help="folder for the PNG"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
-    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
+    results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
+    out: Path = path_option(Path("results/plots"), "--out", "-o", help="folder for the PNG"),
+    data_dir: Optional[Path] = path_option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
+    config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Crop one image region from every codec's reconstruction at a matched bpp, in one PNG grid."""
     result = api.crops(image, box, bpp=bpp, target_bpp=target_bpp, tolerance=tolerance, anchor=anchor, dataset=dataset,

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, call, console, count_line, err_console, warn
+from bench.cli.app import app, call, console, count_line, err_console, path_option, warn
 from bench.cli.run import progress_bar
 
 drift_app = typer.Typer(help="Generation-loss (re-encoding) studies.", no_args_is_help=True)
@@ -21,12 +21,12 @@ def drift_run(
     generations: Optional[int] = typer.Option(None, "--generations", "-n", min=1, max=api.MAX_GENERATIONS, help="re-encodings per chain (default drift.generations in bench.toml, else 10)"),
     dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="registered dataset name or image folder (repeatable; default from bench.toml)"),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="worker processes (one chain per task)"),
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
+    results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric to compute each generation (repeatable; default from bench.toml)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
     carry: Optional[str] = typer.Option(None, "--carry", help="what the next generation encodes: uint8 (the decoded 8-bit image, default) or float (a learned codec's unrounded reconstruction)"),
     device: Optional[str] = typer.Option(None, "--device", help="device for the torch metrics: cpu, cuda, cuda:N or auto"),
-    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
+    config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Re-encode every image N times per schedule; resumes from the last stored generation of each chain."""
     progress = progress_bar()
@@ -54,11 +54,11 @@ def drift_run(
 
 @drift_app.command("report")
 def drift_report(
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
+    results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
     metric: str = typer.Option("psnr_rgb", "--metric", "-m", help="metric plotted against generation"),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="drop (metric units) whose first crossing is reported"),
-    out: Path = typer.Option(Path("results/drift"), "--out", "-o", help="folder for the plots and the drift table"),
-    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml); also holds drift.threshold_db"),
+    out: Path = path_option(Path("results/drift"), "--out", "-o", help="folder for the plots and the drift table"),
+    config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml); also holds drift.threshold_db"),
 ) -> None:
     """Plot metric vs generation and write the drift table (Markdown, LaTeX, CSV)."""
     for path in call(api.drift_report, results, metric=metric, threshold=threshold, out=out, config=config_path):

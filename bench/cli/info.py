@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from bench import api
-from bench.cli.app import app, call, console, styled, warn
+from bench.cli.app import app, call, console, path_argument, path_option, styled, warn
 
 
 @app.command("codecs")
@@ -39,8 +39,8 @@ def datasets_list() -> None:
 @datasets_app.command("fetch")
 def datasets_fetch(
     name: str = typer.Argument(..., help="registered dataset name (see `bench datasets list`)"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="target folder (default $BENCH_DATA_DIR or the user cache)"),
-    archive: Optional[Path] = typer.Option(None, "--archive", help="the dataset's archive, downloaded by hand: verified, then extracted"),
+    data_dir: Optional[Path] = path_option(None, "--data-dir", help="target folder (default $BENCH_DATA_DIR or the user cache)"),
+    archive: Optional[Path] = path_option(None, "--archive", help="the dataset's archive, downloaded by hand: verified, then extracted"),
 ) -> None:
     """Download a named dataset's missing files and re-download any present file whose SHA-256 differs from its pin."""
     fetched = call(api.fetch_dataset, name, data_dir, archive)
@@ -62,6 +62,6 @@ def schema_command() -> None:
 
 
 @app.command("compact")
-def compact_command(results: Path = typer.Argument(..., help="results store folder")) -> None:
+def compact_command(results: Path = path_argument("RESULTS", help="results store folder")) -> None:
     """Merge a store's parts into one deduplicated part (safe to interrupt: rows are deduplicated on read)."""
     console.print(f"{call(api.compact, results, on_note=warn)} rows kept in {results}")

@@ -7,11 +7,11 @@ from pathlib import Path
 import typer
 
 from bench import api
-from bench.cli.app import app, call, console, warn
+from bench.cli.app import app, call, console, path_argument, warn
 
 
 @app.command("migrate")
-def migrate_command(results: Path = typer.Argument(..., help="results store folder written by an older bench")) -> None:
+def migrate_command(results: Path = path_argument("RESULTS", help="results store folder written by an older bench")) -> None:
     """Recompute the keys of rows from an older schema version, so they resume and analyse with this one."""
     done = call(api.migrate, results, on_note=warn)
     if not done.parts:

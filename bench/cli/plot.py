@@ -8,13 +8,13 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, call, console
+from bench.cli.app import app, call, console, path_option
 
 
 @app.command("plot")
 def plot_command(
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
-    out: Path = typer.Option(Path("results/plots"), "--out", "-o", help="folder for PNG and SVG files"),
+    results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
+    out: Path = path_option(Path("results/plots"), "--out", "-o", help="folder for PNG and SVG files"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric axis (repeatable; default "
                                                "psnr_rgb, ms_ssim_db, lpips)"),
     dataset: list[str] = typer.Option([], "--dataset", "-d", help="only this dataset (repeatable)"),
@@ -32,7 +32,7 @@ def plot_command(
     published: list[str] = typer.Option([], "--published", help="overlay published curves, dashed: a set "
                                         "(compressai, invcompress, iat, ilc) or a curve such as published:vtm "
                                         "(repeatable)"),
-    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml); its "
+    config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml); its "
                                                "codec order fixes the colours"),
 ) -> None:
     """Draw bpp vs PSNR, MS-SSIM dB and LPIPS per dataset, one line per codec and decoder option set."""

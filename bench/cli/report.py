@@ -8,15 +8,15 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, call, console
+from bench.cli.app import app, call, console, path_option
 
 HISTORY = api.HISTORY
 
 
 @app.command("report")
 def report_command(
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
-    out: Path = typer.Option(Path("results/report.html"), "--out", "-o", help="HTML file to write"),
+    results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
+    out: Path = path_option(Path("results/report.html"), "--out", "-o", help="HTML file to write"),
     anchor: str = typer.Option("jpeg", "--anchor", help="codec label the BD-rates are measured against, or published:<curve>"),
     dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="only this dataset (repeatable)"),
     codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="only this codec label (repeatable)"),
@@ -24,10 +24,10 @@ def report_command(
     images: str = typer.Option("own", "--images", help="own: each curve over its own images, a BD over the images it shares with the anchor; common: every mean over the images all curves have"),
     published: Optional[list[str]] = typer.Option(None, "--published", help="overlay published curves: a set (compressai, invcompress, iat, ilc) or published:<curve> (repeatable)"),
     band: str = typer.Option("iqr", "--band", help="spread band on mean curves: iqr, minmax or none"),
-    crops: Optional[list[Path]] = typer.Option(None, "--crops", help="crop grid PNG written by `bench crops` to embed (repeatable)"),
+    crops: Optional[list[Path]] = path_option(None, "--crops", help="crop grid PNG written by `bench crops` to embed (repeatable)"),
     resamples: int = typer.Option(1000, "--resamples", min=0, help="bootstrap resamples for the BD intervals (0: none)"),
     published_partial: bool = typer.Option(False, "--published-partial", help="BD against a published:<curve> anchor also for curves measured on fewer images than the published mean covers (the note says so)"),
-    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
+    config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """A self-contained HTML page per store: per dataset RD plots, BD/AUC/RD-point tables, per-image data, crops, failures; environment."""
     path = call(api.report, results, config=config_path, datasets=dataset or (), codecs=codec or (),
@@ -44,9 +44,9 @@ app.add_typer(history_app, name="history")
 
 @history_app.command("append")
 def history_append(
-    results: Path = typer.Option(..., "--results", help="results store folder of this commit's run"),
-    history: Path = typer.Option(HISTORY, "--history", help="history folder (parquet parts, one per commit and machine)"),
-    repo: Path = typer.Option(Path("."), "--repo", help="git checkout the commit belongs to"),
+    results: Path = path_option(..., "--results", help="results store folder of this commit's run"),
+    history: Path = path_option(HISTORY, "--history", help="history folder (parquet parts, one per commit and machine)"),
+    repo: Path = path_option(Path("."), "--repo", help="git checkout the commit belongs to"),
     commit: str = typer.Option("HEAD", "--commit", help="commit the store measured (hash, branch or tag)"),
     machine: Optional[str] = typer.Option(None, "--machine", help="machine name (default: the rows' host)"),
 ) -> None:
@@ -59,12 +59,12 @@ def history_append(
 
 @history_app.command("report")
 def history_report(
-    history: Path = typer.Option(HISTORY, "--history", help="history folder written by `bench history append`"),
-    repo: Path = typer.Option(Path("."), "--repo", help="git checkout whose history orders the commits"),
+    history: Path = path_option(HISTORY, "--history", help="history folder written by `bench history append`"),
+    repo: Path = path_option(Path("."), "--repo", help="git checkout whose history orders the commits"),
     branch: str = typer.Option("HEAD", "--branch", help="branch or commit whose ancestry orders the commits"),
-    out: Path = typer.Option(Path("results/history.html"), "--out", "-o", help="HTML dashboard to write"),
-    json_out: Optional[Path] = typer.Option(None, "--json", help="also write the detected steps as JSON"),
-    config_path: Optional[Path] = typer.Option(None, "--config", help="config file whose codec order fixes colours (default ./bench.toml)"),
+    out: Path = path_option(Path("results/history.html"), "--out", "-o", help="HTML dashboard to write"),
+    json_out: Optional[Path] = path_option(None, "--json", help="also write the detected steps as JSON"),
+    config_path: Optional[Path] = path_option(None, "--config", help="config file whose codec order fixes colours (default ./bench.toml)"),
 ) -> None:
     """An HTML dashboard of every curve over commits in git order, with the steps (regressions and improvements) detected."""
     done = call(api.history_report, history, repo=repo, branch=branch, out=out, json_out=json_out, config=config_path)

@@ -15,7 +15,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bench import api
-from bench.cli.app import app, call, console, count_line, err_console
+from bench.cli.app import app, call, console, count_line, err_console, path_option
 
 
 def progress_bar() -> Progress:
@@ -45,9 +45,9 @@ def run_command(
     dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="registered dataset name or image folder (repeatable)"),
     codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="codec label from bench.toml or a registered name (repeatable)"),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, help="worker processes"),
-    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
+    config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml)"),
+    results: Optional[Path] = path_option(None, "--results", help="results store folder"),
+    data_dir: Optional[Path] = path_option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric to compute (repeatable)"),
     limit: Optional[int] = typer.Option(None, "--limit", min=1, help="only the first N images of each dataset"),
     image: Optional[list[str]] = typer.Option(None, "--image", help="only this image file name of each dataset, e.g. kodim23.png (repeatable)"),

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, call, console
+from bench.cli.app import app, call, console, path_option
 
 
 @app.command("sweep-plot")
@@ -18,11 +18,11 @@ def sweep_plot_command(
     fidelity: str = typer.Option("psnr_rgb", "--fidelity", help="y axis: psnr_rgb or mse"),
     dataset: list[str] = typer.Option([], "--dataset", "-d", help="only this dataset (repeatable; default: every "
                                       "dataset the codec has rows for, one figure each)"),
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
-    out: Path = typer.Option(Path("results/plots"), "--out", "-o", help="folder for the plot and its table"),
+    results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
+    out: Path = path_option(Path("results/plots"), "--out", "-o", help="folder for the plot and its table"),
     where: list[str] = typer.Option([], "--where", help="only rows whose decoder option KEY has VALUE, as KEY=VALUE "
                                     "(repeatable), e.g. z=sample for ILC's temperature"),
-    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml); its "
+    config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml); its "
                                                "codec order fixes the codec's colour"),
 ) -> None:
     """Plot PSNR (or MSE) against LPIPS for each value of a decoder option (Ma et al. 2021, Fig. 3a)."""

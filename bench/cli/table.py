@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, call, console
+from bench.cli.app import app, call, console, path_option
 
 
 @app.command("table")
@@ -27,9 +27,9 @@ def table_command(
     published_partial: bool = typer.Option(False, "--published-partial", help="BD against a published:<curve> anchor also for curves measured on fewer images than the published mean covers (the note says so)"),
     resamples: int = typer.Option(1000, "--resamples", min=0, help="bootstrap resamples for the BD intervals (0: none)"),
     seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
-    results: Optional[Path] = typer.Option(None, "--results", help="results store folder (default from bench.toml)"),
-    out: Path = typer.Option(Path("results/tables"), "--out", "-o", help="folder for the tables, one sub-folder per dataset"),
-    config_path: Optional[Path] = typer.Option(None, "--config", help="config file (default ./bench.toml)"),
+    results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
+    out: Path = path_option(Path("results/tables"), "--out", "-o", help="folder for the tables, one sub-folder per dataset"),
+    config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Write bd-<metric>, auc-<metric>, per-image and rd-points tables (.md, .tex, .csv) per dataset."""
     tables = call(api.table, results, config=config_path, datasets=dataset or (), codecs=codec or (),

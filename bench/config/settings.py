@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 from bench.config import metric_names as metric_registry
 from bench.config.defaults import BACKENDS
+from bench.config.paths import user_path
 from bench.codec import codec_class, toml_value
 from bench.errors import ConfigError, one_line
 
@@ -171,7 +172,8 @@ def _parse(raw: dict[str, Any], source: str, codecs: Iterable[str] | None) -> Co
     base = Path(source).parent if source.endswith(".toml") else Path(".")
     config = Config(source=source)
     if "datasets" in run:
-        config.datasets = _string_list(run["datasets"], source, "run.datasets", "dataset")
+        config.datasets = [str(_path(name, source, "run.datasets")) if name.startswith("~") or "$" in name else name
+                           for name in _string_list(run["datasets"], source, "run.datasets", "dataset")]
     if "codecs" in run:
         config.codecs = _string_list(run["codecs"], source, "run.codecs", "codec")
     if "metrics" in run:
@@ -179,9 +181,9 @@ def _parse(raw: dict[str, Any], source: str, codecs: Iterable[str] | None) -> Co
     if "jobs" in run:
         config.jobs = jobs_count(run["jobs"], f"{source}: run.jobs")
     if "results" in run:
-        config.results = base / _expect(run["results"], str, source, "run.results")
+        config.results = base / _path(run["results"], source, "run.results")
     if "data_dir" in run:
-        config.data_dir = base / _expect(run["data_dir"], str, source, "run.data_dir")
+        config.data_dir = base / _path(run["data_dir"], source, "run.data_dir")
     if "check_determinism" in run:
         config.check_determinism = determinism_check(run["check_determinism"], f"{source}: run.check_determinism")
     if "device" in run:
@@ -378,6 +380,11 @@ def _expect(value: Any, kind: type, source: str, where: str) -> Any:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ConfigError(f"{source}: {where} must be {kind.__name__}, got {type(value).__name__} {value!r}")
     return value
+
+
+def _path(value: Any, source: str, where: str) -> Path:
+    """A path key: a string, ``~`` expanded, environment variables refused (``user_path``)."""
+    return user_path(_expect(value, str, source, where), f"{source}: {where} = {toml_value(value)}")
 
 
 def _string_list(value: Any, source: str, where: str, what: str) -> list[str]:

@@ -27,17 +27,17 @@ from typing import Any, Callable
 
 import numpy as np
 
-from bench.codec import Codec, canonical_json
-from bench.config.settings import CodecSpec, Config
+from bench.codec import Codec, canonical_json, codec_class
+from bench.config.settings import MAX_RATES, CodecSpec, Config, rate_grid
 from bench.plan.datasets import ImageRef
-from bench.errors import ConfigError
+from bench.errors import ConfigError, ImageError
 from bench.execute.worker import Settings, base_row, cached_image, codec_for, encode_decode_measure, one_line, rounded
-from bench.plan.images import file_sha256
 from bench.metrics.msssim import ms_ssim
 from bench.metrics.psnr import psnr_rgb
 from bench.plan.tasks import Task
 from bench.config.provenance import Provenance, new_provenance, utc_now
 from bench.store import BufferedWriter, Store
+from bench.outputs import output_folder
 
 #: What the next generation encodes: the decoded 8-bit image, as a file on disk would hold it,
 #: or (codecs with ``supports_float_carry``) the float reconstruction before rounding.
@@ -62,14 +62,33 @@ def parse_schedule(text: str) -> tuple[Step, ...]:
             elif len(parts) == 3 and ".." in parts[1]:
                 start, stop = (float(v) for v in parts[1].split(".."))
                 count = int(parts[2])
-                if count < 2:
+                if not 2 <= count <= MAX_RATES:
                     raise ValueError
                 steps += [Step(parts[0], round(start + (stop - start) * i / (count - 1), 6)) for i in range(count)]
             else:
                 raise ValueError
         except ValueError:
-            raise ConfigError(f"bad drift schedule step {item!r}: use label:rate or label:start..stop:count") from None
+            raise ConfigError(f"bad drift schedule step {item!r}: use label:rate or label:start..stop:count "
+                              f"(count 2 to {MAX_RATES})") from None
     return tuple(steps)
+
+
+def check_schedules(texts: list[str], config: Config, where: str) -> dict[str, tuple[Step, ...]]:
+    """Every schedule parsed and each step checked as ``bench run`` checks its rates, before any
+    work: the label configured or registered, the rate finite, within the codec's range and of
+    its kind (``settings.rate_grid``). Unchecked, ``jpeg:500`` would run at quality 100 and
+    store rows labelled rate 500. ``where`` says where the schedules came from, for the message."""
+    parsed = {}
+    for text in texts:
+        named = f"{where} {text!r}"
+        try:
+            steps = parse_schedule(text)
+            for step in steps:
+                rate_grid([step.rate], codec_class(config.spec(step.codec).impl), named, f"step {step.codec}:{step.rate:g}")
+        except ConfigError as exc:
+            raise ConfigError(str(exc) if str(exc).startswith(named) else f"{named}: {exc}") from None
+        parsed[text] = steps
+    return parsed
 
 
 @dataclass(frozen=True)
@@ -95,16 +114,11 @@ class Chain:
         return hashlib.sha256(f"{self.image.dataset}|{self.image_sha256}|{self.description}".encode()).hexdigest()[:20]
 
 
-def plan_chains(images: list[ImageRef], schedules: list[str], carry: str, config: Config) -> list[Chain]:
-    if carry not in CARRY:
-        raise ConfigError(f"drift carry must be one of {', '.join(CARRY)}, got {carry!r}")
+def plan_chains(images: list[ImageRef], parsed: dict[str, tuple[Step, ...]], carry: str) -> list[Chain]:
+    """One chain per image × schedule (``check_schedules``' output)."""
     chains = []
-    parsed = {text: parse_schedule(text) for text in schedules}
-    for steps in parsed.values():
-        for step in steps:
-            config.spec(step.codec)  # unknown labels fail before any work
     for ref in images:
-        digest = file_sha256(ref.path)
+        digest = ref.sha256()
         chains += [Chain(ref, digest, text, steps, carry) for text, steps in parsed.items()]
     return chains
 
@@ -138,7 +152,7 @@ def _state_file(root: Path, chain: Chain, generation: int) -> Path:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(path.parent, "drift state")
     tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
@@ -157,9 +171,19 @@ def check_float_carry(chain: Chain, specs: dict[str, CodecSpec]) -> None:
 
 def run_chain(chain: Chain, generations: int, start: int, specs: dict[str, CodecSpec], settings: Settings,
               provenance: Provenance, store_root: Path) -> dict[str, Any]:
-    """Run generations ``start..generations`` of one chain, writing rows as they complete."""
-    original = cached_image(chain.image.path, settings.size_requirement)
+    """Run generations ``start..generations`` of one chain, writing rows as they complete; a
+    refused image (not 8-bit RGB, a FIFO, a dangling link) is one error row, as in ``bench run``,
+    and the other chains go on."""
     store = Store(store_root)
+    try:
+        original = cached_image(chain.image.path, settings.size_requirement)
+    except ImageError as exc:
+        spec = specs[chain.step(start).codec]
+        row = base_row(generation_task(chain, start, spec, codec_for(spec.impl, spec.params)), provenance)
+        row.update(error=one_line(exc), created_utc=utc_now())
+        with BufferedWriter(store, max_rows=1) as writer:
+            writer.add(row)
+        return {"chain": chain.state_name, "written": 0}
     carry_float = chain.carry == "float"
     current: np.ndarray = original  # what the next generation encodes (float32 when carrying floats)
     if start > 1:
@@ -242,9 +266,13 @@ def run_study(request: DriftRequest, on_start: Callable[[str, int], None] | None
     schedules = list(request.schedules) or config.drift.get("schedules")
     if not schedules:
         raise ConfigError("no drift schedule: pass --schedule jpeg:75 or set drift.schedules in bench.toml")
+    parsed = check_schedules(schedules, config, "--schedule" if request.schedules else f"{config.source}: drift.schedules")
+    carry = request.carry or config.drift.get("carry", "uint8")
+    if carry not in CARRY:
+        raise ConfigError(f"drift carry must be one of {', '.join(CARRY)}, got {carry!r}")
     generations = request.generations or config.drift.get("generations", 10)
     images = resolve_images(config, request.limit)
-    chains = plan_chains(images, schedules, request.carry or config.drift.get("carry", "uint8"), config)
+    chains = plan_chains(images, parsed, carry)
     labels = {step.codec for chain in chains for step in chain.steps}
     specs = {label: config.spec(label) for label in labels}
     codecs = {label: codec_for(spec.impl, spec.params) for label, spec in specs.items()}

@@ -102,6 +102,7 @@ def task_loads(tasks: Iterable) -> list[tuple[str, tuple[float, float] | None, i
     from PIL import Image
 
     from bench.codec import codec_class
+    from bench.plan.images import unreadable
 
     loads, seen = [], set()
     for task in tasks:
@@ -109,6 +110,8 @@ def task_loads(tasks: Iterable) -> list[tuple[str, tuple[float, float] | None, i
         if peak is None or (task.codec_impl, task.image_path) in seen:
             continue
         seen.add((task.codec_impl, task.image_path))
+        if unreadable(task.image_path):  # never opened: a FIFO would block; its tasks are error rows
+            continue
         try:
             with Image.open(task.image_path) as image:
                 width, height = image.size

@@ -36,6 +36,7 @@ from bench.plan.tasks import RateTarget, Task, Unit
 from bench.config.provenance import Provenance, utc_now
 from bench.plan.rate_search import RateSearch, search_rate
 from bench.schema import SCHEMA_VERSION
+from bench.outputs import output_folder
 
 _CODECS: dict[tuple[str, str], Codec] = {}
 
@@ -177,7 +178,7 @@ def decode_checked(
 
 def keep_bitstream(folder: Path, key: str, data: bytes) -> Path:
     """Write ``data`` as ``folder/<key>.bin`` atomically (temporary name, then rename)."""
-    folder.mkdir(parents=True, exist_ok=True)
+    output_folder(folder, "kept bitstreams")
     target = folder / f"{key}.bin"
     tmp = folder / f".tmp-{key}-{os.getpid()}"
     tmp.write_bytes(data)

@@ -28,7 +28,9 @@ from bench.plan import archives
 from bench import registry
 from bench.plan.archives import RemoteArchive
 from bench.errors import BenchError, ConfigError
-from bench.plan.images import file_sha256
+from bench.config.paths import user_path
+from bench.outputs import MARKER, is_output_folder
+from bench.plan.images import file_sha256, unreadable
 
 ENTRY_POINT_GROUP = registry.GROUPS["dataset"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".ppm", ".bmp", ".tif", ".tiff", ".webp")
@@ -45,6 +47,14 @@ class ImageRef:
     #: True when the file differs from the dataset's pinned SHA-256 (measured anyway because the
     #: caller allowed it), False when it matches, None when the dataset pins no digest for it.
     modified: bool | None = None
+    #: Why the entry cannot be read as an image file (a FIFO, a dangling link; ``images.unreadable``),
+    #: None for a readable file: its tasks are planned anyway and become error rows with this line.
+    problem: str | None = None
+
+    def sha256(self) -> str:
+        """The file's SHA-256, which keys its tasks; empty for an unreadable entry, which is never
+        opened (a FIFO would block): its rows are errors, retried by every run."""
+        return "" if self.problem else file_sha256(self.path)
 
 
 class DatasetError(BenchError):
@@ -254,12 +264,36 @@ def registered_datasets() -> dict[str, NamedDataset]:
 
 
 def folder_images(folder: Path) -> list[ImageRef]:
-    """Every file with an image suffix under ``folder`` (recursively), in sorted order."""
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """Every entry with an image suffix under ``folder`` (recursively, links to folders not
+    followed), in sorted order, bench's own output folders left out (``bench.outputs``).
+
+    An entry that is not a readable regular file (a FIFO, a device, a dangling link) is kept
+    with its ``problem``, so the run names it in an error row instead of measuring one image
+    fewer without a word; it is only ever ``stat``ed.
+    """
+    if is_output_folder(folder):
+        raise DatasetError(f"{folder}: a folder bench writes its outputs into ({MARKER} or results parts), not a "
+                           f"dataset; pass the folder of the images, or delete {folder / MARKER} if it holds none of bench's outputs")
+    files = sorted(image_entries(folder))
     if not files:
         raise DatasetError(f"{folder}: no image files ({', '.join(IMAGE_SUFFIXES)}) found")
     label = str(folder)
-    return [ImageRef(label, str(p.relative_to(folder)), p) for p in files]
+    return [ImageRef(label, str(p.relative_to(folder)), p, problem=unreadable(p)) for p in files]
+
+
+def image_entries(folder: Path) -> list[Path]:
+    """The non-folder entries with an image suffix below ``folder``, pruning every sub-folder
+    that holds bench's outputs; a sub-folder that cannot be listed is one line, not a silent gap."""
+    def refuse(exc: OSError) -> None:
+        raise DatasetError(f"{exc.filename}: cannot list this folder of the dataset ({exc.strerror}); "
+                           "fix its permissions or move it out of the dataset folder")
+
+    found = []
+    for root, dirs, names in os.walk(folder, onerror=refuse):
+        base = Path(root)
+        dirs[:] = [d for d in dirs if not is_output_folder(base / d)]
+        found += [base / n for n in names if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+    return found
 
 
 def chosen(available: Sequence[str], names: Sequence[str], dataset: str) -> list[str]:
@@ -287,7 +321,7 @@ def resolve(dataset: str, data_dir: Path | None = None, download: bool = True, l
     if dataset in named:
         return named[dataset].images(data_folder(data_dir, named[dataset]), download=download, limit=limit,
                                      allow_modified=allow_modified, names=names)
-    folder = Path(dataset).expanduser()
+    folder = user_path(dataset)
     if folder.is_dir():
         found = folder_images(folder)
         keep = set(chosen([ref.name for ref in found], names, dataset))

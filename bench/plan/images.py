@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import stat
 import warnings
 from pathlib import Path
 
@@ -58,9 +59,38 @@ def file_sha256(path: Path) -> str:
     return digest
 
 
+#: What ``stat`` calls a file that is not a regular one, as ``unreadable`` names it.
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def unreadable(path: Path) -> str | None:
+    """Why ``path`` cannot be read as an image file (one line naming it and the fix), or None
+    for a readable regular file, a link to one included.
+
+    Decided from ``stat`` alone, before anything opens the file: opening a FIFO blocks until a
+    writer comes (for ever, in a planner hashing it), and a device reads without end. Folder
+    datasets keep such entries so their tasks become error rows with this line, never a silent
+    drop; the worker refuses them with the same line before reading.
+    """
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        if os.path.islink(path):
+            return (f"{path}: a symbolic link to {os.readlink(path)}, which cannot be read ({exc.strerror}); "
+                    "point the link at the image or remove it")
+        return f"{path}: cannot be read ({exc.strerror}); restore the file or remove it from the dataset"
+    for test, kind in _KINDS:
+        if test(info.st_mode):
+            return f"{path}: {kind}, not an image file; remove it from the dataset folder or put the image there"
+    if not os.access(path, os.R_OK):
+        return f"{path}: not readable (permission denied); fix its permissions or remove it from the dataset"
+    return None
+
+
 def _stamp(path: Path) -> tuple[str, int, int, int, int, int]:
-    stat = os.stat(path)
-    return (os.path.abspath(path), stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    info = os.stat(path)
+    return (os.path.abspath(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def _hash_file(path: Path) -> str:
@@ -125,8 +155,9 @@ def load_rgb8(path: Path, min_side: int = MS_SSIM_MIN_SIDE, needed_by: str | Non
     run does not measure.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ImageError(f"{path}: no such file")
+    problem = unreadable(path)
+    if problem:
+        raise ImageError(problem)
     if _png_bit_depth(path) == 16:
         raise ImageError(
             f"{path}: 16-bit PNG; bench measures 8-bit RGB, convert it to 8 bits per channel first"

@@ -24,7 +24,6 @@ from bench.codec import Codec, canonical_json, make_codec
 from bench.config.settings import CodecSpec
 from bench.plan.datasets import ImageRef
 from bench.errors import ConfigError
-from bench.plan.images import file_sha256
 from bench.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
@@ -160,7 +159,7 @@ def _plan(images: Iterable[ImageRef], specs: list[CodecSpec], codecs: dict[str, 
         codecs.setdefault(spec.label, make_codec(spec.impl, spec.params))
     tasks = []
     for ref in images:
-        digest = file_sha256(ref.path)
+        digest = ref.sha256()
         for spec in specs:
             codec = codecs[spec.label]
             version = codec.version()

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from bench.render.names import safe_name  # noqa: E402,F401 (re-exported: figures name their files with it)
+from bench.outputs import output_folder  # noqa: E402
 
 DPI = 150
 #: Size of the plotting area in inches; legends and captions extend the saved image around it,
@@ -54,7 +55,7 @@ def legend_outside(ax: Axes, fontsize: float = 8) -> None:
 
 def save(fig: Figure, out_dir: Path, stem: str, formats: tuple[str, ...]) -> list[Path]:
     """Write ``<out_dir>/<stem>.<fmt>`` for each format, cropped to everything drawn, and close ``fig``."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_folder(out_dir, "figures")
     written = []
     try:
         for fmt in formats:

@@ -24,6 +24,7 @@ import pandas as pd
 from bench.analysis.curves import images_text
 from bench.errors import one_line
 from bench.render.names import safe_name
+from bench.outputs import output_folder
 
 #: How each metric reads in a header.
 METRIC_NAMES = {"psnr_rgb": "PSNR RGB", "psnr_y": "PSNR Y", "ms_ssim": "MS-SSIM", "ms_ssim_db": "MS-SSIM",
@@ -181,7 +182,7 @@ def write_all(frame: pd.DataFrame, stem: Path, caption: str, best: dict[str, str
     """``stem``.md and .tex from the display ``frame``, .csv from ``data`` (the analysis frame:
     numbers as numbers, an interval as two columns, empty cells where no number exists) or,
     without it, from ``frame``; returns the paths."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
+    output_folder(stem.parent, "tables")
     paths = [stem.with_suffix(".md"), stem.with_suffix(".tex"), stem.with_suffix(".csv")]
     paths[0].write_text(to_markdown(frame, caption, digits))
     paths[1].write_text(to_latex(frame, caption, best, digits))

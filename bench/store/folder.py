@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from bench.errors import ResultsError
+from bench.outputs import output_folder
 from bench.schema import arrow_schema
 from bench.store.lock import LOCK_NAME
 from bench.store.parts import (
@@ -66,7 +67,7 @@ class Store:
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            output_folder(self.root, "results store")
             write_file(tmp, sink.getvalue())
             os.replace(tmp, final)
         except OSError as exc:
@@ -86,7 +87,7 @@ class Store:
             raise StoreWriteError(f"{self.root}: is a file, not a results folder; pass --results a folder")
         probe = self.root / f"{TMP_PREFIX}probe-{uuid.uuid4().hex[:12]}"
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            output_folder(self.root, "results store")
             write_file(probe, b"bench probe\n")
         except OSError as exc:
             _remove(probe)

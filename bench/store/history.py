@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.errors import ResultsError, one_line
+from bench.outputs import output_folder
 from bench.schema import METRIC_COLUMNS
 from bench.store.parts import TMP_PREFIX, _fsync_dir, _reason, _remove, check_part_file, write_file
 
@@ -55,7 +56,7 @@ def write_commit(root: Path, records: pd.DataFrame) -> tuple[Path, bool]:
     tmp = root / f"{TMP_PREFIX}{final.name}"
     replaced = final.exists()
     try:
-        root.mkdir(parents=True, exist_ok=True)
+        output_folder(root, "history of results per commit")
         write_file(tmp, sink.getvalue())
         os.replace(tmp, final)
     except OSError as exc:

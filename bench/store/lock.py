@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.errors import BenchError, one_line
+from bench.outputs import output_folder
 from bench.store.parts import TMP_PREFIX, StoreWriteError, _kind, _mtime, _reason, _remove, write_file
 
 LOCK_NAME = ".lock"
@@ -47,7 +48,7 @@ class StoreLock:
         """Take the lock or raise StoreInUse naming the holder; ``note`` says if a stale one was replaced."""
         for _ in range(50):
             try:
-                self.root.mkdir(parents=True, exist_ok=True)
+                output_folder(self.root, "results store")
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 held = self._read()

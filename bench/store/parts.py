@@ -19,9 +19,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from bench.errors import ResultsError, one_line
+from bench.outputs import PART_GLOB
 from bench.schema import OPTIONAL_COLUMNS, SCHEMA_VERSION, arrow_schema, version_mismatch
 
-PART_GLOB = "part-*.parquet"
 TMP_PREFIX = ".tmp-"
 
 
