@@ -364,26 +364,26 @@ def schema() -> str:
 
 def compact(results: Path | str, on_note: Callable[[str], None] | None = None) -> int:
     """Merge a store's parts into one deduplicated part under the store's lock (a live run's
-    lock refuses it in one line: its temporary parts are never touched); returns rows kept."""
+    lock refuses it in one line: its temporary parts are never touched); returns rows kept.
+    A path that holds no parts is a ResultsError: a typo'd path is not "nothing to do"."""
     from bench.execute.runner import store_lock
     from bench.store import Store
 
     store = Store(results)
-    if not store.root.is_dir():  # nothing stored: nothing to lock, and no folder is created
-        return store.compact()
+    store.require_parts("compact")
     with store_lock(store, "bench compact", on_note):
         return store.compact()
 
 
 def migrate(results: Path | str, on_note: Callable[[str], None] | None = None) -> "Migration":
-    """Rekey the rows of an older schema version under the store's lock (nothing is re-measured)."""
+    """Rekey the rows of an older schema version under the store's lock (nothing is re-measured);
+    a path that holds no parts is a ResultsError."""
     from bench.execute.migrate import migrate as rekey
     from bench.execute.runner import store_lock
     from bench.store import Store
 
     store = Store(results)
-    if not store.root.is_dir():
-        return rekey(store.root)
+    store.require_parts("migrate")
     with store_lock(store, "bench migrate", on_note):
         return rekey(store.root)
 

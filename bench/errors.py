@@ -13,6 +13,11 @@ class BenchError(Exception):
     """A user-facing problem (bad config, bad image, missing tool) with a one-line message."""
 
 
+class BenchNote(UserWarning):
+    """Something a command went on past but should say, in one line (a store part's column that
+    the schema does not have, ignored); the CLI prints it as one ``warning:`` line."""
+
+
 class ConfigError(BenchError):
     """``bench.toml`` or a command-line flag is malformed."""
 

@@ -4,9 +4,11 @@ imports only what a command uses, and the docs show the real schema."""
 from __future__ import annotations
 
 import ast
+import hashlib
 import math
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.schema import markdown_table
@@ -119,7 +121,8 @@ def synthetic_store(root: Path) -> Path:
             for rate in (10, 30, 50, 70, 90):
                 bpp = rate / 50 * (1 + 0.05 * i)
                 row = dict.fromkeys(METRIC_COLUMNS)
-                row.update(key=f"{codec}-{i}-{rate}", dataset="d", codec=codec, codec_impl=codec, decoder_options="{}",
+                row.update(key=hashlib.sha256(f"{codec}-{i}-{rate}".encode()).hexdigest(), dataset="d", codec=codec,
+                           codec_impl=codec, decoder_options="{}", created_utc=datetime(2026, 1, 1, tzinfo=timezone.utc),
                            rate=float(rate), image=f"i{i}.png", image_sha256=f"{i}", bpp=bpp,
                            psnr_rgb=30 + 10 * math.log10(bpp) + gain + 0.3 * i, encode_s=0.01, decode_s=0.01,
                            error=None, generation=1, chain="", params="{}")

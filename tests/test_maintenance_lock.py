@@ -3,8 +3,10 @@ lock a live process holds, and compact leaves that writer's temporary part alone
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
+from datetime import datetime, timezone
 
 import pytest
 from typer.testing import CliRunner
@@ -20,7 +22,7 @@ HOLD = ("import sys, time\nfrom bench.store import StoreLock\n"
 
 def row(key: str) -> dict:
     row = dict.fromkeys(METRIC_COLUMNS)
-    row.update(key=key, dataset="d", codec="jpeg", codec_impl="jpeg", decoder_options="{}", rate=50.0, image="a.png",
+    row.update(key=hashlib.sha256(key.encode()).hexdigest(), created_utc=datetime(2026, 1, 1, tzinfo=timezone.utc), dataset="d", codec="jpeg", codec_impl="jpeg", decoder_options="{}", rate=50.0, image="a.png",
                image_sha256="a", bpp=1.0, psnr_rgb=30.0, encode_s=0.01, decode_s=0.01, error=None, generation=1,
                chain="", params="{}")
     return row

@@ -3,8 +3,10 @@ intervals checked by hand, headers that read as words."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from datetime import datetime, timezone
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,8 @@ def curve_rows(dataset: str, codec: str, images: list[str], rates=RATES, options
         for rate in rates:
             bpp = (rate / 50) * (1 + spread * ((i * 7) % 5 - 2) / 10)
             row = {m: None for m in METRIC_COLUMNS}
-            row.update({"key": f"{dataset}-{codec}-{options}-{image}-{rate}", "dataset": dataset, "codec": codec,
+            row.update({"key": hashlib.sha256(f"{dataset}-{codec}-{options}-{image}-{rate}".encode()).hexdigest(),
+                        "created_utc": datetime(2026, 1, 1, tzinfo=timezone.utc), "dataset": dataset, "codec": codec,
                         "codec_impl": codec, "decoder_options": options, "rate": float(rate), "image": f"{image}.png",
                         "image_sha256": image, "bpp": bpp, "psnr_rgb": 30 + 10 * math.log10(bpp) + gain + 0.3 * i,
                         "encode_s": 0.01, "decode_s": 0.02, "error": None, "generation": 1, "chain": "", "params": "{}"})

@@ -402,7 +402,11 @@ def test_sweep_plot_command_rejects_a_malformed_where(tmp_path):
     from bench.cli.app import app
     from bench.store import Store
 
-    Store(tmp_path / "store").write([{"key": "k", "dataset": "kodak", "codec": "ilc", "rate": 1.0}])
+    from datetime import datetime, timezone
+
+    Store(tmp_path / "store").write([{"key": "0" * 64, "dataset": "kodak", "image": "kodim01.png", "codec": "ilc",
+                                      "rate": 1.0, "decoder_options": "{}", "generation": 1,
+                                      "created_utc": datetime(2026, 1, 1, tzinfo=timezone.utc)}])
     result = CliRunner().invoke(app, ["sweep-plot", "--codec", "ilc", "--knob", "temperature",
                                       "--where", "z:sample", "--results", str(tmp_path / "store")])
     assert result.exit_code != 0

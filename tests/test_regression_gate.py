@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -33,6 +34,11 @@ def fresh_run(tmp_path_factory) -> Path:
     return results
 
 
+def rekeyed(keys: pd.Series, suffix: str) -> pd.Series:
+    """New keys for copies of stored rows: SHA-256 digests, as the store requires of every key."""
+    return (keys + suffix).map(lambda text: hashlib.sha256(text.encode()).hexdigest())
+
+
 def jpeg_rows() -> pd.DataFrame:
     base = read_rows(BASELINE)
     return base[base["codec"] == "jpeg"].reset_index(drop=True)
@@ -44,7 +50,7 @@ def ilc_like(psnr_shift: dict[str, float] | None = None) -> pd.DataFrame:
     copies = []
     for options, offset in ILC_OPTIONS.items():
         rows = jpeg_rows().assign(codec="ilc", codec_impl="ilc", decoder_options=options)
-        rows["key"] = rows["key"] + options
+        rows["key"] = rekeyed(rows["key"], options)
         rows["psnr_rgb"] = rows["psnr_rgb"] + offset + (psnr_shift or {}).get(options, 0.0)
         copies.append(rows)
     return pd.concat(copies, ignore_index=True)
@@ -209,7 +215,7 @@ def test_added_rates_are_no_regression(fresh_run, tmp_path):
     from bench.store import read_rows
 
     extra = read_rows(fresh_run)
-    extra = extra[extra["rate"] == 90].assign(rate=95.0, key=lambda f: f["key"] + "-95")
+    extra = extra[extra["rate"] == 90].assign(rate=95.0, key=lambda f: rekeyed(f["key"], "-95"))
     candidate = store(pd.concat([read_rows(fresh_run), extra], ignore_index=True), tmp_path / "more")
     verdict = runner.invoke(app, ["compare", str(BASELINE), str(candidate)])
     assert verdict.exit_code == 0, verdict.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import subprocess
 import sys
@@ -20,10 +21,15 @@ from bench.store import BufferedWriter, Store, StoreWriteError
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
-def row(key: str, psnr: float | None = 30.0, error: str | None = None, minutes: int = 0) -> dict:
-    return {"key": key, "dataset": "d", "image": "i.png", "codec": "jpeg", "rate": 50.0, "generation": 1,
-            "chain": "", "psnr_rgb": psnr, "error": error, "created_utc": T0 + timedelta(minutes=minutes),
-            "schema_version": SCHEMA_VERSION}
+def k(name: str) -> str:
+    """The key of the row named ``name``: a SHA-256 hex digest, as every key bench writes."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def row(name: str, psnr: float | None = 30.0, error: str | None = None, minutes: int = 0) -> dict:
+    return {"key": k(name), "dataset": "d", "image": "i.png", "codec": "jpeg", "rate": 50.0, "decoder_options": "{}",
+            "generation": 1, "chain": "", "psnr_rgb": psnr, "error": error,
+            "created_utc": T0 + timedelta(minutes=minutes), "schema_version": SCHEMA_VERSION}
 
 
 def test_round_trip_keeps_schema_and_descriptions(tmp_path):
@@ -31,7 +37,7 @@ def test_round_trip_keeps_schema_and_descriptions(tmp_path):
     part = store.write([row("a"), row("b", 31.0)])
     frame = store.read()
     assert list(frame.columns) == list(COLUMN_NAMES)
-    assert sorted(frame["key"]) == ["a", "b"]
+    assert sorted(frame["key"]) == sorted([k("a"), k("b")])
     field = pq.read_schema(part).field("bpp")
     assert b"bytes" in field.metadata[b"description"]
 
@@ -41,8 +47,8 @@ def test_success_wins_over_error_then_newest_wins(tmp_path):
     store.write([row("a", None, "boom", minutes=5), row("b", 30.0, minutes=0)])
     store.write([row("a", 29.0, minutes=1), row("b", 32.0, minutes=2)])
     frame = store.read().set_index("key")
-    assert frame.loc["a", "psnr_rgb"] == 29.0 and frame.loc["b", "psnr_rgb"] == 32.0
-    assert store.finished_keys() == {"a", "b"}
+    assert frame.loc[k("a"), "psnr_rgb"] == 29.0 and frame.loc[k("b"), "psnr_rgb"] == 32.0
+    assert store.finished_keys() == {k("a"), k("b")}
 
 
 def test_error_rows_are_not_finished(tmp_path):
@@ -60,7 +66,7 @@ def test_leftover_temporary_files_are_ignored_and_compacted_away(tmp_path):
     assert len(store.read()) == 2
     assert store.compact() == 2
     assert len(store.parts()) == 1 and not list(tmp_path.glob(".tmp-*"))
-    assert store.read().set_index("key").loc["a", "psnr_rgb"] == 33.0
+    assert store.read().set_index("key").loc[k("a"), "psnr_rgb"] == 33.0
 
 
 def test_buffered_writer_flushes_by_count(tmp_path):
@@ -110,9 +116,9 @@ def test_a_part_without_the_optional_columns_reads_with_them_null(tmp_path):
     store.write([{**row("new", minutes=1), "target_bpp": 0.5, "rate_search": "{}"}])
     frame = store.read().set_index("key")
     assert list(frame.reset_index().columns) == list(COLUMN_NAMES)
-    assert frame["target_bpp"].isna()["old"] and frame.loc["new", "target_bpp"] == 0.5
-    assert frame["rate_search"].isna()["old"] and frame.loc["new", "rate_search"] == "{}"
-    assert store.finished_keys() == {"old", "new"}
+    assert frame["target_bpp"].isna()[k("old")] and frame.loc[k("new"), "target_bpp"] == 0.5
+    assert frame["rate_search"].isna()[k("old")] and frame.loc[k("new"), "rate_search"] == "{}"
+    assert store.finished_keys() == {k("old"), k("new")}
     assert store.compact() == 2 and len(store.read()) == 2
 
 
@@ -193,7 +199,7 @@ def test_a_failing_write_raises_once_keeps_its_rows_and_leaves_no_temporary(tmp_
         with BufferedWriter(store, max_rows=2, max_seconds=1e9) as writer:
             for key in "abcde":
                 writer.add(row(key))
-    assert [r["key"] for r in caught.value.rows] == ["c", "d"] and [r["key"] for r in writer.pending] == ["c", "d"]
+    assert [r["key"] for r in caught.value.rows] == [k("c"), k("d")] and [r["key"] for r in writer.pending] == [k("c"), k("d")]
     import bench.store
 
     assert bench.store.write_calls["n"] == 2  # no second flush while the error propagated
@@ -206,4 +212,4 @@ def test_rows_a_store_cannot_take_are_saved_to_a_recovery_part(tmp_path, monkeyp
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
     saved = save_recovery([row("a"), row("b")], "run1")
     assert saved == tmp_path / "recovered-run1.parquet"
-    assert sorted(read_rows(saved)["key"]) == ["a", "b"]
+    assert sorted(read_rows(saved)["key"]) == sorted([k("a"), k("b")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Any, Callable, TypeVar
 
 import typer
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.text import Text
 
 from bench import api
-from bench.errors import BenchError, one_line
+from bench.errors import BenchError, BenchNote, one_line
 
 T = TypeVar("T")
 
@@ -66,12 +67,33 @@ def fail(message: str, code: int = 2) -> None:
 
 def call(function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run an API function; a BenchError becomes its one line on stderr and exit status 2,
-    also when the app is driven without ``bench.cli.main`` (tests, embedding)."""
+    also when the app is driven without ``bench.cli.main`` (tests, embedding); each BenchNote
+    it raises becomes one ``warning:`` line."""
     try:
-        return function(*args, **kwargs)
+        with warnings.catch_warnings():
+            show_notes()
+            return function(*args, **kwargs)
     except BenchError as exc:
         fail(str(exc))
         raise  # unreachable: fail exits
+
+
+def show_notes() -> None:
+    """Print each distinct BenchNote once as a ``warning:`` line (a command that reads a store
+    twice meets the same part twice); other warnings as before. Call it inside
+    ``warnings.catch_warnings()``, which restores the previous display."""
+    previous = warnings.showwarning
+    shown: set[str] = set()
+
+    def show(message: Warning | str, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+        if not issubclass(category, BenchNote):
+            previous(message, category, *args, **kwargs)
+        elif str(message) not in shown:
+            shown.add(str(message))
+            warn(one_line(str(message), ERROR_LINE_LIMIT))
+
+    warnings.simplefilter("always", BenchNote)
+    warnings.showwarning = show
 
 
 def warn(note: str) -> None:

@@ -16,7 +16,7 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, path_argument, path_option
+from bench.cli.app import app, call, path_argument, path_option
 
 
 @app.command("compare")
@@ -38,9 +38,9 @@ def compare_command(
     markdown_path: Optional[Path] = path_option(None, "--markdown", help="also write the Markdown to this file"),
 ) -> None:
     """Match rows by dataset, codec, decoder options, rate and image; report deltas; fail on regressions."""
-    verdict = api.compare(baseline, candidate, datasets=dataset, codecs=codec, where=api.parse_where(where),
-                          max_bd_rate=max_bd_rate, max_psnr_drop=max_psnr_drop, exact=exact, gate=gate,
-                          resamples=resamples, seed=seed)
+    verdict = call(api.compare, baseline, candidate, datasets=dataset, codecs=codec, where=call(api.parse_where, where),
+                   max_bd_rate=max_bd_rate, max_psnr_drop=max_psnr_drop, exact=exact, gate=gate,
+                   resamples=resamples, seed=seed)
     text = api.verdict_markdown(verdict)
     sys.stdout.write(text)
     sys.stdout.flush()

@@ -1,14 +1,13 @@
 """The store as a folder: append parts, read them back deduplicated, compact them.
 
-Reading concatenates every part and keeps one row per key (a successful row wins over an error
-row, then the newest), so resuming never rewrites anything. A store that cannot be written is
+Reading concatenates every part in name order and keeps one row per key (a successful row wins
+over an error row, then the row of the later part), so resuming never rewrites anything. A store that cannot be written is
 found before any work (``check_writable``).
 """
 
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pyarrow.parquet as pq
 from bench.errors import ResultsError
 from bench.outputs import output_folder
 from bench.schema import arrow_schema
+from bench.store.checks import REQUIRED_VALUES
 from bench.store.lock import LOCK_NAME
 from bench.store.parts import (
     PART_GLOB,
@@ -28,6 +28,7 @@ from bench.store.parts import (
     _remove,
     check_part_file,
     deduplicate,
+    part_name,
     read_part,
     rows_to_table,
     write_file,
@@ -61,7 +62,7 @@ class Store:
         disk raises once (no buffered close that flushes again) and the temporary file is
         removed whatever stops the write, a signal included.
         """
-        name = f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime())}-{uuid.uuid4().hex[:12]}.parquet"
+        name = part_name()
         final = self.root / name
         tmp = self.root / f"{TMP_PREFIX}{name}"
         sink = pa.BufferOutputStream()
@@ -122,20 +123,33 @@ class Store:
         """Every part, each checked to be a regular file (``check_part_file``) before anyone opens it."""
         if not self.root.is_dir():
             return []
-        parts = sorted(self.root.glob(PART_GLOB))
+        parts = sorted(self.root.glob(PART_GLOB), key=lambda part: part.name)  # write order (``part_name``)
         for part in parts:
             check_part_file(part)
         return parts
+
+    def require_parts(self, doing: str) -> None:
+        """Refuse, in one line, a path that holds no store for a command that rewrites one
+        (``doing``: "compact", "migrate"): a typo'd path must not pass as "nothing to do"."""
+        if not self.root.exists():
+            raise ResultsError(f"{self.root}: no such folder, nothing to {doing}; pass the results folder a run wrote")
+        if not self.root.is_dir():
+            raise ResultsError(f"{self.root}: is a file, not a results folder; pass the folder that holds the {PART_GLOB} files")
+        if not self.parts():
+            raise ResultsError(f"{self.root}: holds no {PART_GLOB} files, nothing to {doing}; "
+                               "pass the results folder a run wrote")
 
     def read(self, include_errors: bool = True) -> pd.DataFrame:
         """All rows, one per key; error rows only where no successful row exists."""
         return deduplicate([read_part(part) for part in self.parts()], include_errors)
 
     def finished_keys(self) -> set[str]:
-        """Keys of rows that succeeded; these tasks are skipped when a run resumes."""
+        """Keys of rows that succeeded; these tasks are skipped when a run resumes. The columns
+        every row needs are read and checked too, so a bad part stops the run before any work
+        rather than having its rows measured again."""
         keys: set[str] = set()
         for part in self.parts():
-            table = read_part(part, columns=["key", "error"])
+            table = read_part(part, columns=list(dict.fromkeys(("key", "error", *REQUIRED_VALUES))))
             ok = table.filter(pa.compute.is_null(table["error"]))
             keys.update(ok["key"].to_pylist())
         return keys

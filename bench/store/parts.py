@@ -12,15 +12,19 @@ import errno
 import os
 import stat
 import time
+import uuid
+import warnings
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from bench.errors import ResultsError, one_line
+from bench.errors import BenchNote, ResultsError, one_line
 from bench.outputs import PART_GLOB
-from bench.schema import OPTIONAL_COLUMNS, SCHEMA_VERSION, arrow_schema, version_mismatch
+from bench.schema import SCHEMA_VERSION, arrow_schema, version_mismatch
+from bench.store.checks import check_columns, conform
 
 TMP_PREFIX = ".tmp-"
 
@@ -61,82 +65,65 @@ def _kind(mode: int) -> str:
 
 
 def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
-    """One parquet file of the store schema (or ``columns`` of it); a corrupt file, a parquet
-    file bench did not write, another schema version and a column of the wrong type are each
-    one line naming the file."""
+    """One parquet file of the store schema (or ``columns`` of it), columns matched by name.
+
+    A corrupt file, a parquet file bench did not write, another schema version, a missing
+    column, a column of the wrong type and a null or malformed value in a column every row
+    needs are each one line naming the file (``bench.store.checks``); columns the schema does
+    not have are dropped with one ``BenchNote`` warning, which commands print as a line."""
     check_part_file(path)
     try:
-        schema = pq.read_schema(path)
+        with pq.ParquetFile(path) as part:  # one open, one footer parse: a store has thousands of parts
+            schema = part.schema_arrow
+            metadata = schema.metadata or {}
+            if VERSION_KEY not in metadata:
+                raise ResultsError(f"{path}: not a bench results part (parquet without bench metadata); "
+                                   "move it out of the results")
+            version = metadata[VERSION_KEY].decode(errors="replace")
+            if version != str(SCHEMA_VERSION):
+                raise ResultsError(f"{path}: {version_mismatch(version)}")
+            extra = check_columns(schema, path)
+            table = part.read(columns=[name for name in schema.names if name not in extra] if columns is None else columns)
     except (OSError, pa.ArrowException) as exc:
         raise ResultsError(f"{path}: not a readable parquet file ({one_line(exc)}); move it out of the results") from None
-    metadata = schema.metadata or {}
-    if VERSION_KEY not in metadata:
-        raise ResultsError(f"{path}: not a bench results part (parquet without bench metadata); "
-                           "move it out of the results")
-    version = metadata[VERSION_KEY].decode(errors="replace")
-    if version != str(SCHEMA_VERSION):
-        raise ResultsError(f"{path}: {version_mismatch(version)}")
-    missing_required(schema.names, path)
-    check_types(schema, path)
-    try:
-        table = pq.read_table(path, columns=columns)
-    except (OSError, pa.ArrowException) as exc:
-        raise ResultsError(f"{path}: not a readable parquet file ({one_line(exc)}); move it out of the results") from None
-    return table if columns is not None else with_optional_columns(table, path)
-
-
-def check_types(schema: pa.Schema, path: Path) -> None:
-    """Refuse a part whose column has another type than the store schema's: a ``bpp`` of
-    strings would otherwise reach the analysis (a traceback, or a gate that passes). Only
-    bench's own type or an all-null column is accepted."""
-    expected = {f.name: f.type for f in arrow_schema()}
-    if len(set(schema.names)) != len(schema.names):
-        raise ResultsError(f"{path}: a column name appears twice; it was not written by bench run: "
-                           "move it out of the results")
-    for field in schema:
-        want = expected.get(field.name)
-        if want is not None and field.type != want and not pa.types.is_null(field.type):
-            raise ResultsError(f"{path}: column {field.name} is {field.type}, schema version {SCHEMA_VERSION} "
-                               f"has {want}; it was not written by bench run: move it out of the results")
-
-
-def with_optional_columns(table: pa.Table, path: Path) -> pa.Table:
-    """``table`` with every optional column it predates added as nulls, in schema order.
-
-    Optional columns join a schema version without bumping it (bench/schema.py), so parts
-    written before them must still read, and concatenate with newer parts. A missing column
-    that is not optional means the part is not this harness's: one line naming the file.
-    """
-    schema = arrow_schema()
-    missing_required(table.column_names, path)
-    if all(f.name in table.column_names and table.schema.field(f.name).type == f.type for f in schema):
-        return table
-    columns = [table[f.name].cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-               for f in schema]  # cast: an all-null column (checked by check_types) takes the schema's type
-    return pa.Table.from_arrays(columns, schema=schema)
-
-
-def missing_required(names: list[str], path: Path) -> None:
-    """Refuse a part that lacks a column which is not optional: it is not this harness's."""
-    required = [f.name for f in arrow_schema() if f.name not in names and f.name not in OPTIONAL_COLUMNS]
-    if required:
-        raise ResultsError(
-            f"{path}: lacks column(s) {', '.join(required)} of schema version {SCHEMA_VERSION}; "
-            "it was not written by bench run: move it out of the results"
-        )
+    if extra:
+        warnings.warn(BenchNote(f"{path}: ignored column(s) {', '.join(extra)}, which schema version "
+                                f"{SCHEMA_VERSION} does not have"), stacklevel=2)
+    return conform(table, path)
 
 
 def deduplicate(tables: list[pa.Table], include_errors: bool = True) -> pd.DataFrame:
-    """Concatenate tables and keep one row per key (success over error, then newest)."""
+    """Concatenate tables (in part name order) and keep one row per key: a successful row over an
+    error row, then the later one, i.e. the row of the part whose name sorts last (``part_name``).
+
+    The order is the store's own, never a column's: ``created_utc`` could be null or edited in a
+    hand-added part, and a rule built on it let such a part beat the real rows."""
     if not tables:
         return rows_to_table([]).to_pandas()
     frame = pa.concat_tables(tables).to_pandas()
-    frame["_ok"] = frame["error"].isna()
-    frame = frame.sort_values(["_ok", "created_utc"]).drop_duplicates("key", keep="last")
-    frame = frame.drop(columns="_ok").sort_values(["dataset", "codec", "image", "rate", "generation"])
+    failed = frame["error"].notna().to_numpy()
+    frame = frame.iloc[np.argsort(~failed, kind="stable")].drop_duplicates("key", keep="last")
+    frame = frame.sort_values(["dataset", "codec", "image", "rate", "generation"])
     if not include_errors:
         frame = frame[frame["error"].isna()]
     return frame.reset_index(drop=True)
+
+
+def part_name() -> str:
+    """A new part's name: ``part-`` and the UTC time to the microsecond, then a random suffix.
+
+    Names sort in the order parts were written, and that order decides which of two rows with
+    one key is read (``deduplicate``). Within a process the time never repeats or goes back;
+    the names of parts written before microseconds were added (``part-YYYYmmddTHHMMSS-…``) sort
+    before any part of a later second and of the same one."""
+    global _last_stamp
+    _last_stamp = max(time.time_ns() // 1000, _last_stamp + 1)
+    seconds, micros = divmod(_last_stamp, 1_000_000)
+    return f"part-{time.strftime('%Y%m%dT%H%M%S', time.gmtime(seconds))}.{micros:06d}-{uuid.uuid4().hex[:12]}.parquet"
+
+
+#: The last microsecond ``part_name`` used in this process.
+_last_stamp = 0
 
 
 def rows_to_table(rows: Iterable[dict]) -> pa.Table:
