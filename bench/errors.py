@@ -42,6 +42,10 @@ class AnalysisError(BenchError):
     """Stored rows cannot support the requested table or figure (no rows selected, no common images)."""
 
 
+class BitstreamMismatch(BenchError):
+    """A kept or carried bitstream is not the one its row measured (swapped, truncated, changed)."""
+
+
 class TrainingError(BenchError):
     """A training run cannot go on (its loss or gradients keep diverging); its checkpoint is kept."""
 

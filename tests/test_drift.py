@@ -146,3 +146,26 @@ def test_float_carry_is_refused_for_a_classical_codec(tmp_path, kodak_dir):
                                  "--limit", "1", "--results", str(tmp_path / "d"), "--schedule", "jpeg:75", "--carry", "float"])
     assert result.exit_code == 2  # one line, as every BenchError of a command (bench.cli.app.call)
     assert "has no float reconstruction" in result.output and len(result.output.strip().splitlines()) == 1
+
+
+def test_a_swapped_carried_bitstream_is_refused_not_resumed_from(tmp_path, kodak_dir):
+    args = ["--limit", "1", "--schedule", "jpeg:60", "--schedule", "jpeg:30"]
+    whole = drift(tmp_path, "whole", *args, "--generations", "3").read()
+    drift(tmp_path, "parts", *args, "--generations", "2")
+    first, second = sorted((tmp_path / "parts" / "drift-state").glob("*/gen-0002.bin"))
+    one, two = first.read_bytes(), second.read_bytes()
+    first.write_bytes(two)
+    second.write_bytes(one)
+    config = tmp_path / "bench.toml"
+    result = runner.invoke(app, ["drift", "run", "--config", str(config), "--dataset", "kodak", "--results",
+                                 str(tmp_path / "parts"), *args, "--generations", "3"])
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())
+    assert "gen-0002.bin: its SHA-256" in output and "delete it and run `bench drift run` again" in output
+    refused = Store(tmp_path / "parts").read().query("generation == 3")
+    assert len(refused) == 2 and refused["error"].notna().all() and refused["psnr_rgb"].isna().all()
+    first.unlink()
+    second.unlink()
+    resumed = drift(tmp_path, "parts", *args, "--generations", "3").read()
+    columns = ["chain", "generation", "bitstream_sha256", "psnr_rgb"]
+    assert sorted(map(tuple, whole[columns].values)) == sorted(map(tuple, resumed[columns].values))

@@ -60,3 +60,34 @@ def test_execute_writes_the_rows_before_the_interrupt_and_counts_them(tmp_path, 
     assert str(caught.value) == f"interrupted: 5 rows stored in {store.root}; run the same command to resume"
     assert sorted(store.read()["rate"]) == [10, 20, 30, 40, 50]
     assert make_codec("jpeg", {})  # the codec still loads: nothing left half-initialised
+
+
+def test_ctrl_c_keeps_each_finished_learned_row_at_two_jobs(tmp_path, tiny):
+    """Ctrl-C (SIGINT to the whole process group) during `bench run --codec iat --jobs 2`, once its
+    first row is stored, keeps that row, and the line printed counts the rows stored. Each worker
+    sends a unit's rows back as it finishes them: the first row arrives long before either worker
+    is done with its four rate points (the store used to see none until a worker had all four)."""
+    import re
+    import subprocess
+    import sys
+
+    config = tmp_path / "bench.toml"
+    config.write_text('[run]\nmetrics = ["psnr_rgb"]\ncheck_determinism = "all"\n')
+    rates = ["0.0", "0.3", "0.6", "0.9", "0.15", "0.45", "0.75", "1.0"]  # one image: 2 workers x 4 units
+    store = Store(tmp_path / "store")
+    command = [sys.executable, "-c", "from bench.cli import main; main()", "run", "--config", str(config),
+               "--dataset", str(tiny), "--codec", "iat", "--jobs", "2", "--results", str(store.root),
+               *[a for rate in rates for a in ("--rate", rate)]]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)  # its own process group, as a terminal's job is
+    deadline = time.monotonic() + 150
+    while not store.parts() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    assert process.poll() is None, "the run finished before it could be interrupted; make it longer"
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    assert process.returncode == 130, output
+    stored = int(re.search(r"interrupted: (\d+) rows stored", output).group(1))
+    rows = store.read()
+    assert len(rows) == stored and 1 <= stored < 4, output
+    assert rows["error"].isna().all() and set(rows["codec"]) == {"iat"}

@@ -13,7 +13,8 @@ of the loss is the 8-bit rounding); metrics are still taken on the rounded image
 is part of the ``chain`` column, so the two kinds of rows never mix.
 
 Workers write their rows to the store themselves, in small atomic parts, and keep the bitstream
-of the last written generation of each chain, so an interrupted study resumes where it stopped.
+of the last written generation of each chain, so an interrupted study resumes where it stopped,
+from that bitstream only when its SHA-256 is its row's (``bench.execute.bitstreams``).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ import numpy as np
 from bench.codec import Codec, canonical_json, codec_class
 from bench.config.settings import MAX_RATES, CodecSpec, Config, rate_grid
 from bench.plan.datasets import ImageRef
-from bench.errors import ConfigError, ImageError
+from bench.errors import BitstreamMismatch, ConfigError, ImageError
+from bench.execute.bitstreams import read_checked
 from bench.execute.worker import Settings, base_row, cached_image, codec_for, encode_decode_measure, one_line, rounded
 from bench.metrics.msssim import ms_ssim
 from bench.metrics.psnr import psnr_rgb
@@ -170,10 +172,14 @@ def check_float_carry(chain: Chain, specs: dict[str, CodecSpec]) -> None:
 
 
 def run_chain(chain: Chain, generations: int, start: int, specs: dict[str, CodecSpec], settings: Settings,
-              provenance: Provenance, store_root: Path) -> dict[str, Any]:
-    """Run generations ``start..generations`` of one chain, writing rows as they complete; a
-    refused image (not 8-bit RGB, a FIFO, a dangling link) is one error row, as in ``bench run``,
-    and the other chains go on."""
+              provenance: Provenance, store_root: Path, carried_sha256: str | None = None) -> dict[str, Any]:
+    """Run generations ``start..generations`` of one chain, writing rows as they complete.
+
+    A refused image (not 8-bit RGB, a FIFO, a dangling link) is one error row, as in ``bench
+    run``, and the other chains go on. Resuming decodes the carried bitstream of generation
+    ``start - 1`` only when it is that row's (``carried_sha256``); one that is not becomes
+    generation ``start``'s error row.
+    """
     store = Store(store_root)
     try:
         original = cached_image(chain.image.path, settings.size_requirement)
@@ -186,17 +192,28 @@ def run_chain(chain: Chain, generations: int, start: int, specs: dict[str, Codec
         return {"chain": chain.state_name, "written": 0}
     carry_float = chain.carry == "float"
     current: np.ndarray = original  # what the next generation encodes (float32 when carrying floats)
+    refused: BitstreamMismatch | None = None
     if start > 1:
         previous = _state_file(store_root, chain, start - 1)
         spec = specs[chain.step(start - 1).codec]
         if previous.is_file():
             codec = codec_for(spec.impl, spec.params)
             decode = codec.decode_float if carry_float else codec.decode
-            current = decode(previous.read_bytes(), **codec.check_decoder_options(spec.decoder_options[0]))
+            try:
+                data = read_checked(previous, str(carried_sha256), fix=f"delete it and run `bench drift run` "
+                                    "again, which recomputes this chain from generation 1")
+                current = decode(data, **codec.check_decoder_options(spec.decoder_options[0]))
+            except BitstreamMismatch as exc:
+                refused = exc
         else:  # rows exist but their bitstream does not: recompute deterministically from the start
             start = 1
     written = 0
     with BufferedWriter(store, max_rows=8, max_seconds=5.0) as writer:
+        if refused is not None:
+            spec = specs[chain.step(start).codec]
+            row = base_row(generation_task(chain, start, spec, codec_for(spec.impl, spec.params)), provenance)
+            writer.add(row | {"error": one_line(refused), "created_utc": utc_now()})
+            return {"chain": chain.state_name, "written": 0}
         for generation in range(start, generations + 1):
             spec = specs[chain.step(generation).codec]
             codec = codec_for(spec.impl, spec.params)
@@ -289,10 +306,15 @@ def _run_chains(chains: list[Chain], n: int, specs: dict[str, CodecSpec], codecs
     """Run what is missing of every chain into ``store`` (locked by the caller)."""
     from bench.execute.backends import stream_results
 
-    finished = store.finished_keys()
-    starts = [first_missing(chain_keys(chain, n, specs, codecs), finished) for chain in chains]
-    todo = [(chain, start) for chain, start in zip(chains, starts) if start <= n]
-    remaining = sum(n - start + 1 for _, start in todo)
+    stored = store.read(include_errors=False)
+    digests = dict(zip(stored["key"], stored["bitstream_sha256"])) if not stored.empty else {}
+    todo = []
+    for chain in chains:
+        keys = chain_keys(chain, n, specs, codecs)
+        start = first_missing(keys, set(digests))
+        if start <= n:  # the carried bitstream's digest: its row's, generation start - 1
+            todo.append((chain, start, digests.get(keys[start - 2]) if start > 1 else None))
+    remaining = sum(n - start + 1 for _, start, _ in todo)
     if on_start:
         on_start(f"{len(chains)} chains × {n} generations; {len(chains) * n - remaining} rows stored, "
                  f"{remaining} to run → {store.root}", len(todo))
@@ -310,7 +332,7 @@ def _run_chains(chains: list[Chain], n: int, specs: dict[str, CodecSpec], codecs
     return DriftSummary(store.root, written, Counter(dict(errors["error"].value_counts().items())))
 
 
-def _run_item(item: tuple[Chain, int], **kwargs: Any) -> dict[str, Any]:
-    """One worker call: ``run_chain`` of a (chain, first generation to run) pair."""
-    chain, start = item
-    return run_chain(chain, start=start, **kwargs)
+def _run_item(item: tuple[Chain, int, str | None], **kwargs: Any) -> dict[str, Any]:
+    """One worker call: ``run_chain`` of a (chain, first generation to run, carried digest) item."""
+    chain, start, carried_sha256 = item
+    return run_chain(chain, start=start, carried_sha256=carried_sha256, **kwargs)

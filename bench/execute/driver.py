@@ -1,10 +1,10 @@
-"""The driver side of execution: hand planned work to workers (in process, a joblib pool or a
+"""The driver side of execution: hand planned work to workers (in process, a loky pool or a
 Dask cluster) and stream the rows that come back into the store.
 
 Tasks go out as units (``bench.execute.worker.run_unit``: one encode per image, codec and rate, a
-decode per decoder-option set), the units of one image together (``bench.plan.tasks.by_image``), and
-every row is written as it arrives, in small atomic parts. What runs inside a worker is
-``bench.execute.worker``.
+decode per decoder-option set), the units of one image together (``bench.plan.tasks.by_image``),
+each unit's rows sent back the moment they are complete, and every row is written as it arrives,
+in small atomic parts. What runs inside a worker is ``bench.execute.worker``.
 """
 
 from __future__ import annotations
@@ -40,13 +40,14 @@ def execute(tasks: list[Task], skipped: int, settings: Settings, store: Store, p
     summary = RunSummary(planned=len(tasks) + skipped, skipped=skipped, results=store.root)
     held = stop.held if stop is not None else contextlib.nullcontext
     kwargs: dict[str, Any] = {"settings": settings, "provenance": provenance}
-    if backend == "loky" and jobs == 1:  # in process: unit by unit, so each unit's rows are stored at once
-        function, items = unit_worker, units(tasks)
-    else:
-        function, items = run_batch, by_image(units(tasks), jobs)
+    batches = by_image(units(tasks), jobs)
+    if backend == "loky" and (jobs == 1 or len(batches) <= 1):  # in process: unit by unit, each stored at once
+        function, items, streams = unit_worker, units(tasks), False
+    else:  # an image's units on one worker, each unit's rows sent back as soon as they are complete
+        function, items, streams = run_batch, batches, True
         kwargs["unit_worker"] = unit_worker
     rows = stream_results(function, items, kwargs, backend=backend, jobs=max(1, min(jobs, len(items))),
-                          scheduler=scheduler)
+                          scheduler=scheduler, streams=streams)
     writer = BufferedWriter(store)
     try:
         for row in rows:

@@ -27,6 +27,7 @@ from bench.config.settings import Config
 from bench.plan.datasets import ImageRef
 from bench.errors import BenchError, ConfigError
 from bench.execute.backends import Interrupted, StopOnSignals
+from bench.execute.bitstreams import mismatched_keys
 from bench.execute.driver import execute
 from bench.plan.tasks import DEFAULT_TOLERANCE, Task, pending, plan, plan_matched, with_known_rates
 from bench.config.provenance import new_provenance
@@ -202,7 +203,7 @@ def _run_locked(request: RunRequest, config: Config, store: Store, stop: StopOnS
     store.remove_temporaries()  # a killed run's half-written parts; no one else writes while we hold the lock
     images = resolve_images(config, request.limit, request.allow_modified, request.images)
     tasks = plan_tasks(images, config, request.target_bpp, request.tolerance)
-    todo = pending(tasks, store.finished_keys())
+    todo = pending(tasks, finished_keys(store, request.keep_bitstreams))
     if request.target_bpp is not None and todo:
         todo = with_known_rates(todo, store.read(include_errors=False))
     local = config.backend == "loky" or not config.scheduler
@@ -228,6 +229,16 @@ def _run_locked(request: RunRequest, config: Config, store: Store, stop: StopOnS
     for row in stored_rows(store, tasks, todo):
         summary.add_stored(row)
     return summary
+
+
+def finished_keys(store: Store, keep_bitstreams: bool) -> set[str]:
+    """Keys whose work is done: every successful row's, except, when this run keeps bitstreams,
+    those whose kept bitstream is not the row's (``bench measure`` refuses them and names this run
+    as the fix), so the file is written again."""
+    finished = store.finished_keys()
+    if keep_bitstreams and (store.root / "bitstreams").is_dir():
+        finished -= mismatched_keys(store.root, store.read(include_errors=False))
+    return finished
 
 
 def stored_rows(store: Store, tasks: list[Task], todo: list[Task]) -> list[dict]:

@@ -4,7 +4,7 @@ The unit of work is a ``bench.plan.tasks.Unit``: the tasks of one image, codec a
 only in decoder options. ``run_unit`` encodes once, decodes once per option set and measures
 the decoded images in one batch, then returns one row per task (a unit of one task is
 ``run_task``). The units of one image go to one worker together (``run_batch``;
-``bench.plan.tasks.by_image``).
+``bench.plan.tasks.by_image``), each unit's rows sent back as soon as they are complete.
 
 Workers keep one instance per configured codec and a few decoded images, so a learned model is
 loaded once per worker, not once per image. A failing task becomes a row carrying its one-line
@@ -308,7 +308,18 @@ def _failed(row: dict[str, Any], exc: BaseException) -> dict[str, Any]:
     return row
 
 
-def run_batch(batch: list[Unit], settings: Settings, provenance: Provenance,
-              unit_worker: Callable[..., list[dict[str, Any]]] = run_unit) -> list[dict[str, Any]]:
-    """The rows of every unit of ``batch`` (one image's units, ``bench.plan.tasks.by_image``), in one worker."""
-    return [row for unit in batch for row in unit_worker(unit, settings, provenance)]
+def run_batch(batch: list[Unit], settings: Settings, provenance: Provenance, send: Callable[[list[dict[str, Any]]], None],
+              unit_worker: Callable[..., list[dict[str, Any]]] = run_unit) -> int:
+    """Run every unit of ``batch`` (one image's units, ``bench.plan.tasks.by_image``) in one worker,
+    handing each unit's rows to ``send`` as soon as they are complete; returns how many rows it sent.
+
+    The batch keeps the image's decoded pixels, reference-side metric state and loaded models in
+    one worker; sending unit by unit means a row reaches the store (and a Ctrl-C keeps it) when its
+    task is done, not when the whole image is.
+    """
+    sent = 0
+    for unit in batch:
+        rows = unit_worker(unit, settings, provenance)
+        send(rows)
+        sent += len(rows)
+    return sent
