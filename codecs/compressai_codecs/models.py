@@ -8,7 +8,7 @@ it line for line: the same weights then give the same strings (tests/test_compre
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -71,7 +71,7 @@ class LoadedModel:
     model: CompressionModel
     architecture: str
     cdf_updated: bool
-    last_scale: float | None = field(default=None)
+    last_scale: float | None = None
 
     @property
     def variable_rate(self) -> bool:
@@ -80,7 +80,8 @@ class LoadedModel:
     def vbr_arguments(self, quant_step: float) -> dict:
         """The keyword arguments of compress()/decompress() for a quantisation step, after
         recomputing the rate-dependent CDFs if the last call used another step (eval_model's order)."""
-        scale = torch.tensor(1.0 / quant_step)  # eval_model: torch.tensor of 1/step, float32
+        device = next(self.model.parameters()).device  # eval_model: a float32 tensor of 1/step, on the model's device
+        scale = torch.tensor(1.0 / quant_step, device=device)
         if self.architecture in VARIABLE_BOTTLENECK and self.last_scale != float(scale):
             self.model.update(force=True, scale=scale)
             self.last_scale = float(scale)
