@@ -76,3 +76,38 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def compressai_checkpoint(tmp_path):
+    """A factory of seeded CompressAI checkpoints in tmp_path (see ``seeded_compressai_checkpoint``)."""
+    def make(architecture: str, channels: int = 8, updated: bool = True) -> Path:
+        path = tmp_path / f"{architecture}-{channels}{'' if updated else '-not-updated'}.pt"
+        return seeded_compressai_checkpoint(path, architecture, channels, updated)
+
+    return make
+
+
+def seeded_compressai_checkpoint(path: Path, architecture: str, channels: int = 8, updated: bool = True) -> Path:
+    """A CompressAI zoo architecture with seeded random weights and ``channels`` for N and M (the
+    smallest models code a crop in well under a second), saved as a bare state dict at ``path``.
+
+    ``updated`` computes the CDF tables before saving, as the zoo's files have them; the
+    variable-rate models are saved without, as CompressAI can load them only so (their
+    bottleneck's tables are rate-dependent and computed per rate).
+    """
+    import torch
+    from compressai.zoo.image import model_architectures
+    from compressai.zoo.image_vbr import model_architectures as vbr_architectures
+
+    torch.manual_seed(0)
+    if architecture in vbr_architectures:
+        extra = {"vr_entbttlnck": True} if architecture != "mbt2018-vbr" else {}
+        model = vbr_architectures[architecture](N=channels, M=channels, **extra)
+    else:
+        sizes = {"N": channels} if architecture.startswith("cheng2020") else {"N": channels, "M": channels}
+        model = model_architectures[architecture](**sizes)
+        if updated:
+            model.update(force=True)
+    torch.save(model.state_dict(), path)
+    return path

@@ -57,7 +57,8 @@ def test_looking_up_one_codec_imports_only_that_codec():
 def test_loading_a_learned_codec_prints_no_torch_deprecation_notice():
     """Pool workers import the learned codecs without the CLI's set-up, so the notice that
     CompressAI's import causes must be silenced by the codec package itself."""
-    result = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c", "import bench_codecs.inn.iat"],
+    result = subprocess.run([sys.executable, "-W", "error::FutureWarning", "-c",
+                             "import bench_codecs.inn.iat, bench_codecs.compressai_codecs.codec"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-500:]
 

@@ -90,22 +90,35 @@ def _progress_printer(label: str) -> Callable[[int, int | None], None]:
     return report
 
 
+#: What a dataset download error advises instead of trying again.
+DATASET_BY_HAND = "download it by hand and run `bench datasets fetch NAME --archive FILE`"
+
+
 def download(remote: RemoteArchive, target: Path,
              progress: Callable[[int, int | None], None] | None = None) -> None:
-    """Download ``remote`` to ``target`` via ``target.part``, resuming a partial file with Range.
+    """Download a dataset's archive to ``target`` (see :func:`download_file`)."""
+    download_file(remote.url, target, remote.size, progress or _progress_printer(f"downloading {remote.filename}"),
+                  by_hand=DATASET_BY_HAND)
 
-    The finished file is renamed into place only when its size matches the pin; an interrupted
-    transfer leaves the ``.part`` file for the next call to resume, and says so in one line.
+
+def download_file(url: str, target: Path, size: int | None = None,
+                  progress: Callable[[int, int | None], None] | None = None, *, by_hand: str) -> None:
+    """Download ``url`` to ``target`` via ``target.part``, resuming a partial file with Range.
+
+    The finished file is renamed into place only when its size matches ``size`` (when known); an
+    interrupted transfer leaves the ``.part`` file for the next call to resume, and says so in one
+    line. ``by_hand`` is the advice every error ends with (what to do instead of downloading).
+    Datasets and learned codecs' weights share it, so both resume and fail the same way.
     """
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
     have = part.stat().st_size if part.is_file() else 0
-    if remote.size is not None and have > remote.size:
+    if size is not None and have > size:
         part.unlink()
         have = 0
-    progress = progress or _progress_printer(f"downloading {remote.filename}")
-    request = urllib.request.Request(remote.url, headers={"Range": f"bytes={have}-"} if have else {})
-    total = remote.size
+    progress = progress or _progress_printer(f"downloading {target.name}")
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    total = size
     try:
         with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:
             if have and response.status != 206:
@@ -120,22 +133,21 @@ def download(remote: RemoteArchive, target: Path,
                     done += len(block)
                     progress(done, total)
     except urllib.error.HTTPError as exc:
-        if exc.code == 416 and remote.size is not None and have == remote.size:
+        if exc.code == 416 and size is not None and have == size:
             pass  # already complete: the server has nothing past the end
         else:
-            raise ArchiveError(f"cannot download {remote.filename} from {remote.url} (HTTP {exc.code}); "
-                               f"download it by hand and run `bench datasets fetch NAME --archive FILE`") from None
+            raise ArchiveError(f"cannot download {target.name} from {url} (HTTP {exc.code}); {by_hand}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
         got = part.stat().st_size if part.is_file() else 0
         raise ArchiveError(
-            f"download of {remote.filename} from {remote.url} stopped after {got} of "
+            f"download of {target.name} from {url} stopped after {got} of "
             f"{total if total is not None else '?'} bytes ({type(exc).__name__}: {exc}); run the command again to "
-            f"resume from {part}, or download it by hand and pass --archive FILE"
+            f"resume from {part}, or {by_hand}"
         ) from None
     got = part.stat().st_size
-    if remote.size is not None and got != remote.size:
+    if (size is not None and got != size) or (size is None and total is not None and got != total):
         raise ArchiveError(
-            f"download of {remote.filename} from {remote.url} is truncated: {got} of {remote.size} bytes; "
+            f"download of {target.name} from {url} is truncated: {got} of {size if size is not None else total} bytes; "
             f"run the command again to resume from {part}"
         )
     os.replace(part, target)

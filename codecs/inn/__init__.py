@@ -4,9 +4,3 @@
 Xie et al. (2021) and Cai et al. (2022); ``coding`` the bitstream format and the safe checkpoint
 loader; ``codec`` the harness codecs; ``train`` the training loop behind ``bench train``.
 """
-
-import warnings
-
-# Importing CompressAI makes torch print a deprecation notice for torch.jit.script, in every
-# process that loads a learned codec (pool workers too): noise to users, silenced where it starts.
-warnings.filterwarnings("ignore", message=".*torch.jit.script.*is deprecated", category=FutureWarning)

@@ -126,12 +126,14 @@ def checkpoint_sha256(path: str | Path, where: str = "checkpoint") -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def load_state_dict(path: Path, where: str = "checkpoint") -> dict[str, torch.Tensor]:
+def load_state_dict(path: Path, where: str = "checkpoint", rename: bool = True) -> dict[str, torch.Tensor]:
     """A state dict from ``path`` with ``torch.load(weights_only=True)``; one-line errors.
 
     Accepts the authors' layouts unchanged: a bare state dict, or one nested under ``state_dict``
     or ``model`` (see NESTING_KEYS); DataParallel's ``module.`` prefix; CompressAI's pre-1.2
-    entropy-bottleneck names. Half-precision weights are cast to float32.
+    entropy-bottleneck names (``rename=False`` keeps them: CompressAI's own models map old names
+    themselves, and its variable-rate bottleneck still uses 1.1's). Half-precision weights are
+    cast to float32.
     """
     path = check_checkpoint(path, where)
     shown = f"{where} = {one_line(str(path), 200)}"
@@ -152,7 +154,7 @@ def load_state_dict(path: Path, where: str = "checkpoint") -> dict[str, torch.Te
         what = f"found top-level keys {one_line(str(found[:12]), 300)}" if found else f"found a {type(loaded).__name__}"
         raise CodecUnavailable(f"{shown}: expected a state dict of tensors, bare or under "
                                f"{' or '.join(repr(k) for k in NESTING_KEYS)}; {what}")
-    return {rename_key(k): (v.float() if v.dtype == torch.float16 else v) for k, v in state.items()}
+    return {(rename_key(k) if rename else k): (v.float() if v.dtype == torch.float16 else v) for k, v in state.items()}
 
 
 def check_declared_sizes(path: Path, shown: str) -> None:
