@@ -17,6 +17,7 @@ from bench.execute.backends import Interrupted, StopOnSignals, abort, stream_res
 from bench.plan.tasks import Task, by_image, units
 from bench.config.provenance import Provenance
 from bench.store import BufferedWriter, Store, StoreWriteError, save_recovery
+from bench.store.parts import part_name
 from bench.execute.summary import RunSummary
 from bench.execute.worker import Settings, run_batch, run_unit
 
@@ -79,7 +80,10 @@ def write_failure(failed: StoreWriteError, writer: BufferedWriter, store: Store,
     the computed rows it could not take went (or how many were lost)."""
     pending = writer.pending
     saved = save_recovery(pending, run_id)
+    # a part's name decides which of two rows with one key is read (the later name wins), so the
+    # name offered is one of this moment: a run after the move, measuring these keys again, wins
+    name = part_name().removesuffix(".parquet") + "-recovered.parquet"
     where = (f"{len(pending)} computed rows were saved to {saved}: move it into {store.root} as "
-             f"part-recovered-{run_id}.parquet once it is writable" if saved is not None
+             f"{name} once it is writable" if saved is not None
              else f"{len(pending)} computed rows were lost (no writable temporary folder either)")
     return StoreWriteError(f"{failed}. The run stopped with {writer.written} rows stored; {where}.")
