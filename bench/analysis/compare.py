@@ -353,7 +353,7 @@ def _judge_bd(curve: CurveVerdict, base_rows: pd.DataFrame, cand_rows: pd.DataFr
     if len(usable) < BD_MIN_POINTS:
         lossless = len(curve.points) - len(usable)
         shown = f"{len(usable)} rate point{'s' if len(usable) != 1 else ''}"
-        shown += f" with a finite mean PSNR ({lossless} lossless)" if lossless else ""
+        shown += f" with a finite mean PSNR ({lossless} with lossless images)" if lossless else ""
         curve.bd_skipped = f"{shown}, BD needs {BD_MIN_POINTS}"
         curve.note(f"not BD-judged: {curve.bd_skipped}; judged per rate point only")
         return
