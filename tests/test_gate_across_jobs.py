@@ -45,7 +45,7 @@ decoder_options = [{ z = "mode" }, { z = "sample", temperature = 0.5, seed = 0 }
 
 [codecs.probdec]
 rates = [1]
-decoder_options = [{ variance_factor = 0.0 }, { variance_factor = 1.0, seed = 0 }]
+decoder_options = [{ variance_factor = 1.0, seed = 0 }]
 """
 CODECS = ["jpeg", "webp", "invcompress", "iat", "ilc", "probdec"]
 
