@@ -2,8 +2,8 @@
 that cannot switch a check off, changed parameters named, lossless points judged image by image,
 decode tolerances, improvements reported, and every input fault exit 2 (never 1, "regression").
 
-Stores are small and synthetic (the committed gate baseline's JPEG rows, edited), except the
-lossless case, which a real JPEG run on two 48×48 images builds.
+Stores are small and synthetic: the committed gate baseline's JPEG rows (4 photos × 5 qualities),
+edited. tests/test_gate_across_jobs.py runs real codecs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 
 import bench.cli  # noqa: F401  (registers the subcommands)
