@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from bench.config.paths import user_path
 from bench.outputs import output_folder
 from bench.config.defaults import DEFAULT_INTERPOLATION, DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, INTERPOLATIONS
-from bench.errors import AnalysisError, ConfigError, ResultsError
+from bench.errors import AnalysisError, BenchError, ConfigError, ResultsError, one_line
 
 # Only the light modules above are imported with bench.api: ``bench --help`` reads this module,
 # so pandas, matplotlib, torch and every codec wait inside the function that needs them.
@@ -198,34 +198,72 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
     return path
 
 
-def write_output_file(path: Path, text: str) -> Path:
-    """Write ``text`` to ``path`` (``bench compare --json``, ``--markdown``), its folder created and
-    marked as bench's output when bench creates it (``bench.outputs``)."""
-    output_folder(path.parent, "compare verdicts", mark_existing=False)
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
 def compare(baseline: Path | str, candidate: Path | str, *, settings: "GateSettings | None" = None,
             datasets: Iterable[str] = (), codecs: Iterable[str] = (), where: Mapping[str, str] | None = None,
             max_bd_rate: float = 0.5, max_psnr_drop: float = 0.05, exact: bool = True, gate: str = "point",
-            resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> "Verdict":
+            resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, max_bpp_rise: float = 0.5) -> "Verdict":
     """The regression verdict of ``candidate`` against ``baseline`` (a ``Verdict``; ``.passed``)
-    under ``settings``, or under the thresholds given one by one (``bench compare``'s flags)."""
+    under ``settings``, or under the thresholds given one by one (``bench compare``'s flags).
+    Every fault of the input is a BenchError (exit 2), never a verdict: CI reads 1 as regression."""
     from bench.analysis.compare import GateSettings, check_rows
     from bench.analysis.compare import compare as judge
     from bench.analysis.compare import narrow
-    from bench.store import read_rows
 
-    settings = settings or GateSettings(max_bd_rate, max_psnr_drop, exact, gate, resamples, seed)
-    base_rows, cand_rows = read_rows(baseline), read_rows(candidate)
+    settings = settings or GateSettings(max_bd_rate, max_psnr_drop, exact, gate, resamples, seed, max_bpp_rise)
+    base_rows, cand_rows = _gate_rows(baseline), _gate_rows(candidate)
     check_rows(base_rows, baseline, require_rows=True)  # named by path here; compare() checks again by role
     check_rows(cand_rows, candidate)
     try:
         base, cand = narrow(base_rows, cand_rows, list(datasets), list(codecs), where)
     except AnalysisError as exc:  # name the stores: "the store" alone is ambiguous with two of them
         raise AnalysisError(f"{baseline} and {candidate}: {exc}") from exc
-    return judge(base, cand, settings)
+    impls = set(base["codec_impl"].dropna()) | set(cand["codec_impl"].dropna()) if "codec_impl" in base.columns else set()
+    return judge(base, cand, settings, decode_tolerances(impls))
+
+
+def _gate_rows(source: Path | str) -> "pd.DataFrame":
+    """A store's rows for the gate; whatever the parquet or file system raises while reading it
+    (the part checks name most faults themselves) is a ResultsError naming ``source``."""
+    from bench.store import read_rows
+
+    try:
+        return read_rows(source)
+    except BenchError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unreadable input is exit 2, never a verdict
+        raise ResultsError(f"{source}: cannot be read as a bench results store ({one_line(exc, 200)}); "
+                           "check the path or move the damaged part out") from None
+
+
+def decode_tolerances(impls: Iterable[str]) -> dict[str, float]:
+    """Each installed codec implementation's declared ``decode_tolerance_db`` (bench.codec.Codec),
+    looked up through the registry; one that is not installed (or fails to import) is left out,
+    and the verdict says so."""
+    from bench import registry
+
+    found: dict[str, float] = {}
+    for impl in sorted(set(impls)):
+        try:
+            codec_class = registry.load("codec", impl)
+        except Exception:  # noqa: BLE001 - a codec whose module cannot load here is "not installed"
+            codec_class = None
+        if codec_class is not None:
+            found[impl] = getattr(codec_class, "decode_tolerance_db", 0.0)
+    return found
+
+
+def check_output_file(path: Path | str, option: str) -> None:
+    """Make sure ``path`` (a ``--json`` or ``--markdown`` file) can be written, before any work."""
+    from bench.render.output_file import check_writable
+
+    check_writable(Path(path), option)
+
+
+def write_output_file(path: Path | str, text: str, option: str) -> None:
+    """Write a command's text output to ``path``; a ConfigError naming ``option`` if that fails."""
+    from bench.render.output_file import write_text
+
+    write_text(Path(path), text, option)
 
 
 def verdict_markdown(verdict: "Verdict") -> str:

@@ -3,10 +3,14 @@
 Rows are matched on (dataset, codec, decoder options, rate, image), and every curve — one
 (dataset, codec, decoder options) — is judged on its own: averaging ILC's mode decoder with its
 sampling decoders would hide a regression of one behind the others. A curve fails when rows
-disappeared, its rate grid changed, a decode became non-deterministic, a mean PSNR point dropped
-by more than ``max_psnr_drop`` dB, — with ``exact`` — its bytes changed while its version string
-did not (same library version must mean the same output), or its BD-rate against the baseline
-regressed beyond ``max_bd_rate`` percent.
+disappeared, its rate grid changed, a decode became non-deterministic, a mean bpp point rose by
+more than ``max_bpp_rise`` percent, a mean PSNR point dropped by more than ``max_psnr_drop`` dB
+(image by image where a point is lossless: ``gate_points``), an image lossless in the baseline
+is not any more, — with ``exact`` — its parameters changed or its output changed at the same
+codec version (bytes exactly, PSNR within the codec's decode tolerance: ``gate_output``), or
+its BD-rate against the baseline regressed beyond ``max_bd_rate`` percent. Every point is judged
+on bpp and quality, so a curve too short for a BD (fewer than 4 rates) is still judged, and the
+verdict says why it has no BD. A curve better at every point, or by BD, is called an improvement.
 
 How the BD-rate regression is judged is the gate:
 
@@ -28,21 +32,27 @@ import pandas as pd
 
 from bench.analysis.bd import BDError, bd_rate
 from bench.analysis.bootstrap import DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, Interval, bd_intervals
-from bench.analysis.select import select_rows
 from bench.analysis.curves import CURVE, curve_labels, successful_single_pass
+from bench.analysis.gate_output import configuration_change, output_change
+from bench.analysis.gate_points import POINT_COLUMNS, finite_points, improved_at_every_point, rate_points
+from bench.analysis.select import select_rows
 from bench.errors import AnalysisError, one_line
 
 MATCH = [*CURVE, "rate", "image", "image_sha256"]
 GATES = ("point", "interval")
 #: Version of the JSON verdict's shape (docs/ci.md); bumped when a key changes meaning or goes away.
-JSON_SCHEMA = 1
-POINT_COLUMNS = ["rate", "bpp_base", "bpp_cand", "psnr_rgb_base", "psnr_rgb_cand", "d_bpp_pct", "d_psnr_db"]
+#: 2: ``d_psnr_db`` is the mean per-image change over finite PSNRs, BD lines are either a failure
+#: or a note (never both), and every curve is judged on bpp per point.
+JSON_SCHEMA = 2
+#: Fewest rate points a BD-rate is fitted on.
+BD_MIN_POINTS = 4
 
 
 @dataclass(frozen=True)
 class GateSettings:
     """Thresholds and gate of one comparison; they travel with the verdict so a CI log or JSON
-    file says what a pass meant."""
+    file says what a pass meant. Thresholds are checked here, once, for every caller: a NaN
+    limit compares false with everything and would switch its check off."""
 
     max_bd_rate: float = 0.5
     max_psnr_drop: float = 0.05
@@ -50,8 +60,14 @@ class GateSettings:
     gate: str = "point"
     resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
+    max_bpp_rise: float = 0.5
 
     def __post_init__(self) -> None:
+        for option, value in (("--max-bd-rate", self.max_bd_rate), ("--max-psnr-drop", self.max_psnr_drop),
+                              ("--max-bpp-rise", self.max_bpp_rise)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise AnalysisError(f"{option} {value}: a limit must be a finite number ≥ 0 (a NaN or infinite "
+                                    "limit would switch the check off)")
         if self.gate not in GATES:
             raise AnalysisError(f"--gate {self.gate!r}: use one of {', '.join(GATES)}")
         if self.resamples < 1:
@@ -71,6 +87,14 @@ class CurveVerdict:
     points: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=POINT_COLUMNS))
     bd_rate: float | None = None
     interval: Interval | None = None
+    #: Why the curve has no BD judgement (too few rate points, no BD fit); None when it has one.
+    bd_skipped: str | None = None
+    #: PSNR (dB) two decodes of one bitstream may differ by for the candidate's implementation.
+    decode_tolerance_db: float = 0.0
+    #: What changed in its implementation or parameters; None when nothing did.
+    configuration_change: str | None = None
+    #: Why the curve counts as an improvement; None when it does not.
+    improvement: str | None = None
     failures: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -81,6 +105,10 @@ class CurveVerdict:
     @property
     def passed(self) -> bool:
         return not self.failures
+
+    @property
+    def improved(self) -> bool:
+        return self.improvement is not None
 
     def fail(self, message: str) -> None:
         self.failures.append(f"{self.where}: {message}")
@@ -93,7 +121,7 @@ class CurveVerdict:
 class Verdict:
     settings: GateSettings = field(default_factory=GateSettings)
     curves: list[CurveVerdict] = field(default_factory=list)
-    #: Observations about no baseline curve (curves only the candidate has).
+    #: Observations about no baseline curve (curves only the candidate has, uninstalled codecs).
     extra_notes: list[str] = field(default_factory=list)
 
     @property
@@ -103,6 +131,10 @@ class Verdict:
     @property
     def notes(self) -> list[str]:
         return [message for curve in self.curves for message in curve.notes] + self.extra_notes
+
+    @property
+    def improvements(self) -> list[str]:
+        return [f"{curve.where}: {curve.improvement}" for curve in self.curves if curve.improved]
 
     @property
     def passed(self) -> bool:
@@ -124,9 +156,11 @@ class Verdict:
             "schema": JSON_SCHEMA,
             "passed": self.passed,
             "gate": s.gate,
-            "thresholds": {"max_bd_rate": s.max_bd_rate, "max_psnr_drop": s.max_psnr_drop, "exact": s.exact},
+            "thresholds": {"max_bd_rate": s.max_bd_rate, "max_psnr_drop": s.max_psnr_drop,
+                           "max_bpp_rise": s.max_bpp_rise, "exact": s.exact},
             "bootstrap": {"resamples": s.resamples, "seed": s.seed, "level": DEFAULT_LEVEL} if s.gate == "interval" else None,
             "failures": self.failures,
+            "improvements": self.improvements,
             "notes": self.notes,
             "curves": [_curve_dict(curve) for curve in self.curves],
         }
@@ -149,10 +183,14 @@ def _curve_dict(curve: CurveVerdict) -> dict[str, Any]:
         "label": curve.label,
         "images": curve.images,
         "passed": curve.passed,
+        "improved": curve.improved,
         "bd_rate": _finite(curve.bd_rate),
         "bd_rate_interval": None if interval is None else {
             "low": _finite(interval.low), "high": _finite(interval.high), "level": DEFAULT_LEVEL,
             "resamples": interval.resamples, "failed": interval.failed},
+        "bd_skipped": curve.bd_skipped,
+        "decode_tolerance_db": curve.decode_tolerance_db,
+        "configuration_change": curve.configuration_change,
         "failures": curve.failures,
         "notes": curve.notes,
         "points": [{column: _finite(value) for column, value in row.items()}
@@ -173,13 +211,25 @@ def narrow(baseline: pd.DataFrame, candidate: pd.DataFrame, datasets: Iterable[s
     return split[0], split[1]
 
 
-def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, settings: GateSettings | None = None) -> Verdict:
-    """Judge every baseline curve against the candidate's rows under ``settings``."""
+def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, settings: GateSettings | None = None,
+            tolerances: Mapping[str, float] | None = None) -> Verdict:
+    """Judge every baseline curve against the candidate's rows under ``settings``.
+
+    ``tolerances`` maps a codec implementation (``codec_impl``) to its declared decode tolerance
+    in dB; this layer reads rows, never codecs, so the caller looks them up (``bench.api``). An
+    implementation it lacks is compared exactly (0 dB) and named in a note; None compares every
+    implementation exactly without notes.
+    """
     settings = settings or GateSettings()
     verdict = Verdict(settings)
     check_rows(baseline, "baseline", require_rows=True)
     check_rows(candidate, "candidate")
     base, cand = successful_single_pass(baseline), successful_single_pass(candidate)
+    known = _checked_tolerances(tolerances)
+    if tolerances is not None and "codec_impl" in cand.columns:
+        for impl in sorted(set(cand["codec_impl"].dropna()) - set(known)):
+            verdict.extra_notes.append(f"codec implementation {impl!r} is not installed here: its decode tolerance "
+                                       "is taken as 0 dB (PSNR compared exactly)")
     labels = curve_labels(list(dict.fromkeys(zip(pd.concat([base["codec"], cand["codec"]]),
                                                   pd.concat([base["decoder_options"], cand["decoder_options"]])))))
     merged = base.merge(cand, on=MATCH, how="left", suffixes=("_base", "_cand"), indicator=True)
@@ -188,12 +238,23 @@ def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, settings: GateSetti
         dataset, codec, options = key
         curve = CurveVerdict(dataset, codec, options, labels[(codec, options)])
         base_rows = base[(base.dataset == dataset) & (base.codec == codec) & (base.decoder_options == options)]
-        _judge(curve, group, base_rows, cand_curves.get(key, cand.iloc[:0]), settings)
+        _judge(curve, group, base_rows, cand_curves.get(key, cand.iloc[:0]), settings, known)
         verdict.curves.append(curve)
     base_keys = set(merged.groupby(CURVE).groups)
     for dataset, codec, options in sorted(set(cand.groupby(CURVE).groups) - base_keys):
         verdict.extra_notes.append(f"{labels[(codec, options)]} on {dataset}: new in the candidate (no baseline)")
     return verdict
+
+
+def _checked_tolerances(tolerances: Mapping[str, float] | None) -> dict[str, float]:
+    """The tolerances as a dict, each a finite number ≥ 0: a codec declaring NaN would make every
+    PSNR difference "within" it and switch the exact check off."""
+    checked = dict(tolerances or {})
+    for impl, value in checked.items():
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            raise AnalysisError(f"codec implementation {impl!r} declares decode_tolerance_db = {value!r}: it must be a "
+                                "finite number ≥ 0; fix the codec class")
+    return checked
 
 
 def check_rows(rows: pd.DataFrame, source: object, require_rows: bool = False) -> None:
@@ -238,7 +299,7 @@ def check_rows(rows: pd.DataFrame, source: object, require_rows: bool = False) -
 
 
 def _judge(curve: CurveVerdict, group: pd.DataFrame, base_rows: pd.DataFrame, cand_rows: pd.DataFrame,
-           settings: GateSettings) -> None:
+           settings: GateSettings, tolerances: Mapping[str, float]) -> None:
     base_rates, cand_rates = set(base_rows["rate"]), set(cand_rows["rate"])
     # a candidate that measures more rates still has every baseline point to be judged on; only
     # rates it no longer measures leave the curve unjudged there
@@ -251,39 +312,64 @@ def _judge(curve: CurveVerdict, group: pd.DataFrame, base_rows: pd.DataFrame, ca
         curve.fail(f"{len(missing)} of {len(group)} baseline rows missing from the candidate (rates {sorted(set(missing['rate']))})")
     matched = group[group["_merge"] == "both"]
     if matched.empty:
+        curve.bd_skipped = "no rows of the candidate match the baseline's"
         return
     curve.images = matched["image"].nunique()
     if (matched["deterministic_decode_cand"] == False).any():  # noqa: E712 - null means not checked
         curve.fail("decoding is no longer deterministic")
-    versions_equal = (matched["codec_version_base"] == matched["codec_version_cand"]).all()
-    if not versions_equal:
-        curve.note(f"codec version changed {matched['codec_version_base'].iloc[0]!r} → {matched['codec_version_cand'].iloc[0]!r}")
-    changed = (matched["bytes_base"] != matched["bytes_cand"]) | (matched["psnr_rgb_base"] != matched["psnr_rgb_cand"])
-    if settings.exact and versions_equal and changed.any():
-        curve.fail(f"output changed in {int(changed.sum())} rows at the same codec version")
-    means = matched.groupby("rate")[["bpp_base", "bpp_cand", "psnr_rgb_base", "psnr_rgb_cand"]].mean().reset_index()
-    means["d_bpp_pct"] = (means["bpp_cand"] / means["bpp_base"] - 1) * 100
-    means["d_psnr_db"] = means["psnr_rgb_cand"] - means["psnr_rgb_base"]
-    curve.points = means[POINT_COLUMNS]
-    worst = means["d_psnr_db"].min()
-    if worst < -settings.max_psnr_drop:
-        curve.fail(f"mean PSNR dropped by {-worst:.3f} dB at some rate (limit {settings.max_psnr_drop} dB)")
-    if len(means) >= 4:
-        _judge_bd_rate(curve, means, base_rows, cand_rows, settings)
+    curve.points = rate_points(matched)
+    _judge_points(curve, settings)
+    _judge_bd(curve, base_rows, cand_rows, settings)
+    curve.improvement = _improvement(curve, settings)
+    _judge_output(curve, matched, settings, tolerances)
 
 
-def _judge_bd_rate(curve: CurveVerdict, means: pd.DataFrame, base_rows: pd.DataFrame, cand_rows: pd.DataFrame,
-                   settings: GateSettings) -> None:
+def _judge_points(curve: CurveVerdict, settings: GateSettings) -> None:
+    """Every rate point on bpp and on quality, whatever the number of points."""
+    points = curve.points
+    rose = points[points["d_bpp_pct"] > settings.max_bpp_rise]
+    if len(rose):
+        worst = rose.loc[rose["d_bpp_pct"].idxmax()]
+        curve.fail(f"mean bpp rose by {worst['d_bpp_pct']:.3f} % at rate {worst['rate']:g} "
+                   f"({len(rose)} of {len(points)} rate points above the limit {settings.max_bpp_rise:g} %)")
+    dropped = points[points["d_psnr_db"] < -settings.max_psnr_drop]
+    if len(dropped):
+        worst = dropped.loc[dropped["d_psnr_db"].idxmin()]
+        curve.fail(f"mean PSNR dropped by {-worst['d_psnr_db']:.3f} dB at rate {worst['rate']:g} "
+                   f"(limit {settings.max_psnr_drop:g} dB)")
+    lost = points[points["lossless_lost"] > 0]
+    if len(lost):
+        curve.fail(f"{int(lost['lossless_lost'].sum())} image(s) lossless in the baseline are not any more "
+                   f"(rates {[float(rate) for rate in lost['rate']]})")
+    infinite = points[~points.index.isin(finite_points(points).index)]
+    if len(infinite):
+        curve.note(f"mean PSNR infinite (lossless images) at rates {[float(rate) for rate in infinite['rate']]}: "
+                   "judged image by image")
+
+
+def _judge_bd(curve: CurveVerdict, base_rows: pd.DataFrame, cand_rows: pd.DataFrame, settings: GateSettings) -> None:
+    """The BD-rate where the curve has enough finite points; otherwise say why it has none."""
+    usable = finite_points(curve.points)
+    if len(usable) < BD_MIN_POINTS:
+        lossless = len(curve.points) - len(usable)
+        shown = f"{len(usable)} rate point{'s' if len(usable) != 1 else ''}"
+        shown += f" with a finite mean PSNR ({lossless} with lossless images)" if lossless else ""
+        curve.bd_skipped = f"{shown}, BD needs {BD_MIN_POINTS}"
+        curve.note(f"not BD-judged: {curve.bd_skipped}; judged per rate point only")
+        return
     try:
-        curve.bd_rate = bd_rate(means["bpp_base"], means["psnr_rgb_base"], means["bpp_cand"], means["psnr_rgb_cand"])
+        curve.bd_rate = bd_rate(usable["bpp_base"], usable["psnr_rgb_base"], usable["bpp_cand"], usable["psnr_rgb_cand"])
     except BDError as exc:
-        curve.note(f"no BD-rate ({exc})")
+        curve.bd_skipped = str(exc)
+        curve.note(f"not BD-judged: {exc}; judged per rate point only")
         return
     limit = settings.max_bd_rate
     if settings.gate == "point":
-        curve.note(f"BD-rate vs baseline {curve.bd_rate:+.3f} %")
+        shown = f"BD-rate vs baseline {curve.bd_rate:+.3f} %"
         if curve.bd_rate > limit:
-            curve.fail(f"BD-rate vs baseline {curve.bd_rate:+.3f} % exceeds {limit} %")
+            curve.fail(f"{shown} exceeds {limit:g} %")
+        else:
+            curve.note(shown)
         return
     images = sorted(set(base_rows["image"]) & set(cand_rows["image"]))
     try:
@@ -297,9 +383,56 @@ def _judge_bd_rate(curve: CurveVerdict, means: pd.DataFrame, base_rows: pd.DataF
     shown = f"BD-rate vs baseline {curve.bd_rate:+.3f} %, {DEFAULT_LEVEL * 100:g} % interval [{low:+.3f}, {high:+.3f}] % over {len(images)} images"
     if curve.interval.failed:
         shown += f" ({curve.interval.failed} of {settings.resamples} resamples had no BD and were left out)"
-    curve.note(shown)
     if low > limit:
-        curve.fail(f"{shown} lies entirely above {limit} %")
+        curve.fail(f"{shown} lies entirely above {limit:g} %")
     elif curve.bd_rate > limit:
-        curve.note(f"BD-rate {curve.bd_rate:+.3f} % exceeds {limit} % but its interval reaches down to "
-                   f"{low:+.3f} %: not counted by the interval gate")
+        curve.note(f"{shown}: exceeds {limit:g} % but its interval reaches down to {low:+.3f} %: not counted by the "
+                   "interval gate")
+    else:
+        curve.note(shown)
+
+
+def _improvement(curve: CurveVerdict, settings: GateSettings) -> str | None:
+    """Why the curve is better than the baseline (BD-rate below −``max_bd_rate``, or better at
+    every point by more than the per-point limits somewhere), or None."""
+    points = curve.points
+    if curve.bd_rate is not None and curve.bd_rate < -settings.max_bd_rate:
+        return f"BD-rate vs baseline {curve.bd_rate:+.3f} % (below -{settings.max_bd_rate:g} %)"
+    if improved_at_every_point(points, settings.max_bpp_rise, settings.max_psnr_drop):
+        d_psnr = points["d_psnr_db"].dropna()
+        psnr = f", PSNR {d_psnr.min():+.3f} to {d_psnr.max():+.3f} dB" if len(d_psnr) else ""
+        return (f"no rate point worse, bpp {points['d_bpp_pct'].min():+.3f} to "
+                f"{points['d_bpp_pct'].max():+.3f} %{psnr} over {len(points)} rate points")
+    return None
+
+
+def _judge_output(curve: CurveVerdict, matched: pd.DataFrame, settings: GateSettings,
+                  tolerances: Mapping[str, float]) -> None:
+    """The exact check: a changed configuration is named as the cause; otherwise, at the same
+    codec version, bytes must be equal and PSNR within the implementation's decode tolerance."""
+    versions = matched["codec_version_base"].iloc[0], matched["codec_version_cand"].iloc[0]
+    versions_equal = bool((matched["codec_version_base"] == matched["codec_version_cand"]).all())
+    if not versions_equal:
+        curve.note(f"codec version changed {versions[0]!r} → {versions[1]!r}")
+    curve.configuration_change = configuration_change(matched)
+    if curve.configuration_change:
+        cause = f"parameters changed: {curve.configuration_change}"
+        if settings.exact:
+            curve.fail(f"{cause}; the output cannot be held to the baseline's: regenerate the baseline if intended")
+        else:
+            curve.note(cause)
+        return
+    impl = matched["codec_impl_cand"].iloc[0] if "codec_impl_cand" in matched.columns else None
+    curve.decode_tolerance_db = float(tolerances.get(impl, 0.0))
+    if not (settings.exact and versions_equal):
+        return
+    change = output_change(matched, curve.decode_tolerance_db)
+    if change.changed:
+        parts = [f"bytes in {change.bytes_changed}"] if change.bytes_changed else []
+        if change.psnr_beyond:
+            parts.append(f"PSNR beyond the decode tolerance of {curve.decode_tolerance_db:g} dB in {change.psnr_beyond}")
+        accept = "; the curve improved: bump the codec version or regenerate the baseline to accept it" if curve.improved else ""
+        curve.fail(f"output changed in {change.changed} rows at the same codec version ({', '.join(parts)}){accept}")
+    if change.psnr_within:
+        curve.note(f"decoded PSNR differs by at most {change.largest_within:.2g} dB in {change.psnr_within} rows with "
+                   f"identical bytes, within the decode tolerance of {curve.decode_tolerance_db:g} dB")

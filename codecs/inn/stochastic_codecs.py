@@ -35,7 +35,7 @@ import torch.nn.functional as F
 
 from bench.codec import ValueType
 from bench.errors import CodecFailure, ConfigError
-from bench_codecs.inn.codec import DEMO_PREFIX, _LearnedCodec, checkpoint_path
+from bench_codecs.inn.codec import CROSS_THREAD_TOLERANCE_DB, DEMO_PREFIX, _LearnedCodec, checkpoint_path
 from bench_codecs.inn.coding import Bitstream, to_float255, to_uint8
 from bench_codecs.inn.ilc import ILC, STRIDE
 from bench_codecs.inn.probdec import ProbDec
@@ -144,6 +144,7 @@ class IlcCodec(_StochasticCodec):
     """ILC (Wang et al. 2020): factorised prior on y; z at its mode or sampled at the decoder."""
 
     name = "ilc"
+    decode_tolerance_db = CROSS_THREAD_TOLERANCE_DB
     param_defaults = {"checkpoints": [DEMO_ILC], "device": "cpu"}
     decoder_option_defaults = {"z": "mode", "temperature": 1.0, "seed": 0}
     decoder_option_types = {**_StochasticCodec.decoder_option_types, "z": ValueType(str, choices=("mode", "sample")),
@@ -186,6 +187,7 @@ class ProbDecCodec(_StochasticCodec):
     """
 
     name = "probdec"
+    decode_tolerance_db = CROSS_THREAD_TOLERANCE_DB
     param_defaults = {"checkpoints": [DEMO_PROBDEC], "device": "cpu"}
     #: ``scale`` defaults to None (unset): rows then record variance_factor and seed only.
     decoder_option_defaults = {"variance_factor": 0.0, "seed": 0, "scale": None}
