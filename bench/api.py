@@ -305,9 +305,6 @@ def crops(image: str, box: str, *, bpp: float | None = None, target_bpp: float |
           progress: Callable[[str, bool], None] | None = None) -> "CropsResult":
     """The same crop (``box`` "x,y,width,height") of one image from every codec at (nearly) the
     same bpp: the stored point nearest ``bpp``, or a rate search to ``target_bpp``; one PNG grid."""
-    from bench.analysis.select import select_rows
-    from bench.render.crop_grid import Box, crop_grid, find_image, stored_dataset
-
     if (bpp is None) == (target_bpp is None):
         raise ConfigError("give exactly one of --bpp (nearest stored point) or --target-bpp (rate search)")
     if bpp is not None:
@@ -317,6 +314,11 @@ def crops(image: str, box: str, *, bpp: float | None = None, target_bpp: float |
     check.number(tolerance, "--tolerance", above=0, high=1)
     check.choices(metrics or (), (*STORED_METRICS,), "--metric")
     check.output_folder(out, "--out")
+
+    # Imported after the checks: crop_grid loads torch, which a refused flag must not wait for.
+    from bench.analysis.select import select_rows
+    from bench.render.crop_grid import Box, crop_grid, find_image, stored_dataset
+
     crop_box = Box.parse(box)
     rows = stored(results, config)
     rows = select_rows(rows, codecs=codecs, where=parse_where(where))
@@ -638,8 +640,7 @@ def train(name: str, data: Sequence[Path], out: Path, *, steps: int = 1000, expo
     values)."""
     from bench import registry
 
-    trainer = registry.load("trainer", name)
-    if trainer is None:
+    if name not in registry.names("trainer"):
         raise ConfigError(f"no trainer {name!r}; registered: {', '.join(registry.names('trainer')) or 'none'}")
     check.count(steps, "--steps", low=1, high=10 ** 9)
     for folder in data:
@@ -650,6 +651,7 @@ def train(name: str, data: Sequence[Path], out: Path, *, steps: int = 1000, expo
     if export:
         settings["export"] = str(check.output_file(export, "--export"))
     settings.update(train_options(options))
+    trainer = registry.load("trainer", name)  # imports the codec and torch: only once the flags are sound
     trainer(name, settings)
 
 
