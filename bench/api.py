@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
+from bench.config import options as check
+from bench.config.metric_names import ANALYSIS_METRICS, STORED_METRICS
 from bench.config.paths import user_path
 from bench.outputs import output_folder
-from bench.config.defaults import DEFAULT_INTERPOLATION, DEFAULT_LEVEL, DEFAULT_RESAMPLES, DEFAULT_SEED, INTERPOLATIONS
+from bench.config.defaults import (BANDS, BD_METHODS, BD_MODES, DEFAULT_INTERPOLATION, DEFAULT_LEVEL, DEFAULT_RESAMPLES,
+                                   DEFAULT_SEED, FIDELITIES, IMAGE_SETS, INTERPOLATIONS, MAX_RESAMPLES)
 from bench.errors import AnalysisError, BenchError, ConfigError, ResultsError, one_line
 
 # Only the light modules above are imported with bench.api: ``bench --help`` reads this module,
@@ -43,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_INTERPOLATION", "DEFAULT_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "INTERPOLATIONS", "user_path"]
 #: ``bench history``'s default folder (parquet parts, one per commit and machine).
 HISTORY = Path("results/history")
+#: Highest bpp a crop grid may target: 24 bpp is an uncompressed 8-bit RGB image.
+MAX_BPP = 24.0
 #: Drift studies' most generations (``bench.config.settings.MAX_GENERATIONS``), for ``--generations``.
 MAX_GENERATIONS = 10_000
 
@@ -141,6 +146,16 @@ def table(results: Path | str | None = None, *, config: Path | str | None = None
     from bench.analysis.select import select_rows
     from bench.render.tables import write_paper_tables
 
+    check.choice(method, BD_METHODS, "--method")
+    check.choice(mode, BD_MODES, "--mode")
+    check.choice(images, IMAGE_SETS, "--images")
+    check.choices(metrics, ANALYSIS_METRICS, "--metric")
+    auc_range = check.value_range(auc_range, "--auc-range")
+    check.choice(auc_interpolation, INTERPOLATIONS, "--auc-interpolation")
+    check.count(resamples, "--resamples", high=MAX_RESAMPLES)
+    check.seed(seed)
+    if out is not None:
+        check.output_folder(out, "--out")
     everything = stored(results, config)
     selected = select_rows(everything, list(datasets), list(codecs), where)
     settings = TableSettings(anchor=anchor, metrics=tuple(metrics), method=method, mode=mode, images=images,
@@ -161,6 +176,10 @@ def plot(results: Path | str | None = None, *, config: Path | str | None = None,
     from bench.analysis.select import select_rows
     from bench.render.rd import DEFAULT_METRICS, plot_per_image, plot_rd
 
+    check.choices(metrics, ANALYSIS_METRICS, "--metric")
+    check.choice(images, IMAGE_SETS, "--images")
+    check.choice(band, BANDS, "--band")
+    check.output_folder(out, "--out")
     everything = stored(results, config)
     selected = select_rows(everything, list(datasets), list(codecs), where)
     order = colour_order(everything, config)
@@ -183,6 +202,11 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
     from bench.analysis.select import select_rows
     from bench.render.report import ReportSettings, crop_files, render_report
 
+    check.choice(images, IMAGE_SETS, "--images")
+    check.choice(band, BANDS, "--band")
+    check.count(resamples, "--resamples", high=MAX_RESAMPLES)
+    check.output_file(out, "--out")
+    embedded = crop_files([Path(c) for c in crops])
     store = results_folder(results, config)
     everything = stored(store, config)
     selected = select_rows(everything, list(datasets), list(codecs), where)
@@ -191,7 +215,7 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
         title=f"bench report: {store}", codec_order=order, band=band, published=published(published_curves),
         tables=TableSettings(anchor=anchor, images=images, resamples=resamples, codec_order=order,
                              published_partial=published_partial),
-        crops=crop_files([Path(c) for c in crops]))
+        crops=embedded)
     path = Path(out)
     output_folder(path.parent, "report", mark_existing=False)
     path.write_text(render_report(selected, settings), encoding="utf-8")
@@ -281,11 +305,20 @@ def crops(image: str, box: str, *, bpp: float | None = None, target_bpp: float |
           progress: Callable[[str, bool], None] | None = None) -> "CropsResult":
     """The same crop (``box`` "x,y,width,height") of one image from every codec at (nearly) the
     same bpp: the stored point nearest ``bpp``, or a rate search to ``target_bpp``; one PNG grid."""
+    if (bpp is None) == (target_bpp is None):
+        raise ConfigError("give exactly one of --bpp (nearest stored point) or --target-bpp (rate search)")
+    if bpp is not None:
+        check.number(bpp, "--bpp", above=0)
+    if target_bpp is not None:
+        check.number(target_bpp, "--target-bpp", above=0, high=MAX_BPP)
+    check.number(tolerance, "--tolerance", above=0, high=1)
+    check.choices(metrics or (), (*STORED_METRICS,), "--metric")
+    check.output_folder(out, "--out")
+
+    # Imported after the checks: crop_grid loads torch, which a refused flag must not wait for.
     from bench.analysis.select import select_rows
     from bench.render.crop_grid import Box, crop_grid, find_image, stored_dataset
 
-    if (bpp is None) == (target_bpp is None):
-        raise ConfigError("give exactly one of --bpp (nearest stored point) or --target-bpp (rate search)")
     crop_box = Box.parse(box)
     rows = stored(results, config)
     rows = select_rows(rows, codecs=codecs, where=parse_where(where))
@@ -483,6 +516,10 @@ def drift_report(results: Path | str | None = None, *, metric: str = "psnr_rgb",
     from bench.render.tables import write_all
     from bench.store import Store
 
+    check.choice(metric, STORED_METRICS, "--metric")
+    if threshold is not None:
+        check.number(threshold, "--threshold", above=0)
+    check.output_folder(out, "--out")
     configured = config_module.load(Path(config) if config else None, codecs=())
     rows = Store(results or configured.results).read()
     threshold = threshold if threshold is not None else configured.drift.get("threshold_db", 1.0)
@@ -505,10 +542,10 @@ def sweep_plot(codec: str, *, knob: str = "scale", fidelity: str = "psnr_rgb", d
     from bench.analysis.select import select_rows
     from bench.analysis.sweep import sweep_points
     from bench.render.names import safe_name
-    from bench.render.sweep import FIDELITY, plot_sweep, points_markdown
+    from bench.render.sweep import plot_sweep, points_markdown
 
-    if fidelity not in FIDELITY:
-        raise ConfigError(f"--fidelity must be psnr_rgb or mse, got {fidelity!r}")
+    check.choice(fidelity, FIDELITIES, "--fidelity")
+    check.output_folder(out, "--out")
     store = results_folder(results, config)
     rows = stored(store, config)
     filters = parse_where(where)
@@ -575,6 +612,9 @@ def history_report(history: Path | str = HISTORY, *, repo: Path | str = ".", bra
     from bench.render.style import codec_colours
     from bench.store.history import read_history
 
+    check.output_file(out, "--out")
+    if json_out is not None:
+        check.output_file(json_out, "--json")
     recorded = read_history(Path(history))
     if recorded.empty:
         raise ResultsError(f"{history}: no history recorded yet; run `bench history append --results RUN` first")
@@ -600,16 +640,37 @@ def train(name: str, data: Sequence[Path], out: Path, *, steps: int = 1000, expo
     values)."""
     from bench import registry
 
-    trainer = registry.load("trainer", name)
-    if trainer is None:
+    if name not in registry.names("trainer"):
         raise ConfigError(f"no trainer {name!r}; registered: {', '.join(registry.names('trainer')) or 'none'}")
+    check.count(steps, "--steps", low=1, high=10 ** 9)
+    for folder in data:
+        if not Path(folder).is_dir():
+            raise ConfigError(f"--data {folder}: not a folder; pass a folder of training images")
+    check.output_folder(out, "--out")
     settings: dict[str, Any] = {"data": [str(d) for d in data], "out": str(out), "steps": steps}
     if export:
-        settings["export"] = str(export)
-    for item in options:
-        key, _, value = item.partition("=")
+        settings["export"] = str(check.output_file(export, "--export"))
+    settings.update(train_options(options))
+    trainer = registry.load("trainer", name)  # imports the codec and torch: only once the flags are sound
+    trainer(name, settings)
+
+
+def train_options(items: Sequence[str]) -> dict[str, Any]:
+    """``--set KEY=VALUE`` flags as a mapping, each VALUE read as JSON (else kept as text); a
+    flag without ``=`` or a key, a key bench sets itself, or a non-finite number is one line."""
+    import math
+
+    settings: dict[str, Any] = {}
+    for item in items:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set batch=8")
+        if key in ("data", "out", "steps", "export"):
+            raise ConfigError(f"--set {key}: set by --{key}, not --set")
         try:
             settings[key] = json.loads(value)
         except json.JSONDecodeError:
             settings[key] = value
-    trainer(name, settings)
+        if isinstance(settings[key], float) and not math.isfinite(settings[key]):
+            raise ConfigError(f"--set {key}={value}: expected a finite number")
+    return settings

@@ -22,12 +22,12 @@ from bench.analysis.auc import (DEFAULT_INTERPOLATION, MIN_POINTS as AUC_MIN_POI
 from bench.analysis.bd import MIN_POINTS, BDError, bd_of_pairs, bd_rate_and_quality
 from bench.analysis.bootstrap import (DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, bd_intervals, mean_interval,
                                       too_few_images)
+from bench.config.defaults import BD_MODES as MODES
 from bench.analysis.curves import (CURVE, DEFAULT_IMAGES, curve_labels, dropped_text, image_rows, images_text,
                                    mean_curves)
 
 #: Metrics and whether higher values are better.
 QUALITY_METRICS = {"psnr_rgb": True, "psnr_y": True, "ms_ssim_db": True, "lpips": False, "psnr_rgb_float": True}
-MODES = ("mean-curve", "per-image")
 PUBLISHED_PREFIX = "published:"
 
 

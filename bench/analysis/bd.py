@@ -23,9 +23,9 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from bench.analysis import pchip
+from bench.config.defaults import BD_METHODS as METHODS
 from bench.errors import BenchError
 
-METHODS = ("pchip", "cubic")
 MIN_POINTS = 4
 
 

@@ -36,6 +36,8 @@ from bench.analysis.curves import CURVE, curve_labels, successful_single_pass
 from bench.analysis.gate_output import configuration_change, output_change
 from bench.analysis.gate_points import POINT_COLUMNS, finite_points, improved_at_every_point, rate_points
 from bench.analysis.select import select_rows
+from bench.config import options
+from bench.config.defaults import MAX_RESAMPLES
 from bench.errors import AnalysisError, one_line
 
 MATCH = [*CURVE, "rate", "image", "image_sha256"]
@@ -72,6 +74,8 @@ class GateSettings:
             raise AnalysisError(f"--gate {self.gate!r}: use one of {', '.join(GATES)}")
         if self.resamples < 1:
             raise AnalysisError(f"--resamples {self.resamples}: the bootstrap needs at least 1 resample (default 1000)")
+        options.count(self.resamples, "--resamples", low=1, high=MAX_RESAMPLES)
+        options.seed(self.seed)
 
 
 @dataclass

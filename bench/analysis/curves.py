@@ -26,6 +26,7 @@ from typing import Any, Iterator
 
 import pandas as pd
 
+from bench.config.defaults import IMAGE_SETS
 from bench.errors import AnalysisError
 from bench.schema import METRIC_COLUMNS
 
@@ -35,7 +36,6 @@ VALUE_COLUMNS = ["bpp", *METRIC_COLUMNS, "encode_s", "decode_s"]
 #: Columns that get spread statistics (``<column>_std``, ``_min``, ``_q25``, ``_q75``, ``_max``).
 SPREAD_COLUMNS = ["bpp", *METRIC_COLUMNS]
 SPREAD_STATS = ("std", "min", "q25", "q75", "max")
-IMAGE_SETS = ("own", "common")
 #: Each curve over its own images; a BD pairs a curve with its anchor over the images both have.
 DEFAULT_IMAGES = "own"
 

@@ -9,13 +9,40 @@ from typing import Any, Callable, TypeVar
 import typer
 from rich.console import Console
 from rich.text import Text
+# Typer bundles its own click; its exceptions are what the parser raises.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer.core import TyperGroup
 
 from bench import api
 from bench.errors import BenchError, BenchNote, one_line
 
 T = TypeVar("T")
 
+
+class OneLineErrors(TyperGroup):
+    """The top command group: a usage error (``--seed abc``, an unknown option, a missing
+    argument) is one ``error:`` line and exit status 2, as a refused value is, instead of
+    click's usage text and framed message; also when the app is driven without
+    ``bench.cli.main`` (tests, embedding)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Exit as exc:
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            fail("aborted", 1)
+        except NoArgsIsHelpError as exc:
+            exc.show()  # the help text, as for any command given without arguments
+            sys.exit(exc.exit_code)
+        except ClickException as exc:
+            path = exc.ctx.command_path if getattr(exc, "ctx", None) else ""
+            fail(f"{path + ': ' if path else ''}{exc.format_message()}", exc.exit_code)
+        sys.exit(result if isinstance(result, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -35,12 +62,18 @@ def path_option(default: Any, *names: str, help: str) -> Any:
     """A flag that takes a path, read as bench.toml's paths are (``api.user_path``): a leading
     ``~`` expanded, which the shell leaves alone after ``--results=`` or inside quotes, and an
     environment variable refused in one line (exit 2, through ``bench.cli.main``)."""
-    return typer.Option(default, *names, parser=api.user_path, metavar="PATH", help=help)
+    return typer.Option(default, *names, parser=_user_path, metavar="PATH", help=help)
 
 
 def path_argument(name: str, help: str) -> Any:
     """A positional path, read like ``path_option``."""
-    return typer.Argument(..., parser=api.user_path, metavar=name, help=help)
+    return typer.Argument(..., parser=_user_path, metavar=name, help=help)
+
+
+def _user_path(value: str) -> Any:
+    """``api.user_path`` for a flag: its refusal (an environment variable) is one line and exit
+    status 2 from the parser itself, whether or not ``bench.cli.main`` drives the app."""
+    return call(api.user_path, value)
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:

@@ -9,7 +9,7 @@ import click
 import typer
 
 from bench import api
-from bench.cli.app import app, console, err_console, path_option
+from bench.cli.app import app, call, console, err_console, path_option
 
 
 def print_progress(text: str, done: bool) -> None:
@@ -35,7 +35,7 @@ def crops_command(
     config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Crop one image region from every codec's reconstruction at a matched bpp, in one PNG grid."""
-    result = api.crops(image, box, bpp=bpp, target_bpp=target_bpp, tolerance=tolerance, anchor=anchor, dataset=dataset,
+    result = call(api.crops, image, box, bpp=bpp, target_bpp=target_bpp, tolerance=tolerance, anchor=anchor, dataset=dataset,
                        codecs=codec, where=where or (), metrics=metric, results=results, out=out, data_dir=data_dir,
                        config=config_path, progress=print_progress)
     console.print(result.markdown(), highlight=False, soft_wrap=True)

@@ -12,7 +12,7 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, path_option
+from bench.cli.app import app, call, path_option
 
 
 @app.command("train")
@@ -25,4 +25,4 @@ def train_command(
     option: Optional[list[str]] = typer.Option(None, "--set", help="trainer option KEY=VALUE (JSON value), repeatable"),
 ) -> None:
     """Train (or resume training) a learned codec on a folder of images."""
-    api.train(name, data, out, steps=steps, export=export, options=option or ())
+    call(api.train, name, data, out, steps=steps, export=export, options=option or ())

@@ -23,3 +23,8 @@ def validate(names: list[str]) -> list[str]:
     if unknown:
         raise ConfigError(f"unknown metric(s) {unknown}; known: {', '.join(ALL_METRICS)}")
     return list(names)
+#: Metrics the tables and figures of stored rows support (``bench.analysis.aggregate.QUALITY_METRICS``):
+#: MS-SSIM in dB, not raw, so differences at high quality stay visible.
+ANALYSIS_METRICS = ("psnr_rgb", "psnr_y", "ms_ssim_db", "lpips", "psnr_rgb_float")
+#: Every metric column a row may hold (``bench.schema.METRIC_COLUMNS``), for commands that read one column.
+STORED_METRICS = ("psnr_rgb", "psnr_y", "ms_ssim", "ms_ssim_db", "lpips", "psnr_rgb_float")

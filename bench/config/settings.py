@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from bench.config import metric_names as metric_registry
+from bench.config import toml_limits
 from bench.config.defaults import BACKENDS
 from bench.config.paths import user_path
 from bench.codec import codec_class, toml_value
@@ -116,10 +117,14 @@ def load(path: Path | None = None, codecs: Iterable[str] | None = None) -> Confi
         if path != DEFAULT_CONFIG:
             raise ConfigError(f"{path}: config file not found")
         return Config()
+    text = read_config_text(path)
+    toml_limits.check_nesting(text, path)
     try:
-        raw = tomllib.loads(read_config_text(path))
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deep to parse; a bench.toml needs three levels at most") from None
     return parse(raw, source=str(path), codecs=codecs)
 
 
@@ -132,6 +137,7 @@ def read_config_text(path: Path) -> str:
         raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or type(exc).__name__})") from None
     if not stat.S_ISREG(info.st_mode):
         raise ConfigError(f"{path}: not a regular file; pass --config a bench.toml file")
+    toml_limits.check_size(info.st_size, path)
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -36,6 +36,11 @@ from bench.render.tables import (auc_caption, auc_display, bd_caption, bd_displa
                                  per_image_display, points_display)
 from bench.analysis.curves import image_rows
 
+#: The eight bytes every PNG file starts with: a crop grid is embedded only when it is one.
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+#: Largest crop grid embedded (64 MiB): the page holds it base64-encoded, built in memory.
+MAX_CROP_BYTES = 64 * 2 ** 20
+
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}
@@ -255,10 +260,12 @@ def render_report(rows: pd.DataFrame, settings: ReportSettings) -> str:
 
 
 def crop_files(paths: Sequence[Path]) -> tuple[Path, ...]:
-    """Crop grids to embed, checked to exist (a missing file is named, not skipped)."""
-    from bench.errors import AnalysisError
+    """Crop grids to embed, checked before any work: each an existing PNG (by its signature, not
+    its name) of at most MAX_CROP_BYTES, since the page carries it base64-encoded in memory."""
+    from bench.config.options import input_file
 
     for path in paths:
-        if not path.is_file():
+        if not path.exists():
             raise AnalysisError(f"--crops {path}: no such file; write it with `bench crops` first")
+        input_file(path, "--crops", max_bytes=MAX_CROP_BYTES, signature=PNG_SIGNATURE, kind="PNG file")
     return tuple(paths)

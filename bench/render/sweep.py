@@ -12,10 +12,11 @@ from typing import Sequence
 
 import pandas as pd
 
+from bench.config.defaults import FIDELITIES
 from bench.render.figure import legend_outside, new_figure, safe_name, save
 from bench.render.style import VARIANT_LINES, axis_label, codec_colours, images_text
 
-FIDELITY = ("psnr_rgb", "mse")
+FIDELITY = FIDELITIES
 
 
 def plot_sweep(points: pd.DataFrame, codec: str, knob: str, out_dir: Path, fidelity: str = "psnr_rgb",

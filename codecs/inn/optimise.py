@@ -19,14 +19,16 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from PIL import Image
 
-from bench.errors import TrainingError
+from bench.config import options
+from bench.errors import ConfigError, TrainingError
 from bench_codecs.inn.coding import load_state_dict
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm")
@@ -36,6 +38,7 @@ ENTROPY_MODULES = ("entropy_bottleneck.", "gaussian_conditional.")
 MAX_NON_FINITE = 20
 
 Log = Callable[[str], None]
+TrainingRunT = TypeVar("TrainingRunT", bound="TrainingRun")
 LossTerms = dict[str, torch.Tensor]
 
 
@@ -43,9 +46,7 @@ class RandomCrops:
     """Random crops (with horizontal flips) of the images under some folders; never looks at names."""
 
     def __init__(self, folders: list[str], crop: int, seed: int) -> None:
-        self.files = sorted(p for f in folders for p in Path(f).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        if not self.files:
-            raise ValueError(f"no training images under {folders}")
+        self.files = training_images(folders, crop)
         self.crop = crop
         self.rng = random.Random(seed)
         self._cache: dict[Path, np.ndarray] = {}
@@ -64,6 +65,47 @@ class RandomCrops:
             crop = image[top:top + self.crop, left:left + self.crop]
             crops.append(crop[:, ::-1] if self.rng.random() < 0.5 else crop)
         return torch.from_numpy(np.ascontiguousarray(np.stack(crops))).permute(0, 3, 1, 2).float().div(255)
+
+
+def training_images(folders: list[str], crop: int) -> list[Path]:
+    """The image files under ``folders``, each checked by ``_check_size``; none is one line."""
+    files = sorted(p for f in folders for p in Path(f).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ConfigError(f"--data {' '.join(folders)}: no training images ({', '.join(IMAGE_SUFFIXES)}) there; "
+                          "pass a folder of training images")
+    for path in files:
+        _check_size(path, crop)
+    return files
+
+
+def _check_size(path: Path, crop: int) -> None:
+    """Each training image readable and at least ``crop`` pixels each way, read from its header
+    before the first step: a smaller one would fail deep inside a batch, steps later."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise ConfigError(f"--data: {path} is not a readable image ({type(exc).__name__}); move it out of the "
+                          "training folder") from None
+    if width < crop or height < crop:
+        raise ConfigError(f"--data: {path} is {width}×{height}, smaller than the {crop}×{crop} training crop; "
+                          "remove it or pass --set crop=N with N at most its sides")
+
+
+def training_config(cls: type[TrainingRunT], model: str, options: dict[str, Any]) -> TrainingRunT:
+    """``bench train``'s options as ``cls``: an unknown key or a value of the wrong type or range
+    is one line naming ``--set KEY`` and what it takes, never a TypeError from the dataclass."""
+    known = {f.name for f in fields(cls)} - {"model"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        settable = sorted(known - {"data", "out", "steps"})
+        raise ConfigError(f"--set {unknown[0]}: not an option of the {model} trainer; options: {', '.join(settable)}")
+    try:
+        config = cls(model=model, **options)
+    except ValueError as exc:
+        raise ConfigError(f"--set {exc}") from None
+    training_images(config.data, config.crop)
+    return config
 
 
 def atomic_save(obj: object, path: Path) -> None:
@@ -95,6 +137,19 @@ class TrainingRun:
     entropy_lr: float = 0.0  # learning rate of the entropy models' networks; 0: ``lr`` (one parameter group)
     lr_decay_start: int = 0  # eq. (8) of ILC: from this step on both rates are × lr_decay per step; 0: no decay
     lr_decay: float = 1.0
+
+    def __post_init__(self) -> None:
+        """Every shared setting within its range: a zero batch or a NaN learning rate would
+        otherwise fail steps into a run, or train on nothing."""
+        for name, low, high in (("crop", 16, 2 ** 16), ("batch", 1, 2 ** 16), ("steps", 1, 10 ** 9),
+                                ("save_every", 1, 10 ** 9), ("seed", 0, 2 ** 63 - 1), ("threads", 0, 4096),
+                                ("lr_decay_start", 0, 10 ** 9)):
+            options.number(getattr(self, name), f"--set {name}", low=low, high=high, integer=True)
+        for name in ("lr", "aux_lr"):
+            options.number(getattr(self, name), f"--set {name}", above=0, high=1)
+        options.number(self.entropy_lr, "--set entropy_lr", low=0, high=1)
+        options.number(self.max_seconds, "--set max_seconds", low=0)
+        options.number(self.lr_decay, "--set lr_decay", above=0, high=1)
 
 
 def parameter_groups(model: torch.nn.Module, config: TrainingRun) -> list[dict]:

@@ -20,7 +20,7 @@ import torch
 from bench_codecs.inn.iat import TAU, THETA, InvCompressIAT, lagrangian
 from bench_codecs.inn.iat_maps import AUTHORS_P, sample_training_maps
 from bench_codecs.inn.invcompress import InvCompress
-from bench_codecs.inn.optimise import TrainingRun, export_half, fit, training_log
+from bench_codecs.inn.optimise import TrainingRun, export_half, fit, training_config, training_log
 
 #: CompressAI's λ for MSE models, quality 1..8.
 COMPRESSAI_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -43,6 +43,7 @@ class TrainConfig(TrainingRun):
     map_p: float = AUTHORS_P  # "authors": probability of a uniform and of a gradient map each
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.maps not in MAP_DISTRIBUTIONS:
             raise ValueError(f"maps = {self.maps!r}: choose one of {', '.join(MAP_DISTRIBUTIONS)}")
         if not 0 <= self.map_p <= 0.5:
@@ -101,7 +102,7 @@ def run_from_cli(model: str, options: dict) -> None:
     """Entry point of ``bench train``: train, then export the codec weights next to the checkpoint."""
     options = dict(options)
     export_to = options.pop("export", None)
-    config = TrainConfig(model=model, **options)
+    config = training_config(TrainConfig, model, options)
     with training_log(Path(config.out)) as log:
         checkpoint = train(config, log)
     if export_to:

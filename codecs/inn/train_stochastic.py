@@ -177,7 +177,7 @@ def run_from_cli(model: str, options: dict) -> None:
     export_to = options.pop("export", None)
     if model in ("ilc", "ilc-teacher"):
         options = {**ILC_PAPER_OPTIMISER, **options}
-    config = StochasticConfig(model=model, **options)
+    config = training_config(StochasticConfig, model, options)
     with training_log(Path(config.out)) as log:
         checkpoint = train(config, log)
     if export_to:
