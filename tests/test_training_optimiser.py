@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
+
+from PIL import Image
 
 from bench_codecs.inn.ilc import ILC
 from bench_codecs.inn.optimise import TrainingRun, decayed, fit, parameter_groups
@@ -76,7 +79,10 @@ def test_bench_train_fills_in_the_paper_optimiser_for_ilc_only(monkeypatch, tmp_
 
     configs = []
     monkeypatch.setattr(train_stochastic, "train", lambda config, log: configs.append(config) or tmp_path / "c.pt")
-    common = {"data": [str(tmp_path)], "out": str(tmp_path / "out")}
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(np.zeros((512, 512, 3), np.uint8)).save(data / "one.png")  # the trainer checks its images first
+    common = {"data": [str(data)], "out": str(tmp_path / "out")}
     train_stochastic.run_from_cli("ilc", {**common, "lr": 5e-4})
     train_stochastic.run_from_cli("probdec", dict(common))
     ilc, probdec = configs

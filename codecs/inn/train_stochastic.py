@@ -28,7 +28,7 @@ import torch
 from bench_codecs.inn.coding import load_state_dict
 from bench_codecs.inn.ilc import ILC, PAPER_KERNELS, PAPER_WIDTHS, ilc_loss, teacher
 from bench_codecs.inn.probdec import ProbDec, probdec_loss
-from bench_codecs.inn.optimise import TrainingRun, atomic_save, export_half, fit, training_log
+from bench_codecs.inn.optimise import TrainingRun, atomic_save, export_half, fit, training_config, training_log
 
 MODELS = ("ilc-teacher", "ilc", "probdec")
 
