@@ -7,10 +7,11 @@ curves lacks: with ``images="common"`` the title names the images every curve ha
 
 from __future__ import annotations
 
+import glob
 import math
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -348,6 +349,14 @@ def plot_rd(rows: pd.DataFrame, out_dir: Path, metrics: Sequence[str] = DEFAULT_
     for stem, fig in rd_figures(rows, metrics, images, codec_order, band, published, envelope):
         written += save(fig, out_dir, stem, formats)
     return written
+
+
+def owned_figures(datasets: Iterable[str], metrics: Sequence[str]) -> list[str]:
+    """File-name patterns of the RD figures ``bench plot`` draws of ``datasets`` and ``metrics``
+    (``<dataset>-<metric>``, ``-options``, ``-per-image``): those a run did not draw are stale
+    (:func:`bench.outputs.remove_stale`). Crop grids and sweeps in the same folder match none."""
+    return [f"{glob.escape(safe_name(str(d)))}-{glob.escape(m)}{tail}.*"
+            for d in datasets for m in metrics for tail in ("", "-options", "-per-image")]
 
 
 def _columns(n_panels: int) -> int:

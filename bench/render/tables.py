@@ -14,6 +14,7 @@ module, so a name reads back unchanged.
 
 from __future__ import annotations
 
+import glob
 import math
 import re
 from pathlib import Path
@@ -234,6 +235,15 @@ def auc_caption(tables, dataset: str, metric: str, frame: pd.DataFrame) -> str:
     given = "given with --auc-range" if s.auc_range else "common to the curves with an AUC"
     return (f"{dataset}: AUC of {metric_header(metric)}, {describe(s.auc_interpolation, s.auc_normalise)}; "
             f"range {span}, {given}; {images_note(s.images, frame['images'], one_image_set(tables, dataset))}")
+
+
+def owned_tables(tables) -> list[str]:
+    """File-name patterns of the tables ``write_paper_tables`` writes into a dataset folder for
+    ``tables``' metrics: those it did not write this time (another anchor's per-image BD, a
+    metric without a BD now) are stale (:func:`bench.outputs.remove_stale`)."""
+    metrics = [glob.escape(m) for m in tables.metrics]
+    return ([f"{name}.*" for m in metrics for name in (f"bd-{m}", f"bd-{m}-per-image", f"auc-{m}")]
+            + ["rd-points.*", "rd-points-per-image.*"])
 
 
 def write_paper_tables(tables, out: Path) -> list[Path]:
