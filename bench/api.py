@@ -112,12 +112,16 @@ def rows(results: Path | str | None = None, *, config: Path | str | None = None,
 
 
 def colour_order(frame: "pd.DataFrame", config: Path | str | None = None) -> tuple[str, ...]:
-    """Configured codecs first (bench.toml's section order), then every other label of ``frame``:
-    the order that fixes colours in figures and rows in tables."""
+    """Configured codecs first (bench.toml's section order), then every other label of ``frame``,
+    then every codec with a published curve: the order that fixes colours in figures and rows in
+    tables for a whole command, so a published curve takes the same colour in every figure
+    whichever other published curves are overlaid."""
+    from bench.analysis.published import published_codecs
     from bench.config import settings as config_module
 
     order = list(config_module.load(Path(config) if config else None, codecs=()).codec_sections)
-    return (*order, *sorted(set(frame["codec"].astype(str)) - set(order)))
+    order += sorted(set(frame["codec"].astype(str)) - set(order))
+    return (*order, *(codec for codec in published_codecs() if codec not in order))
 
 
 def published(names: Sequence[str]) -> "pd.DataFrame | None":
