@@ -217,11 +217,25 @@ def incomplete_caption(tables, dataset: str) -> str:
     return "".join(f"; {curve}: {note}" for curve, note in zip(mine["curve"], mine["note"]))
 
 
+def interval_text(tables, dataset: str, metric: str) -> str:
+    """The BD table's interval as computed: a bootstrap only where one of its rows drew one, else
+    why there is none (no resamples asked for, a published anchor without per-image values, or
+    no curve with enough images; each row's note says which)."""
+    s = tables.settings
+    bd = tables.bd[metric]
+    if (bd.loc[bd["dataset"] == dataset, "resamples"] > 0).any():
+        return f"95 % CI: percentile bootstrap over images, {s.resamples} resamples, seed {s.seed}"
+    if not s.resamples:
+        return "no interval (0 resamples)"
+    if s.anchor.startswith("published:"):
+        return "no interval (a published anchor has no per-image values to resample)"
+    return "no interval (no curve supports a bootstrap here; the notes say why)"
+
+
 def bd_caption(tables, dataset: str, metric: str, counts: pd.Series) -> str:
     s = tables.settings
     how = "BD of the dataset-mean curves" if s.mode == "mean-curve" else "mean of per-image BDs"
-    ci = (f"95 % CI: percentile bootstrap over images, {s.resamples} resamples, seed {s.seed}"
-          if s.resamples else "no interval (0 resamples)")
+    ci = interval_text(tables, dataset, metric)
     return (f"{dataset}: BD-rate and BD-{metric_header(metric)} against {s.anchor} ({s.method}; {how}; "
             f"{images_note(s.images, counts, one_image_set(tables, dataset))}; {ci}); negative BD-rate = fewer bits")
 
