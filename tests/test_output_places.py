@@ -100,3 +100,17 @@ def test_an_options_figure_no_longer_drawn_is_removed(study, tmp_path):
     bench("plot", "--results", study, "-m", "psnr_rgb", "--codec", "jpeg", "--codec", "webp")
     assert not any(plots.glob("kodak-psnr_rgb-options.*")) and (plots / "kodak-psnr_rgb.png").is_file()
     assert crops.is_file()
+
+
+def test_drift_report_owns_only_its_metrics_files(tmp_path):
+    from bench.outputs import remove_stale
+    from bench.render.drift import owned_drift_files
+
+    names = ["drift-kodak-psnr_rgb.png", "drift-old-psnr_rgb.svg", "drift-psnr_rgb.md", "drift-kodak-lpips.png",
+             "drift-lpips.md", "notes.md"]
+    for name in names:
+        (tmp_path / name).write_text("")
+    written = [tmp_path / "drift-kodak-psnr_rgb.png", tmp_path / "drift-psnr_rgb.md"]
+    removed = remove_stale(tmp_path, owned_drift_files("psnr_rgb"), written)
+    assert [p.name for p in removed] == ["drift-old-psnr_rgb.svg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(set(names) - {"drift-old-psnr_rgb.svg"})
