@@ -168,8 +168,9 @@ def table(results: Path | str | None = None, *, config: Path | str | None = None
 
 def _removed(paths: list[Path], on_removed: Callable[[Path], None] | None) -> None:
     """Tell ``on_removed`` (when given) of each stale output file a command removed."""
-    for path in paths if on_removed is not None else ():
-        on_removed(path)
+    if on_removed is not None:
+        for path in paths:
+            on_removed(path)
 
 
 def plot(results: Path | str | None = None, *, config: Path | str | None = None, datasets: Iterable[str] = (),
