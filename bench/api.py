@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from bench.config import options as check
 from bench.config.metric_names import ANALYSIS_METRICS, STORED_METRICS
 from bench.config.paths import user_path
-from bench.outputs import output_folder
+from bench.outputs import Beside, output_folder, output_path, remove_stale
 from bench.config.defaults import (BANDS, BD_METHODS, BD_MODES, DEFAULT_INTERPOLATION, DEFAULT_LEVEL, DEFAULT_RESAMPLES,
                                    DEFAULT_SEED, FIDELITIES, IMAGE_SETS, INTERPOLATIONS, MAX_RESAMPLES)
 from bench.errors import AnalysisError, BenchError, ConfigError, ResultsError, one_line
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from bench.execute.runner import RunRequest
     from bench.execute.summary import RunSummary
 
-__all__ = ["DEFAULT_INTERPOLATION", "DEFAULT_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "INTERPOLATIONS", "user_path"]
+__all__ = ["Beside", "DEFAULT_INTERPOLATION", "DEFAULT_LEVEL", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "INTERPOLATIONS", "user_path"]
 #: ``bench history``'s default folder (parquet parts, one per commit and machine).
 HISTORY = Path("results/history")
 #: Highest bpp a crop grid may target: 24 bpp is an uncompressed 8-bit RGB image.
@@ -117,12 +117,16 @@ def rows(results: Path | str | None = None, *, config: Path | str | None = None,
 
 
 def colour_order(frame: "pd.DataFrame", config: Path | str | None = None) -> tuple[str, ...]:
-    """Configured codecs first (bench.toml's section order), then every other label of ``frame``:
-    the order that fixes colours in figures and rows in tables."""
+    """Configured codecs first (bench.toml's section order), then every other label of ``frame``,
+    then every codec with a published curve: the order that fixes colours in figures and rows in
+    tables for a whole command, so a published curve takes the same colour in every figure
+    whichever other published curves are overlaid."""
+    from bench.analysis.published import published_codecs
     from bench.config import settings as config_module
 
     order = list(config_module.load(Path(config) if config else None, codecs=()).codec_sections)
-    return (*order, *sorted(set(frame["codec"].astype(str)) - set(order)))
+    order += sorted(set(frame["codec"].astype(str)) - set(order))
+    return (*order, *(codec for codec in published_codecs() if codec not in order))
 
 
 def published(names: Sequence[str]) -> "pd.DataFrame | None":
@@ -139,12 +143,16 @@ def table(results: Path | str | None = None, *, config: Path | str | None = None
           metrics: Sequence[str] = (), method: str = "pchip", mode: str = "mean-curve", images: str = "own",
           auc_range: tuple[float, float] | None = None, auc_interpolation: str = DEFAULT_INTERPOLATION,
           auc_normalise: bool = False, resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED,
-          published_partial: bool = False, out: Path | str | None = Path("results/tables")) -> PaperTables:
+          published_partial: bool = False, out: Path | str | Beside | None = Beside("tables"),
+          on_removed: Callable[[Path], None] | None = None) -> PaperTables:
     """BD (with bootstrap intervals), AUC, per-image and RD-point tables; written under ``out``
-    (one folder per dataset, .md/.tex/.csv) unless ``out`` is None. ``tables.files`` lists them."""
+    (default: ``tables`` beside the store; one folder per dataset, .md/.tex/.csv) unless ``out``
+    is None. ``tables.files`` lists them; the tables of an earlier run in those dataset folders
+    that this run did not write are removed, each passed to ``on_removed``."""
     from bench.analysis.paper import TableSettings, paper_tables
     from bench.analysis.select import select_rows
-    from bench.render.tables import write_paper_tables
+    from bench.render.names import safe_name
+    from bench.render.tables import owned_tables, write_paper_tables
 
     check.choice(method, BD_METHODS, "--method")
     check.choice(mode, BD_MODES, "--mode")
@@ -154,41 +162,60 @@ def table(results: Path | str | None = None, *, config: Path | str | None = None
     check.choice(auc_interpolation, INTERPOLATIONS, "--auc-interpolation")
     check.count(resamples, "--resamples", high=MAX_RESAMPLES)
     check.seed(seed)
+    store = results_folder(results, config)
     if out is not None:
-        check.output_folder(out, "--out")
-    everything = stored(results, config)
+        check.output_folder(output_path(out, store), "--out")
+    everything = stored(store, config)
     selected = select_rows(everything, list(datasets), list(codecs), where)
     settings = TableSettings(anchor=anchor, metrics=tuple(metrics), method=method, mode=mode, images=images,
                              auc_range=auc_range, auc_interpolation=auc_interpolation, auc_normalise=auc_normalise,
                              resamples=resamples, seed=seed, published_partial=published_partial,
                              codec_order=colour_order(everything, config))
     tables = paper_tables(selected, settings)
-    tables.files = write_paper_tables(tables, Path(out)) if out is not None else []
+    if out is None:
+        return tables
+    folder = output_path(out, store)
+    tables.files = write_paper_tables(tables, folder)
+    for dataset in tables.datasets:
+        _removed(remove_stale(folder / safe_name(str(dataset)), owned_tables(tables), tables.files), on_removed)
     return tables
+
+
+def _removed(paths: list[Path], on_removed: Callable[[Path], None] | None) -> None:
+    """Tell ``on_removed`` (when given) of each stale output file a command removed."""
+    if on_removed is not None:
+        for path in paths:
+            on_removed(path)
 
 
 def plot(results: Path | str | None = None, *, config: Path | str | None = None, datasets: Iterable[str] = (),
          codecs: Iterable[str] = (), where: Mapping[str, str] | None = None, metrics: Sequence[str] = (),
          images: str = "own", band: str = "iqr", per_image: bool = False, envelope: bool = False,
-         published_curves: Sequence[str] = (), out: Path | str = Path("results/plots"),
-         formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
-    """RD figures per dataset and metric (and per-image panels); returns the files written."""
+         published_curves: Sequence[str] = (), out: Path | str | Beside = Beside("plots"),
+         formats: tuple[str, ...] = ("png", "svg"), on_removed: Callable[[Path], None] | None = None) -> list[Path]:
+    """RD figures per dataset and metric (and per-image panels) under ``out`` (default: ``plots``
+    beside the store); returns the files written. The RD figures of an earlier run of the drawn
+    datasets and metrics that this run did not draw (an ``-options`` figure of options no longer
+    stored, per-image panels not asked for) are removed, each passed to ``on_removed``."""
     from bench.analysis.select import select_rows
-    from bench.render.rd import DEFAULT_METRICS, plot_per_image, plot_rd
+    from bench.render.rd import DEFAULT_METRICS, owned_figures, plot_per_image, plot_rd
 
     check.choices(metrics, ANALYSIS_METRICS, "--metric")
     check.choice(images, IMAGE_SETS, "--images")
     check.choice(band, BANDS, "--band")
-    check.output_folder(out, "--out")
-    everything = stored(results, config)
+    store = results_folder(results, config)
+    check.output_folder(output_path(out, store), "--out")
+    everything = stored(store, config)
     selected = select_rows(everything, list(datasets), list(codecs), where)
     order = colour_order(everything, config)
     chosen = tuple(metrics) or DEFAULT_METRICS
-    written = plot_rd(selected, Path(out), chosen, images=images, codec_order=order, band=band,
+    folder = output_path(out, store)
+    written = plot_rd(selected, folder, chosen, images=images, codec_order=order, band=band,
                       published=published(published_curves), envelope=envelope, formats=formats)
     if per_image:
         for metric in chosen:
-            written += plot_per_image(selected, Path(out), metric, images=images, codec_order=order, formats=formats)
+            written += plot_per_image(selected, folder, metric, images=images, codec_order=order, formats=formats)
+    _removed(remove_stale(folder, owned_figures(selected["dataset"].astype(str).unique(), chosen), written), on_removed)
     return written
 
 
@@ -196,8 +223,9 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
            codecs: Iterable[str] = (), where: Mapping[str, str] | None = None, anchor: str = "jpeg",
            images: str = "own", band: str = "iqr", published_curves: Sequence[str] = (),
            crops: Sequence[Path] = (), resamples: int = DEFAULT_RESAMPLES, published_partial: bool = False,
-           out: Path | str = Path("results/report.html")) -> Path:
-    """One self-contained HTML page (the paper's appendix); returns its path."""
+           out: Path | str | Beside = Beside("report.html")) -> Path:
+    """One self-contained HTML page (the paper's appendix) at ``out`` (default: ``report.html``
+    beside the store); returns its path."""
     from bench.analysis.paper import TableSettings
     from bench.analysis.select import select_rows
     from bench.render.report import ReportSettings, crop_files, render_report
@@ -205,9 +233,9 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
     check.choice(images, IMAGE_SETS, "--images")
     check.choice(band, BANDS, "--band")
     check.count(resamples, "--resamples", high=MAX_RESAMPLES)
-    check.output_file(out, "--out")
-    embedded = crop_files([Path(c) for c in crops])
     store = results_folder(results, config)
+    check.output_file(output_path(out, store), "--out")
+    embedded = crop_files([Path(c) for c in crops])
     everything = stored(store, config)
     selected = select_rows(everything, list(datasets), list(codecs), where)
     order = colour_order(everything, config)
@@ -216,7 +244,7 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
         tables=TableSettings(anchor=anchor, images=images, resamples=resamples, codec_order=order,
                              published_partial=published_partial),
         crops=embedded)
-    path = Path(out)
+    path = output_path(out, store)
     output_folder(path.parent, "report", mark_existing=False)
     path.write_text(render_report(selected, settings), encoding="utf-8")
     return path
@@ -300,11 +328,12 @@ def verdict_markdown(verdict: "Verdict") -> str:
 def crops(image: str, box: str, *, bpp: float | None = None, target_bpp: float | None = None,
           tolerance: float = 0.05, anchor: str | None = None, dataset: str | None = None,
           codecs: Sequence[str] | None = None, where: Sequence[str] = (), metrics: Sequence[str] | None = None,
-          results: Path | str | None = None, out: Path | str = Path("results/plots"), data_dir: Path | None = None,
+          results: Path | str | None = None, out: Path | str | Beside = Beside("plots"), data_dir: Path | None = None,
           config: Path | str | None = None,
           progress: Callable[[str, bool], None] | None = None) -> "CropsResult":
     """The same crop (``box`` "x,y,width,height") of one image from every codec at (nearly) the
-    same bpp: the stored point nearest ``bpp``, or a rate search to ``target_bpp``; one PNG grid."""
+    same bpp: the stored point nearest ``bpp``, or a rate search to ``target_bpp``; one PNG grid
+    under ``out`` (default: ``plots`` beside the store)."""
     if (bpp is None) == (target_bpp is None):
         raise ConfigError("give exactly one of --bpp (nearest stored point) or --target-bpp (rate search)")
     if bpp is not None:
@@ -313,6 +342,8 @@ def crops(image: str, box: str, *, bpp: float | None = None, target_bpp: float |
         check.number(target_bpp, "--target-bpp", above=0, high=MAX_BPP)
     check.number(tolerance, "--tolerance", above=0, high=1)
     check.choices(metrics or (), (*STORED_METRICS,), "--metric")
+    store = results_folder(results, config)
+    out = output_path(out, store)
     check.output_folder(out, "--out")
 
     # Imported after the checks: crop_grid loads torch, which a refused flag must not wait for.
@@ -320,11 +351,11 @@ def crops(image: str, box: str, *, bpp: float | None = None, target_bpp: float |
     from bench.render.crop_grid import Box, crop_grid, find_image, stored_dataset
 
     crop_box = Box.parse(box)
-    rows = stored(results, config)
+    rows = stored(store, config)
     rows = select_rows(rows, codecs=codecs, where=parse_where(where))
     ref = find_image(image, dataset or stored_dataset(rows, image), data_dir)
     return crop_grid(rows, ref, crop_box, codecs, target_bpp or bpp, search=target_bpp is not None,
-                     tolerance=tolerance, results_dir=results_folder(results, config), out_dir=Path(out),
+                     tolerance=tolerance, results_dir=store, out_dir=out,
                      metrics=metrics, anchor=anchor, progress=progress)
 
 
@@ -508,37 +539,46 @@ def drift_run(request: "DriftRequest | None" = None, *, on_start: Callable[[str,
 
 
 def drift_report(results: Path | str | None = None, *, metric: str = "psnr_rgb", threshold: float | None = None,
-                 out: Path | str = Path("results/drift"), config: Path | str | None = None) -> list[Path]:
-    """Metric against generation per schedule (plots) and the drift table (Markdown, LaTeX, CSV)."""
+                 out: Path | str | Beside = Beside("drift"), config: Path | str | None = None,
+                 on_removed: Callable[[Path], None] | None = None) -> list[Path]:
+    """Metric against generation per schedule (plots) and the drift table (Markdown, LaTeX, CSV)
+    under ``out`` (default: ``drift`` beside the store); the figures of ``metric`` of an earlier
+    run that this one did not draw (a dataset no longer stored) are removed, each passed to
+    ``on_removed``."""
     from bench.config import settings as config_module
     from bench.analysis.drift_summary import summary_table
-    from bench.render.drift import plot_drift
+    from bench.render.drift import owned_drift_files, plot_drift
     from bench.render.tables import write_all
     from bench.store import Store
 
     check.choice(metric, STORED_METRICS, "--metric")
     if threshold is not None:
         check.number(threshold, "--threshold", above=0)
-    check.output_folder(out, "--out")
     configured = config_module.load(Path(config) if config else None, codecs=())
-    rows = Store(results or configured.results).read()
+    store = Path(results or configured.results)
+    check.output_folder(output_path(out, store), "--out")
+    rows = Store(store).read()
     threshold = threshold if threshold is not None else configured.drift.get("threshold_db", 1.0)
     table = summary_table(rows, metric, threshold)
     if table.empty:
         raise ResultsError("no drift rows stored; run `bench drift run` first")
-    written = list(plot_drift(rows, Path(out), metric, codec_order=colour_order(rows, config)))
+    folder = output_path(out, store)
+    written = list(plot_drift(rows, folder, metric, codec_order=colour_order(rows, config)))
     caption = (f"Generation loss in {metric} against the original: means over images; first crossing = first generation at least "
                f"{threshold:g} below generation 1; fixed point = identical bitstreams in consecutive generations")
-    return written + list(write_all(table, Path(out) / f"drift-{metric}", caption, best={"mean drop": "min"}))
+    written += write_all(table, folder / f"drift-{metric}", caption, best={"mean drop": "min"})
+    _removed(remove_stale(folder, owned_drift_files(metric), written), on_removed)
+    return written
 
 
 # -- figures from stored rows ------------------------------------------------------------------
 
 def sweep_plot(codec: str, *, knob: str = "scale", fidelity: str = "psnr_rgb", datasets: Iterable[str] = (),
-               results: Path | str | None = None, out: Path | str = Path("results/plots"), where: Sequence[str] = (),
+               results: Path | str | None = None, out: Path | str | Beside = Beside("plots"), where: Sequence[str] = (),
                config: Path | str | None = None) -> list[Path]:
     """Fidelity (PSNR or MSE) against LPIPS over one decoder option at fixed bitstreams, per
-    dataset (Ma et al. 2021, Fig. 3a); returns the figures and the points table written."""
+    dataset (Ma et al. 2021, Fig. 3a) under ``out`` (default: ``plots`` beside the store);
+    returns the figures and the points table written."""
     from bench.analysis.select import select_rows
     from bench.analysis.sweep import sweep_points
     from bench.render.names import safe_name
@@ -554,7 +594,7 @@ def sweep_plot(codec: str, *, knob: str = "scale", fidelity: str = "psnr_rgb", d
     if points.empty:
         raise ResultsError(f"no successful rows of codec {codec!r} with decoder option {knob!r}"
                            f"{' matching ' + ' '.join(where) if where else ''} in {store}")
-    out = Path(out)
+    out = output_path(out, store)
     written = plot_sweep(points, codec, knob, out, fidelity, codec_order=colour_order(rows, config))
     table = out / f"sweep-{safe_name(codec)}-{safe_name(knob)}.md"
     table.write_text(points_markdown(points, knob))

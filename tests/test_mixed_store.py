@@ -98,7 +98,8 @@ def test_table_plot_and_report_work_with_no_flags(study, tmp_path):
     for command in (["table"], ["plot"], ["report"]):
         result = runner.invoke(app, command)
         assert result.exit_code == 0, f"{command}: {result.output}"
-    tables = tmp_path / "results" / "tables"
+    beside = study["store"].parent  # outputs go beside the store bench.toml names
+    tables = beside / "tables"
     assert {p.name for p in tables.iterdir()} == {Path(str(study["first"])).name.replace("/", "_"),
                                                   Path(str(study["second"])).name.replace("/", "_")} or \
         len(list(tables.iterdir())) == 2
@@ -110,9 +111,9 @@ def test_table_plot_and_report_work_with_no_flags(study, tmp_path):
     assert "ilc (z=mode)" in bd and "ilc (z=sample)" in bd
     assert "means over the 3 images every curve has" in (first / "bd-psnr_rgb.md").read_text()
     assert "invcompress" not in (first / "bd-psnr_rgb.md").read_text()  # datasets kept apart
-    plots = {p.name for p in (tmp_path / "results" / "plots").iterdir()}
+    plots = {p.name for p in (beside / "plots").iterdir()}
     assert any("kodak-crops" in name and name.endswith("psnr_rgb.png") for name in plots)
-    report = (tmp_path / "results" / "report.html").read_text()
+    report = (beside / "report.html").read_text()
     assert report.count("<h2 id=") == 4  # the metric definitions, two datasets and the environment
     assert "1 images" not in report and "own images (1–3 images)" in report
 

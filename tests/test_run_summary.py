@@ -122,3 +122,18 @@ def test_execute_returns_the_summary_as_data(tmp_path, folder):
     means = stored.groupby("codec")["bpp"].mean()
     assert summary.per_codec["jpeg"].mean_bpp == pytest.approx(means["jpeg"])
     assert summary.per_codec[LONG].mean_psnr_rgb == pytest.approx(stored[stored["codec"] == LONG]["psnr_rgb"].mean())
+
+
+def test_each_decoder_option_of_a_codec_has_its_own_line():
+    """ILC decoded at z=mode (30 dB) and z=sample (9 dB): two lines, never one mean of both."""
+    summary = RunSummary(planned=4, skipped=0)
+    mode, sample = json.dumps({"z": "mode"}), json.dumps({"seed": 0, "temperature": 0.5, "z": "sample"})
+    for options, psnr in ((mode, 30.0), (mode, 30.2), (sample, 9.0), (sample, 9.3)):
+        summary.add(row("ilc", 0.5, psnr, decoder_options=options))
+    summary.add_stored(row("jpeg", 1.0, 31.0))
+    assert summary.per_codec["ilc (z=mode)"].mean_psnr_rgb == pytest.approx(30.1)
+    assert summary.per_codec["ilc (seed=0, temperature=0.5, z=sample)"].mean_psnr_rgb == pytest.approx(9.15)
+    lines = render(summary)
+    assert any(line.startswith("ilc (z=mode) ") and line.endswith("30.10 dB") for line in lines)
+    assert any(line.startswith("ilc (seed=0, temperature=0.5, z=sample)") and line.endswith("9.15 dB") for line in lines)
+    assert not any("20.1" in line for line in lines)  # no line averages the two decoders

@@ -152,6 +152,8 @@ def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, pair: AnchorPair, metric:
         return {**empty, "note": f"n/a (anchor {pair.codec} not measured on this dataset)"}
     if fixed is not None and fixed.empty:
         return {**empty, "note": f"n/a (no published {pair.codec} curve for this dataset)"}
+    if fixed is not None and (metric not in fixed.columns or fixed[metric].isna().all()):
+        return {**empty, "note": f"n/a (the published curve {pair.codec} has no {metric} values)"}
     is_anchor = fixed is None and codec == pair.codec and options == pair.options
     if is_anchor:
         return {**dict.fromkeys(empty, 0.0), "note": "anchor"}

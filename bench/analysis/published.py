@@ -97,6 +97,12 @@ def codec_of(curve: str) -> str:
     return curve
 
 
+def published_codecs() -> tuple[str, ...]:
+    """Every codec with a published curve on some dataset (:func:`codec_of`), sorted: figures
+    give each a colour before any is overlaid, so one keeps its colour whichever are drawn."""
+    return tuple(sorted({codec_of(curve) for curve in _points()["curve"].unique()}))
+
+
 def is_published(codec: str) -> bool:
     """Whether a ``codec`` value names a published curve rather than a stored codec label."""
     return codec.startswith(PREFIX)

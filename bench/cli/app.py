@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import typer
@@ -127,6 +128,12 @@ def show_notes() -> None:
 
     warnings.simplefilter("always", BenchNote)
     warnings.showwarning = show
+
+
+def removed_note(path: Path) -> None:
+    """One stderr line per stale output file a command removed: a file vanishing from an
+    output folder is said, never silent."""
+    err_console.print(f"removed {path} (an earlier run's output this run did not write)", highlight=False, soft_wrap=True)
 
 
 def warn(note: str) -> None:

@@ -30,14 +30,14 @@ def crops_command(
     where: Optional[list[str]] = typer.Option(None, "--where", help="only rows whose column, decoder option or parameter KEY equals VALUE (repeatable)"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric under each crop (repeatable; default: psnr_rgb, and lpips where stored)"),
     results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
-    out: Path = path_option(Path("results/plots"), "--out", "-o", help="folder for the PNG"),
+    out: Optional[Path] = path_option(None, "--out", "-o", help="folder for the PNG (default: plots beside the store's folder, e.g. results/plots for results/parts)"),
     data_dir: Optional[Path] = path_option(None, "--data-dir", help="where named datasets live (default $BENCH_DATA_DIR)"),
     config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Crop one image region from every codec's reconstruction at a matched bpp, in one PNG grid."""
-    result = call(api.crops, image, box, bpp=bpp, target_bpp=target_bpp, tolerance=tolerance, anchor=anchor, dataset=dataset,
-                       codecs=codec, where=where or (), metrics=metric, results=results, out=out, data_dir=data_dir,
-                       config=config_path, progress=print_progress)
+    result = call(api.crops, image, box, bpp=bpp, target_bpp=target_bpp, tolerance=tolerance, anchor=anchor,
+                  dataset=dataset, codecs=codec, where=where or (), metrics=metric, results=results,
+                  out=out or api.Beside("plots"), data_dir=data_dir, config=config_path, progress=print_progress)
     console.print(result.markdown(), highlight=False, soft_wrap=True)
     for note in result.notes:
         err_console.print(f"note: {note}", highlight=False, soft_wrap=True)

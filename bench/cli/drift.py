@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, call, console, count_line, err_console, path_option, warn
+from bench.cli.app import app, call, console, count_line, err_console, path_option, removed_note, warn
 from bench.cli.run import progress_bar
 
 drift_app = typer.Typer(help="Generation-loss (re-encoding) studies.", no_args_is_help=True)
@@ -57,9 +57,10 @@ def drift_report(
     results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
     metric: str = typer.Option("psnr_rgb", "--metric", "-m", help="metric plotted against generation"),
     threshold: Optional[float] = typer.Option(None, "--threshold", help="drop (metric units) whose first crossing is reported"),
-    out: Path = path_option(Path("results/drift"), "--out", "-o", help="folder for the plots and the drift table"),
+    out: Optional[Path] = path_option(None, "--out", "-o", help="folder for the plots and the drift table (default: drift beside the store's folder, e.g. results/drift for results/parts); an earlier run's files of the metric that this run does not write are removed"),
     config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml); also holds drift.threshold_db"),
 ) -> None:
     """Plot metric vs generation and write the drift table (Markdown, LaTeX, CSV)."""
-    for path in call(api.drift_report, results, metric=metric, threshold=threshold, out=out, config=config_path):
+    for path in call(api.drift_report, results, metric=metric, threshold=threshold, out=out or api.Beside("drift"),
+                     config=config_path, on_removed=removed_note):
         console.print(str(path))

@@ -8,13 +8,13 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, call, console, path_option
+from bench.cli.app import app, call, console, path_option, removed_note
 
 
 @app.command("plot")
 def plot_command(
     results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
-    out: Path = path_option(Path("results/plots"), "--out", "-o", help="folder for PNG and SVG files"),
+    out: Optional[Path] = path_option(None, "--out", "-o", help="folder for PNG and SVG files (default: plots beside the store's folder, e.g. results/plots for results/parts); an earlier run's figures of the datasets and metrics drawn that this run does not draw are removed"),
     metric: Optional[list[str]] = typer.Option(None, "--metric", "-m", help="metric axis (repeatable; default "
                                                "psnr_rgb, ms_ssim_db, lpips)"),
     dataset: list[str] = typer.Option([], "--dataset", "-d", help="only this dataset (repeatable)"),
@@ -38,6 +38,6 @@ def plot_command(
     """Draw bpp vs PSNR, MS-SSIM dB and LPIPS per dataset, one line per codec and decoder option set."""
     written = call(api.plot, results, config=config_path, datasets=dataset, codecs=codec, where=call(api.parse_where, where),
                    metrics=metric or (), images=images, band=band, per_image=per_image, envelope=envelope,
-                   published_curves=published, out=out)
+                   published_curves=published, out=out or api.Beside("plots"), on_removed=removed_note)
     for path in written:
         console.print(str(path), highlight=False, soft_wrap=True)

@@ -16,7 +16,7 @@ HISTORY = api.HISTORY
 @app.command("report")
 def report_command(
     results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
-    out: Path = path_option(Path("results/report.html"), "--out", "-o", help="HTML file to write"),
+    out: Optional[Path] = path_option(None, "--out", "-o", help="HTML file to write (default: report.html beside the store's folder, e.g. results/report.html for results/parts)"),
     anchor: str = typer.Option("jpeg", "--anchor", help="codec label the BD-rates are measured against, or published:<curve>"),
     dataset: Optional[list[str]] = typer.Option(None, "--dataset", "-d", help="only this dataset (repeatable)"),
     codec: Optional[list[str]] = typer.Option(None, "--codec", "-c", help="only this codec label (repeatable)"),
@@ -33,7 +33,7 @@ def report_command(
     path = call(api.report, results, config=config_path, datasets=dataset or (), codecs=codec or (),
                 where=call(api.parse_where, where or []), anchor=anchor, images=images, band=band,
                 published_curves=published or (), crops=crops or (), resamples=resamples,
-                published_partial=published_partial, out=out)
+                published_partial=published_partial, out=out or api.Beside("report.html"))
     console.print(str(path), highlight=False, soft_wrap=True)
 
 

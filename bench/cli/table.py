@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from bench import api
-from bench.cli.app import app, call, console, path_option
+from bench.cli.app import app, call, console, path_option, removed_note
 
 
 @app.command("table")
@@ -28,7 +28,7 @@ def table_command(
     resamples: int = typer.Option(1000, "--resamples", min=0, help="bootstrap resamples for the BD intervals (0: none)"),
     seed: int = typer.Option(0, "--seed", help="bootstrap seed"),
     results: Optional[Path] = path_option(None, "--results", help="results store folder (default from bench.toml)"),
-    out: Path = path_option(Path("results/tables"), "--out", "-o", help="folder for the tables, one sub-folder per dataset"),
+    out: Optional[Path] = path_option(None, "--out", "-o", help="folder for the tables, one sub-folder per dataset (default: tables beside the store's folder, e.g. results/tables for results/parts); an earlier run's tables there that this run does not write are removed"),
     config_path: Optional[Path] = path_option(None, "--config", help="config file (default ./bench.toml)"),
 ) -> None:
     """Write bd-<metric>, auc-<metric>, per-image and rd-points tables (.md, .tex, .csv) per dataset."""
@@ -36,6 +36,6 @@ def table_command(
                   where=call(api.parse_where, where or []), anchor=anchor, metrics=metric or (), method=method, mode=mode,
                   images=images, auc_range=auc_range, auc_interpolation=auc_interpolation,
                   auc_normalise=auc_normalise, resamples=resamples, seed=seed,
-                  published_partial=published_partial, out=out)
+                  published_partial=published_partial, out=out or api.Beside("tables"), on_removed=removed_note)
     for path in tables.files:
         console.print(str(path), highlight=False, soft_wrap=True)

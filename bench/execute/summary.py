@@ -1,4 +1,8 @@
-"""What one ``bench run`` did: per codec label, the rows it wrote, failures, mean bpp and PSNR.
+"""What one ``bench run`` did: per curve, the rows it wrote, failures, mean bpp and PSNR.
+
+A curve is a codec label with one set of decoder options: ILC decoded at ``z=mode`` (30 dB)
+and at ``z=sample`` (9 dB) are two curves with two lines, since one mean over both describes
+neither decoder.
 
 The summary is data first (``execute`` returns it, so a Python caller gets the same numbers the
 CLI prints) and text second: ``render`` lays it out as a compact aligned table of short lines
@@ -31,13 +35,24 @@ def _mean(values: list[float]) -> float | None:
     return math.fsum(values) / len(values) if values else None
 
 
+def curve_name(codec: str, decoder_options: str | None) -> str:
+    """A curve as the summary names it: the codec label alone without decoder options, else the
+    label and every option (``ilc (z=mode)``), the way figures and tables write them."""
+    options = json.loads(decoder_options or "{}")
+    if not options:
+        return codec
+    return f"{codec} ({', '.join(f'{key}={options[key]}' for key in sorted(options))})"
+
+
 @dataclass
 class CodecSummary:
-    """The requested work of one codec label: the rows this run wrote and those already stored
-    (a resumed or repeated run still describes what was asked for); means are over the
-    successful rows of both."""
+    """The requested work of one curve (codec label and decoder options): the rows this run
+    wrote and those already stored (a resumed or repeated run still describes what was asked
+    for); means are over the successful rows of both."""
 
     codec: str
+    #: The curve's decoder options (JSON), "{}" for a codec decoded one way.
+    decoder_options: str = "{}"
     written: int = 0
     failed: int = 0
     #: Rows of the requested work that an earlier run had stored (skipped here).
@@ -85,6 +100,8 @@ class RunSummary:
     skipped: int
     written: int = 0
     errors: Counter = field(default_factory=Counter)
+    #: Per curve, by :func:`curve_name`: the codec label for a codec without decoder options
+    #: (``per_codec["jpeg"]``), ``"ilc (z=mode)"`` for one of a codec's decoder options.
     per_codec: dict[str, CodecSummary] = field(default_factory=dict)
     off_target: list[OffTarget] = field(default_factory=list)
     wall_s: float = 0.0
@@ -97,7 +114,7 @@ class RunSummary:
 
     def add(self, row: dict[str, Any]) -> None:
         """Count one row produced by a worker (successful or carrying its error)."""
-        tally = self.per_codec.setdefault(row["codec"], CodecSummary(row["codec"]))
+        tally = self._tally(row)
         tally.written += 1
         if row.get("error"):
             self.errors[row["error"]] += 1
@@ -117,9 +134,15 @@ class RunSummary:
 
     def add_stored(self, row: dict[str, Any]) -> None:
         """Count one successful row of the requested work that was already stored."""
-        tally = self.per_codec.setdefault(row["codec"], CodecSummary(row["codec"]))
+        tally = self._tally(row)
         tally.stored += 1
         tally.take_values(row)
+
+    def _tally(self, row: dict[str, Any]) -> CodecSummary:
+        """The summary of the row's curve, created at its first row."""
+        options = row.get("decoder_options") or "{}"
+        name = curve_name(row["codec"], options)
+        return self.per_codec.setdefault(name, CodecSummary(row["codec"], options))
 
     def next_commands(self) -> list[str]:
         """The analysis commands to run next, on this run's store."""
@@ -134,13 +157,13 @@ def _format_psnr(value: float | None) -> str:
 
 
 def codec_table(summary: RunSummary) -> list[list[str]]:
-    """Header and one row of cells per codec label; a "within target" column in matched-rate runs."""
+    """Header and one row of cells per curve; a "within target" column in matched-rate runs."""
     matched = any(t.matched for t in summary.per_codec.values())
     stored = any(t.stored for t in summary.per_codec.values())
     table = [["codec", "rows", "failed", *(["stored before"] if stored else []), "mean bpp", "mean PSNR RGB"]
              + (["within target"] if matched else [])]
-    for tally in summary.per_codec.values():
-        cells = [tally.codec, str(tally.written), str(tally.failed), *([str(tally.stored)] if stored else []),
+    for name, tally in summary.per_codec.items():
+        cells = [name, str(tally.written), str(tally.failed), *([str(tally.stored)] if stored else []),
                  "-" if tally.mean_bpp is None else f"{tally.mean_bpp:.4f}", _format_psnr(tally.mean_psnr_rgb)]
         if matched:
             cells.append(f"{tally.matched - tally.off_target}/{tally.matched}")
@@ -149,7 +172,7 @@ def codec_table(summary: RunSummary) -> list[list[str]]:
 
 
 def render(summary: RunSummary) -> list[str]:
-    """The summary as short plain-text lines: the per-codec table (codec left-aligned, numbers
+    """The summary as short plain-text lines: the per-curve table (codec left-aligned, numbers
     right-aligned, padded to the widest cell, never wrapped), totals, off-target rows and the
     next commands."""
     lines = []

@@ -6,6 +6,7 @@ colour here as in the RD plots; several schedules of one codec differ by line st
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 from typing import Sequence
 
@@ -15,6 +16,12 @@ from matplotlib.ticker import MaxNLocator
 from bench.analysis.drift_summary import common_generations, schedule_codec
 from bench.render.figure import legend_outside, new_figure, safe_name, save
 from bench.render.style import VARIANT_LINES, axis_label, codec_colours, images_text
+
+
+def owned_drift_files(metric: str) -> list[str]:
+    """File-name patterns of what ``bench drift report`` writes for ``metric`` (a figure per
+    dataset and the table): those a run did not write are stale (:func:`bench.outputs.remove_stale`)."""
+    return [f"drift-*-{glob.escape(metric)}.*", f"drift-{glob.escape(metric)}.*"]
 
 
 def plot_drift(rows: pd.DataFrame, out_dir: Path, metric: str = "psnr_rgb", formats: tuple[str, ...] = ("png", "svg"),

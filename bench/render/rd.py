@@ -7,10 +7,11 @@ curves lacks: with ``images="common"`` the title names the images every curve ha
 
 from __future__ import annotations
 
+import glob
 import math
 from pathlib import Path
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import pandas as pd
 from matplotlib.axes import Axes
@@ -44,6 +45,12 @@ def _count_text(low: int, high: int) -> str:
 
 #: Legend entries per panel: beyond about a dozen a legend outgrows its axes and stops being read.
 MAX_LEGEND = 12
+#: Points kept free between the outermost data point and the frame: the 13-point star reaches
+#: 6.5 points from its centre, its edge a little more.
+MARKER_ROOM = 8.0
+#: Room around an options panel's data (a fraction of each span): its large single-rate markers
+#: and the envelope's ring at the extremes stay whole inside the frame.
+OPTIONS_MARGIN = 0.12
 #: How far (in spans of the main curves) a single point may lie outside them before it is drawn
 #: at the edge instead of stretching the axes.
 OUTLIER_SPAN = 0.5
@@ -127,10 +134,18 @@ def axis_limits(measured: list[Entry], published: list[Entry], metric: str, band
     x0, x1 = _span(points["bpp"])
     ys = [points[metric]]
     if BANDS[band] is not None:
-        ys += [main[f"{metric}_{BANDS[band][0]}"], main[f"{metric}_{BANDS[band][1]}"]]
+        ys += [frame[f"{metric}_{BANDS[band][i]}"] for frame in (main, near) for i in (0, 1)]
     ys += [e.curve.loc[e.curve["bpp"].between(x0, x1), metric] for e in published]
     y0, y1 = _span(pd.concat(ys).dropna())
+    (x0, x1), (y0, y1) = (_marker_room(x0, x1, AXES_SIZE[0]), _marker_room(y0, y1, AXES_SIZE[1]))
     return (max(0.0, x0), x1), (y0, y1)
+
+
+def _marker_room(low: float, high: float, inches: float) -> tuple[float, float]:
+    """``low``–``high`` widened by :data:`MARKER_ROOM` points on an axis ``inches`` long, so a
+    marker at an extreme point is drawn whole inside the frame, not cut in half by it."""
+    room = MARKER_ROOM / (72 * inches) * (high - low)
+    return low - room, high + room
 
 
 def _mark_off_scale(ax: Axes, entry: Entry, metric: str, xlim: tuple, ylim: tuple) -> bool:
@@ -237,6 +252,7 @@ def options_figure(variants: dict[str, list[Entry]], metric: str, *, dataset: st
     names = list(variants)
     fig, axes = new_grid(len(names), min(2, len(names)), (AXES_SIZE[0] * 0.8, AXES_SIZE[1] * 0.8))
     for ax, codec in zip(axes, names):
+        ax.margins(OPTIONS_MARGIN)
         entries = [e for e in variants[codec] if e.kind == "measured"]
         for entry in variants[codec]:
             if entry.kind == "envelope":
@@ -348,6 +364,14 @@ def plot_rd(rows: pd.DataFrame, out_dir: Path, metrics: Sequence[str] = DEFAULT_
     for stem, fig in rd_figures(rows, metrics, images, codec_order, band, published, envelope):
         written += save(fig, out_dir, stem, formats)
     return written
+
+
+def owned_figures(datasets: Iterable[str], metrics: Sequence[str]) -> list[str]:
+    """File-name patterns of the RD figures ``bench plot`` draws of ``datasets`` and ``metrics``
+    (``<dataset>-<metric>``, ``-options``, ``-per-image``): those a run did not draw are stale
+    (:func:`bench.outputs.remove_stale`). Crop grids and sweeps in the same folder match none."""
+    return [f"{glob.escape(safe_name(str(d)))}-{glob.escape(m)}{tail}.*"
+            for d in datasets for m in metrics for tail in ("", "-options", "-per-image")]
 
 
 def _columns(n_panels: int) -> int:

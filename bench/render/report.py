@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import pandas as pd
+from matplotlib.collections import LineCollection, PolyCollection
 from matplotlib.figure import Figure
 
 from bench.config import environment
@@ -104,17 +105,14 @@ def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[Rep
     per_image = image_rows(rows, images)
     over = {safe_name(str(d)): over_images(data, images) for d, data in per_image.groupby("dataset", sort=True)}
     spread = {"iqr": "interquartile range", "minmax": "min–max", "none": ""}[settings.band]
-    extras = ("; stars: codecs measured at one rate point"
-              + (f"; shaded band and bars: {spread} over those images" if spread else "")
-              + ("; dashed: published curves (the papers' dataset means, as published)"
-                 if settings.published is not None else ""))
     metrics = settings.tables.metrics or ("psnr_rgb", "ms_ssim_db", "lpips")
     for stem, fig in rd_figures(rows, metrics, images, settings.codec_order, settings.band, settings.published):
         dataset, metric, options = _rd_stem(stem, metrics)
         what = ("every decoder option of the codecs run with several (the figure before draws each such "
                 "codec's best option per rate)" if options else "for each codec")
         caption = (f"{display_name(metric)} against bits per pixel, {what}: the mean bpp and mean "
-                   f"{display_name(metric)} over {over.get(dataset, 'its images')} at each rate parameter{extras}")
+                   f"{display_name(metric)} over {over.get(dataset, 'its images')} at each rate parameter"
+                   + "".join(f"; {item}" for item in drawn_key(fig, spread)))
         yield ReportFigure(dataset, stem, caption, fig, metric)
     colours = _colours(rows, settings)
     metric = settings.per_image_metric
@@ -126,6 +124,25 @@ def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[Rep
                        f"({images_text(int(data['image'].nunique()))}): every codec's curve over its rate "
                        "parameters, the data behind the means")
             yield ReportFigure(name, f"{name}-{metric}-per-image", caption, fig, metric)
+
+
+def drawn_key(fig: Figure, spread: str) -> list[str]:
+    """The marks a caption explains, read from what ``fig`` draws, so a caption never mentions a
+    star, band, bar or dashed curve the figure does not have: stars (single-rate codecs), shaded
+    bands and bars (``spread`` over images), dashed lines (published curves)."""
+    lines = [line for ax in fig.axes for line in ax.get_lines()]
+    collections = [c for ax in fig.axes for c in ax.collections]
+    key = []
+    if any(line.get_marker() == "*" for line in lines):
+        key.append("stars: codecs measured at one rate point")
+    band = any(isinstance(c, PolyCollection) for c in collections)
+    bars = any(isinstance(c, LineCollection) for c in collections)
+    if band or bars:
+        marks = " and ".join(name for name, shown in (("shaded band", band), ("bars", bars)) if shown)
+        key.append(f"{marks}: {spread} over those images")
+    if any(line.get_linestyle() == "--" for line in lines):
+        key.append("dashed: published curves (the papers' dataset means, as published)")
+    return key
 
 
 def _colours(rows: pd.DataFrame, settings: ReportSettings) -> dict[str, str]:

@@ -14,6 +14,7 @@ module, so a name reads back unchanged.
 
 from __future__ import annotations
 
+import glob
 import math
 import re
 from pathlib import Path
@@ -216,11 +217,25 @@ def incomplete_caption(tables, dataset: str) -> str:
     return "".join(f"; {curve}: {note}" for curve, note in zip(mine["curve"], mine["note"]))
 
 
+def interval_text(tables, dataset: str, metric: str) -> str:
+    """The BD table's interval as computed: a bootstrap only where one of its rows drew one, else
+    why there is none (no resamples asked for, a published anchor without per-image values, or
+    no curve with enough images; each row's note says which)."""
+    s = tables.settings
+    bd = tables.bd[metric]
+    if (bd.loc[bd["dataset"] == dataset, "resamples"] > 0).any():
+        return f"95 % CI: percentile bootstrap over images, {s.resamples} resamples, seed {s.seed}"
+    if not s.resamples:
+        return "no interval (0 resamples)"
+    if s.anchor.startswith("published:"):
+        return "no interval (a published anchor has no per-image values to resample)"
+    return "no interval (no curve supports a bootstrap here; the notes say why)"
+
+
 def bd_caption(tables, dataset: str, metric: str, counts: pd.Series) -> str:
     s = tables.settings
     how = "BD of the dataset-mean curves" if s.mode == "mean-curve" else "mean of per-image BDs"
-    ci = (f"95 % CI: percentile bootstrap over images, {s.resamples} resamples, seed {s.seed}"
-          if s.resamples else "no interval (0 resamples)")
+    ci = interval_text(tables, dataset, metric)
     return (f"{dataset}: BD-rate and BD-{metric_header(metric)} against {s.anchor} ({s.method}; {how}; "
             f"{images_note(s.images, counts, one_image_set(tables, dataset))}; {ci}); negative BD-rate = fewer bits")
 
@@ -234,6 +249,15 @@ def auc_caption(tables, dataset: str, metric: str, frame: pd.DataFrame) -> str:
     given = "given with --auc-range" if s.auc_range else "common to the curves with an AUC"
     return (f"{dataset}: AUC of {metric_header(metric)}, {describe(s.auc_interpolation, s.auc_normalise)}; "
             f"range {span}, {given}; {images_note(s.images, frame['images'], one_image_set(tables, dataset))}")
+
+
+def owned_tables(tables) -> list[str]:
+    """File-name patterns of the tables ``write_paper_tables`` writes into a dataset folder for
+    ``tables``' metrics: those it did not write this time (another anchor's per-image BD, a
+    metric without a BD now) are stale (:func:`bench.outputs.remove_stale`)."""
+    metrics = [glob.escape(m) for m in tables.metrics]
+    return ([f"{name}.*" for m in metrics for name in (f"bd-{m}", f"bd-{m}-per-image", f"auc-{m}")]
+            + ["rd-points.*", "rd-points-per-image.*"])
 
 
 def write_paper_tables(tables, out: Path) -> list[Path]:
