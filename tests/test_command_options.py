@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import typer.main
+import typer.testing
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -23,6 +25,14 @@ SEED = 300
 #: Values no numeric option takes: wrong types, non-finite, negative, zero, huge.
 BAD_NUMBERS = ("abc", "nan", "inf", "-inf", "-1", "1e400")
 BAD_CHOICES = ("bogus", "", "PCHIP", "n/a")
+
+
+@pytest.fixture(autouse=True)
+def command_built_once(monkeypatch):
+    """Typer's CliRunner builds the click command from the app on every call (about 40 ms);
+    hundreds of invocations share one build, which is what the console script runs once."""
+    command = typer.main.get_command(app)
+    monkeypatch.setattr(typer.testing, "_get_command", lambda _app: command)
 
 
 @pytest.fixture(scope="module")
