@@ -235,6 +235,11 @@ class ProbDecCodec(_StochasticCodec):
             raise CodecFailure("probdec: decoder options 'scale' and 'variance_factor' exclude each other")
         return super().decode_float(data, **decoder_options)
 
+    def _model(self, path: Path) -> torch.nn.Module:
+        """The model in float64: its entropy parameters then differ across devices and thread
+        counts by ~1e-13 at most, far inside the grid they are rounded to (``quantise_mixture``)."""
+        return super()._model(path).double()
+
     def encode(self, image: np.ndarray, rate: float) -> bytes:
         model = self._model(self._checkpoint(rate))
         with torch.no_grad():
