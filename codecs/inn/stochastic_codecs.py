@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from bench.codec import ValueType
 from bench.errors import CodecFailure, ConfigError
 from bench_codecs.inn.codec import DEMO_PREFIX, _LearnedCodec, checkpoint_path
-from bench_codecs.inn.coding import Bitstream, to_float255, to_uint8
+from bench_codecs.inn.coding import Bitstream, check_latent_shape, to_float255, to_uint8
 from bench_codecs.inn.ilc import ILC, STRIDE
 from bench_codecs.inn.probdec import ProbDec
 
@@ -170,6 +170,7 @@ class IlcCodec(_StochasticCodec):
 
     def _reconstruct(self, data: bytes, **options: Any) -> tuple[torch.Tensor, int, int]:
         stream = Bitstream.unpack(data)
+        check_latent_shape("ilc", stream.height, stream.width, stream.z_shape, STRIDE)
         model = self._model(self._checkpoint(stream.rate))
         with torch.no_grad():
             x_hat = model.decompress([[stream.y_string]], stream.z_shape, z=options["z"],
@@ -251,6 +252,7 @@ class ProbDecCodec(_StochasticCodec):
         model = self._model(self._checkpoint(rate))
         if len(strings) != model.levels + 1:
             raise CodecFailure(f"probdec: {len(strings)} strings, the model codes {model.levels + 1}")
+        check_latent_shape("probdec", height, width, shape, model.stride)
         legacy = options.get("scale")
         with torch.no_grad():
             x_hat = model.decompress(strings, ranges, shape, variance_factor=float(options.get("variance_factor") or 0.0),
