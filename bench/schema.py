@@ -82,7 +82,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("encode_s", pa.float64(), "wall seconds of encode (codec work only); rows that differ only in decoder options "
            "share one encode and each records its time"),
     Column("decode_s", pa.float64(), "wall seconds of decode (codec work only)"),
-    Column("deterministic_decode", pa.bool_(), "whether a second decode of the same bytes gave the identical image; null when not checked"),
+    Column("deterministic_decode", pa.bool_(), "whether a second decode of the same bytes gave the identical image (learned codecs: and a decode at another torch thread count came within one level); null when not checked"),
     Column("determinism_check", pa.string(), "which determinism check the run asked for and the row had: 'first' (re-decoded: "
            "the first rate of its image, codec and decoder options), 'all' (every row re-decoded), 'off', or "
            "'skipped-not-first' (not the first rate under 'first'); null for rows written before it and drift rows",

@@ -12,8 +12,8 @@ import torch
 
 from bench.errors import CodecFailure, CodecUnavailable, ConfigError
 from bench.execute.worker import Settings, encode_decode_measure
-from bench_codecs.inn.probdec import (MixtureContext, ProbDec, causal_offsets, mixture_likelihood, mixture_pmf,
-                                      probdec_loss, soft_round, wavefronts)
+from bench_codecs.inn.probdec import (PARAM_GRID, MixtureContext, ProbDec, causal_offsets, mixture_likelihood,
+                                      mixture_pmf, probdec_loss, quantise_mixture, soft_round, wavefronts)
 from bench_codecs.inn.codec import checkpoint_path
 from bench_codecs.inn.stochastic_codecs import DEMO_PROBDEC, ProbDecCodec, pack_strings, unpack_strings
 from bench_codecs.inn.train_stochastic import export, run_from_cli
@@ -117,14 +117,26 @@ def test_wavefronts_visit_each_position_once_after_its_causal_neighbours(shape):
 
 
 def test_mixture_pmf_matches_the_likelihood_and_sums_to_one():
-    weights = torch.tensor([[0.2, 0.5, 0.3]], dtype=torch.float64)
-    means = torch.tensor([[0.3, -1.2, 2.0]], dtype=torch.float64)
+    # on the parameter grid already, so quantising changes nothing
+    weights = torch.tensor([[0.25, 0.5, 0.25]], dtype=torch.float64)
+    means = torch.tensor([[0.3125, -1.25, 2.0]], dtype=torch.float64)
     scales = torch.tensor([[0.5, 1.0, 3.0]], dtype=torch.float64)
-    pmf = mixture_pmf(-40, 40, weights, means, scales)[0]
+    pmf = mixture_pmf(-40, 40, *quantise_mixture(weights, means, scales))[0]
     assert pmf.sum() == pytest.approx(1.0, abs=1e-12)
     values = torch.arange(-5, 6, dtype=torch.float64)
     lik = mixture_likelihood(values, weights, means, scales)
     np.testing.assert_allclose(pmf[35:46], lik.numpy(), rtol=1e-9)
+
+
+def test_mixture_parameters_are_quantised_to_the_grid_in_float64():
+    weights = torch.tensor([[0.2, 0.5, 0.3]])
+    means = torch.tensor([[0.3, -1.2, 2.0]])
+    scales = torch.tensor([[1e-4, 1.0, 3.01]])
+    counts, mu, s = quantise_mixture(weights, means, scales)
+    assert counts.dtype == mu.dtype == s.dtype == np.float64
+    np.testing.assert_array_equal(counts, [[26, 64, 38]])
+    assert (mu / PARAM_GRID == np.round(mu / PARAM_GRID)).all() and abs(mu - means.numpy()).max() <= PARAM_GRID / 2
+    np.testing.assert_array_equal(s, [[PARAM_GRID, 1.0, 3.0078125]])  # never below one grid step
 
 
 def test_soft_rounding_goes_from_identity_to_rounding():
@@ -200,8 +212,8 @@ def test_decoder_rebuilds_exactly_the_encoders_symbols(codec, model_path, image)
     """The range-coded mode equals the model's own forward pass with rounding (eval mode)."""
     from bench_codecs.inn.stochastic_codecs import to_padded
 
-    model = codec._model(model_path)
-    x = to_padded(image, model.stride, "cpu")
+    model = codec._model(model_path)  # float64, as the codec codes
+    x = to_padded(image, model.stride, "cpu").double()
     with torch.no_grad():
         expected = model(x)["x_mode"][0].permute(1, 2, 0).numpy()[:45, :37] * 255
     got = codec.decode_float(codec.encode(image, 1))
@@ -216,7 +228,7 @@ def test_range_coder_rate_is_close_to_the_model_rate(codec, model_path):
     smooth = np.clip(np.cumsum(rng.normal(0, 4, (64, 64, 3)), axis=1) + 128, 0, 255).astype(np.uint8)
     model = codec._model(model_path)
     with torch.no_grad():
-        out = model(to_padded(smooth, model.stride, "cpu"))
+        out = model(to_padded(smooth, model.stride, "cpu").double())
     estimate = sum(-torch.log2(l).sum().item() for l in out["likelihoods"].values())
     actual = (len(codec.encode(smooth, 1)) - 14 - 4 * 4 - 3 * 4) * 8
     assert estimate * 0.98 < actual < estimate * 1.05 + 4 * 32

@@ -31,6 +31,7 @@ from bench import metrics as metric_functions
 from bench.codec import Codec, canonical_json, make_codec
 from bench.config.settings import DETERMINISM_CHECKS
 from bench.errors import BenchError, CodecFailure
+from bench.execute.thread_portability import decodes_alike_at_other_thread_count
 from bench.plan.images import load_rgb8, size_requirement
 from bench.plan.tasks import RateTarget, Task, Unit
 from bench.config.provenance import Provenance, utc_now
@@ -144,9 +145,10 @@ def decode_checked(
     codec: Codec, data: bytes, shape: tuple[int, ...], rate: float, decoder_options: dict[str, Any],
     settings: Settings, keep_float: bool = False, first_rate: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Decode ``data`` (and again, when the determinism check applies), check the bytes and the
-    decoded image's shape and type: the reconstruction as decoded, rounded to 8 bits, and the
-    row's values except ``encode_s`` and the metrics. Raises CodecFailure on a bad codec result."""
+    """Decode ``data`` (and again when the determinism check applies: at the same torch thread
+    count and, for a learned codec, at another), check the bytes and the decoded image's shape
+    and type: the reconstruction as decoded, rounded to 8 bits, and the row's values except
+    ``encode_s`` and the metrics. Raises CodecFailure on a bad codec result."""
     keep_float = keep_float or wants_float(codec, settings.metrics)
     decode = codec.decode_float if keep_float else codec.decode
     started = time.perf_counter()
@@ -163,6 +165,9 @@ def decode_checked(
     deterministic = None
     if settings.redecodes(first_rate):
         deterministic = bool(np.array_equal(decoded_float, decode(data, **decoder_options)))
+        if codec.learned:
+            deterministic = deterministic and decodes_alike_at_other_thread_count(decode, data, decoder_options,
+                                                                                   decoded_float)
     height, width = shape[:2]
     values: dict[str, Any] = {
         "bytes": len(data),

@@ -1,8 +1,9 @@
 """InvCompress and IAT as harness codecs: real range-coded bitstreams, 8-bit reconstructions.
 
-Models load lazily, once per process, on the configured device (``cpu``, ``cuda``, ``auto``);
-decode on the device that encoded, since the context model's entropy parameters come out of
-floating-point convolutions.
+Models load lazily, once per process, on the configured device (``cpu``, ``cuda``, ``auto``).
+The context model's entropy parameters come out of floating-point convolutions; they run on one
+torch thread (``one_torch_thread``), so a bitstream decodes at any thread count
+(docs/inn-codecs.md, "Portable bitstreams", also says what holds across devices).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import torch
 from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, CodecUnavailable, ConfigError
 from bench.execute.memory_budget import ensure_fits
-from bench_codecs.inn.coding import (PAD_MULTIPLE, Bitstream, build_model, checkpoint_sha256, resolve_device,
-                                     to_float255, to_padded_tensor, to_uint8)
+from bench_codecs.inn.coding import (PAD_MULTIPLE, Bitstream, build_model, check_latent_shape, checkpoint_sha256,
+                                     resolve_device, to_float255, to_padded_tensor, to_uint8)
 from bench_codecs.inn.iat import InvCompressIAT, uniform_level
 from bench_codecs.inn.iat_maps import RESIZE_POLICIES, QualityMap, load_quality_map, model_map, pack_with_map
 from bench_codecs.inn.iat_maps import unpack as unpack_iat
@@ -151,6 +152,7 @@ class InvCompressCodec(_LearnedCodec):
 
     def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         stream = Bitstream.unpack(data)
+        check_latent_shape(self.name, stream.height, stream.width, stream.z_shape, PAD_MULTIPLE)
         model = self._model(self._checkpoint(stream.rate))
         with torch.no_grad():
             x_hat = model.decompress([[stream.y_string], [stream.z_string]], torch.Size(stream.z_shape))["x_hat"]
@@ -227,6 +229,7 @@ class IatCodec(_LearnedCodec):
 
     def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         stream, grid = unpack_iat(data)  # the map, if any, comes from the bitstream, never from params
+        check_latent_shape(self.name, stream.height, stream.width, stream.z_shape, PAD_MULTIPLE)
         model = self._model(self._checkpoint(stream.rate))
         if grid is None:
             level = uniform_level(stream.rate)

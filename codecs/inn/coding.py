@@ -28,6 +28,10 @@ HEADER = struct.Struct(">BBHHHHf")
 LENGTH = struct.Struct(">I")
 #: INN codecs downsample by 2⁴ in the INN and 2² more in the hyperprior.
 PAD_MULTIPLE = 64
+#: Largest image a bitstream header may declare, in pixels (8192 × 8192): decoders allocate
+#: latents and feature maps from the header before reading a symbol, so an edited or corrupt
+#: header must fail here, not after gigabytes of allocation.
+MAX_DECODE_PIXELS = 8192 * 8192
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,18 @@ class Bitstream:
         (y_length,) = LENGTH.unpack_from(data, HEADER.size)
         start = HEADER.size + LENGTH.size
         return cls(height, width, (zh, zw), rate, data[start:start + y_length], data[start + y_length:])
+
+
+def check_latent_shape(codec: str, height: int, width: int, shape: tuple[int, int], stride: int) -> None:
+    """CodecFailure unless the header's image size is within MAX_DECODE_PIXELS and its latent
+    ``shape`` is the image padded to ``stride``, divided by it: the only shape the encoder writes."""
+    if height == 0 or width == 0 or height * width > MAX_DECODE_PIXELS:
+        raise CodecFailure(f"{codec}: bitstream header declares a {width}×{height} image, outside 1 … "
+                           f"{MAX_DECODE_PIXELS:,} pixels")
+    expected = (-(-height // stride), -(-width // stride))
+    if tuple(shape) != expected:
+        raise CodecFailure(f"{codec}: bitstream header declares {shape[0]}×{shape[1]} latents for a {width}×{height} "
+                           f"image, which has {expected[0]}×{expected[1]} (stride {stride})")
 
 
 #: Largest checkpoint bench reads or hashes: the papers' models are a few hundred MB, and a path

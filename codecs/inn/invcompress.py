@@ -66,7 +66,9 @@ def one_torch_thread() -> Iterator[None]:
     The context model's serial loop runs a few tiny operations per latent position (a 5×5
     convolution on one patch, three 1×1 convolutions on one pixel): splitting those over threads
     costs more in fork/join than it saves, and on a busy machine each parallel region can wait
-    for a descheduled thread. These operations give the same bits on one thread as on several.
+    for a descheduled thread. The hyper-synthesis h_s runs here too: with every operation that
+    feeds the Gaussians' scales and means on one thread, their bits, and so the scale indexes
+    the range coder uses, are the same whatever thread count the caller runs at.
     """
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -175,11 +177,11 @@ class LatentCodingMixin:
             z = self.h_a(y)
             z_strings = self.entropy_bottleneck.compress(z)
             z_hat = self.entropy_bottleneck.decompress(z_strings, z.size()[-2:])
-            params = self.h_s(z_hat)
             padding = (self.KERNEL - 1) // 2
             y_padded = F.pad(y, (padding,) * 4)
             height, width = z_hat.size(2) * self.SCALE, z_hat.size(3) * self.SCALE
             with one_torch_thread():
+                params = self.h_s(z_hat)
                 y_strings = [ContextCoder(self, params[i:i + 1], self.KERNEL, masked=True).encode(
                     y_padded[i:i + 1], height, width) for i in range(y.size(0))]
         # encode() wrote ŷ = round(y − μ) + μ into y_padded: the encoder's own reconstruction.
@@ -188,11 +190,11 @@ class LatentCodingMixin:
     def decompress_latent(self, strings: list, shape: torch.Size) -> torch.Tensor:
         with torch.inference_mode():
             z_hat = self.entropy_bottleneck.decompress(strings[1], shape)
-            params = self.h_s(z_hat)
             padding = (self.KERNEL - 1) // 2
             height, width = z_hat.size(2) * self.SCALE, z_hat.size(3) * self.SCALE
             y_hat = torch.zeros((z_hat.size(0), self.M, height + 2 * padding, width + 2 * padding), device=z_hat.device)
             with one_torch_thread():
+                params = self.h_s(z_hat)
                 for i, y_string in enumerate(strings[0]):
                     ContextCoder(self, params[i:i + 1], self.KERNEL, masked=False).decode(
                         y_string, y_hat[i:i + 1], height, width)

@@ -16,7 +16,9 @@
   symbols of a sub-band are visited in wavefronts t = (r+1)·i + j (r = s // 2), so every
   coefficient of one wavefront has all its causal neighbours already decoded and the whole
   wavefront is coded in one vectorised step. Encoder and decoder run the same wavefront loop,
-  so they compute bit-identical probabilities.
+  in the model's dtype (the codec uses float64), and round the mixture parameters to a grid
+  before the CDFs are built on the CPU: the same CDFs on any thread count or device
+  (docs/inn-ilc-probdec.md, "Portable bitstreams").
 * Synthesis (§4.4): per level, a network predicts the mean μ and standard deviation σ of
   q(ỹ|ŷ) = Π N(ỹ_i; μ_i(ŷ), σ_i(ŷ)²) (eq. 13) from the dequantised sub-bands and their LL_k
   context. The decoder draws ỹ = μ + √v·σ·ε, ε ~ N(0, I) from a seeded generator, v the
@@ -184,14 +186,42 @@ def mixture_likelihood(values: torch.Tensor, weights: torch.Tensor, means: torch
     return (weights * mass).sum(-1).clamp_min(LIKELIHOOD_MIN)
 
 
-def mixture_pmf(lo: int, hi: int, weights: torch.Tensor, means: torch.Tensor, scales: torch.Tensor) -> np.ndarray:
-    """N×(hi−lo+1) probabilities of the symbols lo..hi (float64; the tails go to the end bins)."""
-    edges = torch.arange(lo, hi, dtype=torch.float64, device=means.device) + 0.5  # L−1 inner edges
-    w, mu, s = (t.reshape(-1, t.shape[-1]).double() for t in (weights, means, scales))
-    cdf = (w.unsqueeze(-1) * _phi((edges - mu.unsqueeze(-1)) / s.unsqueeze(-1))).sum(1)  # N×(L−1)
-    ends = torch.zeros(cdf.shape[0], 1, dtype=torch.float64, device=cdf.device)
-    cdf = torch.cat([ends, cdf, ends + 1], 1)
-    return (cdf[:, 1:] - cdf[:, :-1]).clamp_min(0).cpu().numpy()
+#: Grid (in symbol units) of the mixture parameters the range coder's CDFs are built from.
+#: Encoder and decoder compute them in float64, where two devices or thread counts can differ
+#: in the last bits only (~1e-13 here); rounding to a grid ~10¹⁰ times coarser makes them equal
+#: unless a value lies within that error of a grid boundary. 2⁻⁷ costs ~0.1 % of the rate
+#: (docs/inn-ilc-probdec.md).
+PARAM_GRID = 2.0 ** -7
+
+
+def quantise_mixture(weights: torch.Tensor, means: torch.Tensor,
+                     scales: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """N×M float64 arrays on PARAM_GRID: weights as integer counts, means and scales as multiples.
+
+    What the CDFs are built from must be bit-identical on both sides; floats out of a network
+    are not (conv and matmul kernels differ by device and thread count), grid points are.
+    Multiples of 2⁻⁷ are exact in float64, and scales stay ≥ one grid step.
+    """
+    w, mu, s = (t.reshape(-1, t.shape[-1]).detach().to("cpu", torch.float64).numpy() for t in (weights, means, scales))
+    return np.round(w / PARAM_GRID), np.round(mu / PARAM_GRID) * PARAM_GRID, np.maximum(np.round(s / PARAM_GRID), 1) * PARAM_GRID
+
+
+def mixture_pmf(lo: int, hi: int, counts: np.ndarray, means: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """N×(hi−lo+1) probabilities of the symbols lo..hi from quantised parameters (the tails go
+    to the end bins), with weights ``counts`` / Σ counts.
+
+    Computed with NumPy and SciPy's ``ndtr`` on the CPU, whatever the model's device: their
+    element-wise results do not depend on how an array is split over threads or SIMD lanes, so
+    equal parameters give equal bits (torch's vectorised kernels promise no such thing).
+    """
+    from scipy.special import ndtr
+
+    edges = np.arange(lo, hi, dtype=np.float64) + 0.5  # L−1 inner edges
+    mass = ndtr((edges - means[..., None]) / scales[..., None])  # N×M×(L−1)
+    cdf = (counts[..., None] * mass).sum(1) / counts.sum(1, keepdims=True)
+    ends = np.zeros((cdf.shape[0], 1))
+    cdf = np.concatenate([ends, cdf, ends + 1], 1)
+    return np.clip(cdf[:, 1:] - cdf[:, :-1], 0, None)
 
 
 @dataclass
@@ -212,7 +242,8 @@ class GroupCoder:
         height, width = shape
         hp, wp = height + r, width + 2 * r
         device = ctx.spatial.weight.device
-        buffer = torch.zeros(g, c, hp * wp, device=device)
+        dtype = ctx.spatial.weight.dtype
+        buffer = torch.zeros(g, c, hp * wp, device=device, dtype=dtype)
         if symbols is not None:
             buffer.view(g, c, hp, wp)[:, :, r:, r:r + width] = symbols.view(g, c, height, width)
         offsets = torch.tensor([di * wp + dj for di, dj in ctx.offsets], device=device)
@@ -221,10 +252,11 @@ class GroupCoder:
         for i, j in wavefronts(height, width, ctx.size):
             centre = torch.from_numpy((i + r) * wp + (j + r)).to(device)
             gathered = buffer[:, :, centre.unsqueeze(1) + offsets].permute(0, 2, 1, 3)  # G×P×C×n
-            pmf = mixture_pmf(self.lo, self.hi, *ctx.params_at(weights, gathered, self.ll_features, i, j))
+            params = ctx.params_at(weights, gathered, self.ll_features, i, j)
+            pmf = mixture_pmf(self.lo, self.hi, *quantise_mixture(*params))
             if symbols is None:
-                decoded = coder.decode(family, pmf).astype(np.float32) + self.lo
-                buffer[:, :, centre] = torch.from_numpy(decoded).to(device).view(len(i), g, c).permute(1, 2, 0)
+                decoded = torch.from_numpy(coder.decode(family, pmf) + self.lo).to(device, dtype)
+                buffer[:, :, centre] = decoded.view(len(i), g, c).permute(1, 2, 0)
             else:
                 values = buffer[:, :, centre].permute(2, 0, 1).reshape(-1)
                 coder.encode((values.cpu().numpy() - self.lo).astype(np.int32), family, pmf)
@@ -348,7 +380,7 @@ class ProbDec(nn.Module):
 
         if x.shape[0] != 1:
             raise ValueError("compress codes one image at a time")
-        groups = self._groups(self.transform(x * PIXEL), self.levels)
+        groups = self._groups(self.transform(x.to(self.quant_step.dtype) * PIXEL), self.levels)
         strings, ranges, ll = [], [], None
         for i, group in enumerate(groups):
             symbols = torch.round(group[0] / self.step)

@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from bench.codec import ValueType
 from bench.errors import CodecFailure, ConfigError
 from bench_codecs.inn.codec import CROSS_THREAD_TOLERANCE_DB, DEMO_PREFIX, _LearnedCodec, checkpoint_path
-from bench_codecs.inn.coding import Bitstream, to_float255, to_uint8
+from bench_codecs.inn.coding import Bitstream, check_latent_shape, to_float255, to_uint8
 from bench_codecs.inn.ilc import ILC, STRIDE
 from bench_codecs.inn.probdec import ProbDec
 
@@ -171,6 +171,7 @@ class IlcCodec(_StochasticCodec):
 
     def _reconstruct(self, data: bytes, **options: Any) -> tuple[torch.Tensor, int, int]:
         stream = Bitstream.unpack(data)
+        check_latent_shape("ilc", stream.height, stream.width, stream.z_shape, STRIDE)
         model = self._model(self._checkpoint(stream.rate))
         with torch.no_grad():
             x_hat = model.decompress([[stream.y_string]], stream.z_shape, z=options["z"],
@@ -237,6 +238,11 @@ class ProbDecCodec(_StochasticCodec):
             raise CodecFailure("probdec: decoder options 'scale' and 'variance_factor' exclude each other")
         return super().decode_float(data, **decoder_options)
 
+    def _model(self, path: Path) -> torch.nn.Module:
+        """The model in float64: its entropy parameters then differ across devices and thread
+        counts by ~1e-13 at most, far inside the grid they are rounded to (``quantise_mixture``)."""
+        return super()._model(path).double()
+
     def encode(self, image: np.ndarray, rate: float) -> bytes:
         model = self._model(self._checkpoint(rate))
         with torch.no_grad():
@@ -248,6 +254,7 @@ class ProbDecCodec(_StochasticCodec):
         model = self._model(self._checkpoint(rate))
         if len(strings) != model.levels + 1:
             raise CodecFailure(f"probdec: {len(strings)} strings, the model codes {model.levels + 1}")
+        check_latent_shape("probdec", height, width, shape, model.stride)
         legacy = options.get("scale")
         with torch.no_grad():
             x_hat = model.decompress(strings, ranges, shape, variance_factor=float(options.get("variance_factor") or 0.0),
