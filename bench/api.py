@@ -89,12 +89,14 @@ def summary_lines(summary: "RunSummary") -> list[str]:
 
 
 #: Classes a caller catches or filters, imported from their modules when first asked for.
-_LAZY = {"RunWarning": "bench.execute.runner", "Interrupted": "bench.execute.backends", "raise_interrupted": "bench.execute.backends"}
+_LAZY = {"RunWarning": "bench.execute.runner", "Interrupted": "bench.execute.backends", "raise_interrupted": "bench.execute.backends",
+         "stop_signals": "bench.execute.backends"}
 
 
 def __getattr__(name: str) -> Any:
     """``api.RunWarning`` (a run's notes, as warnings), ``api.Interrupted`` (a run stopped by
-    SIGINT/SIGTERM) and ``api.raise_interrupted`` (the signal handler that raises it), imported
+    SIGINT/SIGTERM/SIGHUP), ``api.raise_interrupted`` (the signal handler that raises it) and
+    ``api.stop_signals`` (the signals it handles), imported
     on first use so that importing bench.api stays light."""
     if name in _LAZY:
         import importlib
