@@ -19,6 +19,7 @@ from bench.outputs import output_folder
 from bench.schema import arrow_schema
 from bench.store.checks import REQUIRED_VALUES
 from bench.store.lock import LOCK_NAME
+from bench.store.shortage import shortage
 from bench.store.parts import (
     PART_GLOB,
     TMP_PREFIX,
@@ -54,6 +55,8 @@ class Store:
         except StoreWriteError as exc:
             exc.rows = list(rows)
             raise
+        except MemoryError as exc:  # building the table ran out
+            raise self._write_failed(exc, rows) from None
 
     def write_table(self, table: pa.Table) -> Path:
         """Write a table of the store schema as one new part: temp file, fsync, rename.
@@ -65,21 +68,27 @@ class Store:
         name = part_name()
         final = self.root / name
         tmp = self.root / f"{TMP_PREFIX}{name}"
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
         try:
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, compression="zstd")
             output_folder(self.root, "results store")
             write_file(tmp, sink.getvalue())
             os.replace(tmp, final)
-        except OSError as exc:
+        except (OSError, MemoryError) as exc:
             _remove(tmp)
-            raise StoreWriteError(f"{self.root}: writing a results part failed ({_reason(exc)}); "
-                                  "free space or fix permissions, then run the same command to resume") from None
+            raise self._write_failed(exc) from None
         except BaseException:
             _remove(tmp)
             raise
         _fsync_dir(self.root)
         return final
+
+    def _write_failed(self, exc: OSError | MemoryError, rows: list[dict] | None = None) -> StoreWriteError:
+        """The one line for a part that could not be written: a full disk, a permission, or the
+        process out of file descriptors or memory, each with its own fix."""
+        reason, fix = shortage(exc) or (_reason(exc), "free space or fix permissions")
+        return StoreWriteError(f"{self.root}: writing a results part failed ({reason}); {fix}, "
+                               "then run the same command to resume", rows)
 
     def check_writable(self) -> None:
         """Create the folder and write and remove a probe file, so an unwritable store is one
