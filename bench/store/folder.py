@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -23,6 +24,7 @@ from bench.store.shortage import shortage
 from bench.store.parts import (
     PART_GLOB,
     TMP_PREFIX,
+    PartVanished,
     StoreWriteError,
     _fsync_dir,
     _reason,
@@ -34,6 +36,8 @@ from bench.store.parts import (
     rows_to_table,
     write_file,
 )
+
+T = TypeVar("T")
 
 
 class Store:
@@ -150,18 +154,31 @@ class Store:
 
     def read(self, include_errors: bool = True) -> pd.DataFrame:
         """All rows, one per key; error rows only where no successful row exists."""
-        return deduplicate([read_part(part) for part in self.parts()], include_errors)
+        return deduplicate(self._read_parts(read_part), include_errors)
+
+    def _read_parts(self, read: Callable[[Path], T]) -> list[T]:
+        """``read`` of every part. A part that vanishes under the reader (a ``bench compact``
+        replaced it with the merged part) is not a broken store: the parts are listed again and
+        read once more; a store that changes again in that time is one line asking to rerun."""
+        try:
+            return [read(part) for part in self.parts()]
+        except PartVanished:
+            pass
+        try:
+            return [read(part) for part in self.parts()]
+        except PartVanished:
+            raise ResultsError(f"{self.root}: the store changed while it was read (a compact?); "
+                               "run the command again") from None
 
     def finished_keys(self) -> set[str]:
         """Keys of rows that succeeded; these tasks are skipped when a run resumes. The columns
         every row needs are read and checked too, so a bad part stops the run before any work
         rather than having its rows measured again."""
-        keys: set[str] = set()
-        for part in self.parts():
+        def finished(part: Path) -> list[str]:
             table = read_part(part, columns=list(dict.fromkeys(("key", "error", *REQUIRED_VALUES))))
-            ok = table.filter(pa.compute.is_null(table["error"]))
-            keys.update(ok["key"].to_pylist())
-        return keys
+            return table.filter(pa.compute.is_null(table["error"]))["key"].to_pylist()
+
+        return {key for keys in self._read_parts(finished) for key in keys}
 
 
 def read_rows(path: Path | str) -> pd.DataFrame:
