@@ -343,15 +343,32 @@ class DatasetInfo:
     description: str
     root: Path
     pins: str
+    #: Whether its files are here, and what to run when they are not (``_presence_line``).
+    presence: str
 
 
 def datasets() -> list[DatasetInfo]:
-    """Every registered dataset: image count, where its files are looked for, what pins them."""
+    """Every registered dataset: image count, where its files are looked for, what pins them,
+    and whether they are present."""
     from bench.plan import datasets as dataset_registry
 
     root = dataset_registry.default_data_dir()
-    return [DatasetInfo(name, ds.image_count, ds.description, ds.root(root), _pin_line(ds, root))
+    return [DatasetInfo(name, ds.image_count, ds.description, ds.root(root), _pin_line(ds, root),
+                        _presence_line(ds, root))
             for name, ds in sorted(dataset_registry.registered_datasets().items())]
+
+
+def _presence_line(ds: "NamedDataset", data_dir: Path) -> str:
+    """Whether a dataset's files are present (looked up, not hashed: `bench run` checks them)."""
+    present, expected = ds.presence(data_dir)
+    root = ds.root(data_dir)
+    if expected is not None and present == expected:
+        return f"present: all {present} files in {root}"
+    fetch = f"run `bench datasets fetch {ds.name}`"
+    if present == 0:
+        extracted = " (archive not extracted)" if ds.archive is not None else ""
+        return f"not present{extracted}: no files in {root}; {fetch}"
+    return f"partly present: {present} of {expected} files in {root}; {fetch}"
 
 
 def _pin_line(ds: "NamedDataset", data_dir: Path) -> str:
