@@ -89,3 +89,25 @@ def test_out_of_memory_writing_a_part_keeps_the_rows_in_a_recovery_part(tmp_path
     recovered = list(tmp_path.glob("recovered-*.parquet"))
     assert len(recovered) == 1 and len(read_rows(recovered[0])) == 1, err
     assert not (tmp_path / "store" / ".lock").exists()
+
+
+def test_a_lock_that_cannot_be_read_is_released_by_its_own_process(tmp_path, monkeypatch):
+    """Out of descriptors, the lock cannot be opened to check whose it is: the file this process
+    created is recognised by lstat (device, inode) and removed; a lock another run put in its
+    place is left."""
+    import os
+
+    from bench.store.lock import LOCK_NAME, StoreInUse, StoreLock
+
+    def no_descriptor(self):
+        raise StoreInUse(f"{self.path}: cannot read the lock (Too many open files)")
+
+    lock = StoreLock(tmp_path).acquire()
+    monkeypatch.setattr(StoreLock, "_read", no_descriptor)
+    lock.release()
+    assert not (tmp_path / LOCK_NAME).exists()
+    lock = StoreLock(tmp_path).acquire()
+    (tmp_path / "other").write_text("{}")
+    os.replace(tmp_path / "other", tmp_path / LOCK_NAME)
+    lock.release()
+    assert (tmp_path / LOCK_NAME).read_text() == "{}"
