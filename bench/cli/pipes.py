@@ -33,7 +33,7 @@ class ReaderGone:
         if not self.gone:
             with self._quiet():
                 return self._stream.write(text)
-        return len(text)
+        return len(text)  # gone now or before: the text is dropped, as /dev/null takes it
 
     def writelines(self, lines: Any) -> None:
         for line in lines:
