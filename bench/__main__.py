@@ -13,13 +13,16 @@ import sys
 
 
 def _stop_while_starting(signum: int, frame: object) -> None:
-    """SIGINT or SIGTERM before the command line is loaded: nothing was written yet."""
+    """SIGINT, SIGTERM or SIGHUP before the command line is loaded: nothing was written yet."""
     sys.stderr.write("interrupted: nothing was written\n")
     sys.exit(128 + signum)
 
 
 def main() -> None:
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:  # under nohup a hang-up must not stop bench
+        signals.append(signal.SIGHUP)
+    for signum in signals:
         signal.signal(signum, _stop_while_starting)
     from bench.cli import main as command_line
 

@@ -94,12 +94,14 @@ def summary_lines(summary: "RunSummary") -> list[str]:
 
 
 #: Classes a caller catches or filters, imported from their modules when first asked for.
-_LAZY = {"RunWarning": "bench.execute.runner", "Interrupted": "bench.execute.backends", "raise_interrupted": "bench.execute.backends"}
+_LAZY = {"RunWarning": "bench.execute.runner", "Interrupted": "bench.execute.backends", "raise_interrupted": "bench.execute.backends",
+         "stop_signals": "bench.execute.backends"}
 
 
 def __getattr__(name: str) -> Any:
     """``api.RunWarning`` (a run's notes, as warnings), ``api.Interrupted`` (a run stopped by
-    SIGINT/SIGTERM) and ``api.raise_interrupted`` (the signal handler that raises it), imported
+    SIGINT/SIGTERM/SIGHUP), ``api.raise_interrupted`` (the signal handler that raises it) and
+    ``api.stop_signals`` (the signals it handles), imported
     on first use so that importing bench.api stays light."""
     if name in _LAZY:
         import importlib
@@ -405,15 +407,32 @@ class DatasetInfo:
     description: str
     root: Path
     pins: str
+    #: Whether its files are here, and what to run when they are not (``_presence_line``).
+    presence: str
 
 
 def datasets() -> list[DatasetInfo]:
-    """Every registered dataset: image count, where its files are looked for, what pins them."""
+    """Every registered dataset: image count, where its files are looked for, what pins them,
+    and whether they are present."""
     from bench.plan import datasets as dataset_registry
 
     root = dataset_registry.default_data_dir()
-    return [DatasetInfo(name, ds.image_count, ds.description, ds.root(root), _pin_line(ds, root))
+    return [DatasetInfo(name, ds.image_count, ds.description, ds.root(root), _pin_line(ds, root),
+                        _presence_line(ds, root))
             for name, ds in sorted(dataset_registry.registered_datasets().items())]
+
+
+def _presence_line(ds: "NamedDataset", data_dir: Path) -> str:
+    """Whether a dataset's files are present (looked up, not hashed: `bench run` checks them)."""
+    present, expected = ds.presence(data_dir)
+    root = ds.root(data_dir)
+    if expected is not None and present == expected:
+        return f"present: all {present} files in {root}"
+    fetch = f"run `bench datasets fetch {ds.name}`"
+    if present == 0:
+        extracted = " (archive not extracted)" if ds.archive is not None else ""
+        return f"not present{extracted}: no files in {root}; {fetch}"
+    return f"partly present: {present} of {expected} files in {root}; {fetch}"
 
 
 def _pin_line(ds: "NamedDataset", data_dir: Path) -> str:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench import registry
-from bench.errors import CodecUnavailable, ConfigError, one_line
+from bench.errors import CodecUnavailable, ConfigError, ImageError, one_line
 
 ENTRY_POINT_GROUP = registry.GROUPS["codec"]
 
@@ -127,6 +127,11 @@ class Codec(abc.ABC):
     #: ``bench run --jobs`` changes. Classical codecs keep 0, their decoders are integer; a learned
     #: codec declares its measured cross-thread worst case with a margin (docs/ci.md).
     decode_tolerance_db: ClassVar[float] = 0.0
+    #: The smallest image the codec codes, (width, height) in pixels, found by trying sizes
+    #: (docs/inn-codecs.md, docs/compressai-codecs.md). A smaller image is refused before it is
+    #: encoded, in one line naming it (``check_image_size``): a network's own error on a too
+    #: small input names neither the image nor the cause.
+    min_image_size: ClassVar[tuple[int, int]] = (1, 1)
 
     def __init__(self, **params: Any) -> None:
         unknown, wrong = self.check_values(params)
@@ -217,6 +222,14 @@ class Codec(abc.ABC):
         ``decode`` must equal this rounded to nearest; ``encode`` then also accepts such an array.
         """
         raise NotImplementedError(f"codec {self.name!r} has no float reconstruction")
+
+    def check_image_size(self, image: np.ndarray, name: str) -> None:
+        """Refuse ``image`` (called ``name`` in the message) when it is below ``min_image_size``."""
+        height, width = image.shape[:2]
+        min_width, min_height = self.min_image_size
+        if width < min_width or height < min_height:
+            raise ImageError(f"{name}: image is {width}×{height}; codec {self.name} needs at least "
+                             f"{min_width}×{min_height} pixels, use larger images or leave {self.name} out")
 
     def check_decoder_options(self, options: dict[str, Any]) -> dict[str, Any]:
         """Merge decoder options with their defaults, rejecting unknown names."""

@@ -38,6 +38,10 @@ class ResultsError(BenchError):
     """A results folder or parquet file cannot be read as this harness's rows."""
 
 
+class OutOfResources(BenchError):
+    """The process ran out of file descriptors or memory mid-run; the line says what is stored."""
+
+
 class AnalysisError(BenchError):
     """Stored rows cannot support the requested table or figure (no rows selected, no common images)."""
 

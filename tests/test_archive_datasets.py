@@ -276,3 +276,45 @@ def test_not_extracted_without_download_says_how(tmp_path, monkeypatch):
     with pytest.raises(DatasetError) as exc:
         resolve("div2k-valid", tmp_path, download=False)
     assert "bench datasets fetch div2k-valid" in one_line(exc) and "--archive FILE" in str(exc.value)
+
+
+def test_run_offline_names_the_command_that_takes_an_archive(tmp_path, monkeypatch):
+    """`bench run --dataset div2k-valid` with no network: the line names `bench datasets fetch
+    div2k-valid --archive FILE` (it said "pass --archive FILE", an option `bench run` lacks)."""
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    use_dataset(monkeypatch, "div2k-valid", zip_archive(images_in("DIV2K_valid_HR")))
+    monkeypatch.setenv("BENCH_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["run", "--dataset", "div2k-valid", "--codec", "jpeg", "--metric", "psnr_rgb",
+                                      "--results", str(tmp_path / "store")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert "download DIV2K_valid_HR.zip by hand and run `bench datasets fetch div2k-valid --archive FILE`" in text
+
+
+def test_bench_datasets_list_says_whether_the_files_are_present(tmp_path, monkeypatch):
+    """Per dataset: all files present, some, or none (an archive not extracted), with the folder
+    and the fetch command; found by looking, not by hashing."""
+    from typer.testing import CliRunner
+
+    from bench.cli import app
+
+    use_dataset(monkeypatch, "div2k-valid", zip_archive(images_in("DIV2K_valid_HR")))
+    monkeypatch.setenv("BENCH_DATA_DIR", str(tmp_path))
+    listing = lambda: " ".join(CliRunner().invoke(app, ["datasets", "list"]).output.split())  # noqa: E731
+    root = tmp_path / "div2k-valid"
+    assert (f"not present (archive not extracted): no files in {root}; run `bench datasets fetch div2k-valid`"
+            in listing())
+    bench.plan.datasets.fetch_dataset("div2k-valid", tmp_path, archive_file=_saved_archive(tmp_path))
+    assert f"present: all {len(NAMES)} files in {root}" in listing()
+    (root / NAMES[0]).unlink()
+    assert (f"partly present: {len(NAMES) - 1} of {len(NAMES)} files in {root}; run `bench datasets fetch "
+            "div2k-valid`") in listing()
+
+
+def _saved_archive(folder: Path) -> Path:
+    path = folder / "DIV2K_valid_HR.zip"
+    path.write_bytes(zip_archive(images_in("DIV2K_valid_HR")))
+    return path

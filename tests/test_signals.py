@@ -91,3 +91,55 @@ def test_ctrl_c_keeps_each_finished_learned_row_at_two_jobs(tmp_path, tiny):
     rows = store.read()
     assert len(rows) == stored and 1 <= stored < 4, output
     assert rows["error"].isna().all() and set(rows["codec"]) == {"iat"}
+
+
+def _children(pid: int) -> set[int]:
+    """Process ids whose parent is ``pid`` (Linux ``/proc``): a run's loky workers and trackers."""
+    from pathlib import Path
+
+    found = set()
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+        except (OSError, IndexError):
+            pass
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds worker processes through /proc")
+def test_sighup_is_sigterm_lock_released_and_no_worker_survives(tmp_path, photo):
+    """A closed terminal (SIGHUP) during `bench run --jobs 2`: one `interrupted:` line, exit 129,
+    the rows stored counted, the lock gone, and every process the run started (its loky workers,
+    by pid) ended; SIGHUP's default action used to leave the lock and orphan the workers."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for name, top in (("a.png", 0), ("b.png", 40)):
+        Image.fromarray(photo[top:top + 16, :24]).save(images / name)
+    store = Store(tmp_path / "store")
+    command = [sys.executable, "-c", "from bench.cli import main; main()", "run", "--dataset", str(images),
+               "--codec", "jpeg", "--metric", "psnr_rgb", "--jobs", "2", "--results", str(store.root),
+               *[a for rate in range(2, 100) for a in ("--rate", str(rate))]]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not store.parts() and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.02)
+    workers = _children(process.pid)
+    assert process.poll() is None and len(workers) >= 2, "the run ended before it could be hung up"
+    os.kill(process.pid, signal.SIGHUP)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 129, err
+    assert "Traceback" not in err and len(re.findall("interrupted:", err)) == 1, err
+    stored = int(re.search(r"interrupted: (\d+) rows stored", err).group(1))
+    assert stored == len(store.read()) >= 1
+    assert not (store.root / ".lock").exists()
+    deadline = time.monotonic() + 20  # killed workers leave /proc once their parent has gone
+    while (alive := [pid for pid in workers if Path(f"/proc/{pid}").exists()]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive, f"processes {alive} of the run outlived it"

@@ -16,6 +16,7 @@ import typer
 
 from bench import api
 from bench.cli.app import app, console, console_error, err_console
+from bench.cli.pipes import readers_may_leave
 from bench.errors import BenchError
 
 # Subcommand modules register themselves on ``app`` when imported.
@@ -39,19 +40,21 @@ def _options(
 
 
 def main() -> None:
-    """The ``bench`` entry point: a BenchError is one line and exit status 2; SIGINT or SIGTERM
-    in any phase (start-up, reading a store, planning) is one line and 130 or 143, never a
-    traceback. ``bench run`` replaces the handlers with its own while it runs."""
+    """The ``bench`` entry point: a BenchError is one line and exit status 2; SIGINT, SIGTERM or
+    SIGHUP in any phase (start-up, reading a store, planning) is one line and 130, 143 or 129,
+    never a traceback. ``bench run`` replaces the handlers with its own while it runs. A reader
+    that closes stdout early (``| head``) does not change the exit status (``bench.cli.pipes``)."""
     import signal
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in api.stop_signals():
         signal.signal(signum, api.raise_interrupted)
-    try:
-        app()
-    except BenchError as exc:
-        console_error(str(exc))
-        sys.exit(2)
-    except KeyboardInterrupt as exc:
-        stopped = exc if isinstance(exc, api.Interrupted) else api.Interrupted(signal.SIGINT)
-        err_console.print(str(stopped), highlight=False, soft_wrap=True)
-        sys.exit(stopped.exit_status)
+    with readers_may_leave():
+        try:
+            app()
+        except BenchError as exc:
+            console_error(str(exc))
+            sys.exit(2)
+        except KeyboardInterrupt as exc:
+            stopped = exc if isinstance(exc, api.Interrupted) else api.Interrupted(signal.SIGINT)
+            err_console.print(str(stopped), highlight=False, soft_wrap=True)
+            sys.exit(stopped.exit_status)

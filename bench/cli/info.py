@@ -29,11 +29,13 @@ app.add_typer(datasets_app, name="datasets")
 
 @datasets_app.command("list")
 def datasets_list() -> None:
-    """Registered datasets: image count, where their files are looked for, and what pins them."""
+    """Registered datasets: image count, where their files are looked for, what pins them, and
+    whether their files are present."""
     for ds in api.datasets():
         console.print(styled((ds.name, "bold"), f": {ds.image_count} images; {ds.description} ({ds.root})"),
                       highlight=False, soft_wrap=True)
         console.print(f"  {ds.pins}", highlight=False, soft_wrap=True)
+        console.print(f"  {ds.presence}", highlight=False, soft_wrap=True)
 
 
 @datasets_app.command("fetch")

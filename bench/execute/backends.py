@@ -6,8 +6,8 @@ that runs many tasks sends each group of rows back as it completes (``streams``)
 queue its workers reach. Workers are long-lived on every backend, so per-process caches (a
 loaded model, decoded images) last.
 
-How a run stops early also lives here: ``StopOnSignals`` turns SIGINT and SIGTERM into
-``Interrupted`` in the main thread, and ``abort`` throws an exception into a row stream so the
+How a run stops early also lives here: ``StopOnSignals`` turns SIGINT, SIGTERM and SIGHUP
+into ``Interrupted`` in the main thread, and ``abort`` throws an exception into a row stream so the
 backend ends its workers (the loky pool's are killed, Dask closes its client).
 """
 
@@ -227,8 +227,18 @@ class _SendToDaskQueue:
         Queue(self.name).put(rows)
 
 
+def stop_signals() -> tuple[int, ...]:
+    """The signals that stop a command with one line: SIGINT, SIGTERM and SIGHUP (a closed
+    terminal or ssh session, whose default action would leave the lock and the workers behind).
+    SIGHUP is left alone where it is ignored already: under ``nohup`` the run must go on."""
+    signals = [signal.SIGINT, signal.SIGTERM]
+    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
+        signals.append(signal.SIGHUP)
+    return tuple(signals)
+
+
 class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM stopped a run; ``stored`` of its rows are in ``folder``.
+    """SIGINT, SIGTERM or SIGHUP stopped a run; ``stored`` of its rows are in ``folder``.
 
     A KeyboardInterrupt, so ``except Exception`` (a task that turns failures into rows) never
     swallows it, and a notebook user sees the interrupt they expect.
@@ -242,7 +252,7 @@ class Interrupted(KeyboardInterrupt):
 
     @property
     def exit_status(self) -> int:
-        """The shell's convention: 128 + signal number (130 for SIGINT, 143 for SIGTERM)."""
+        """The shell's convention: 128 + signal number (130 SIGINT, 143 SIGTERM, 129 SIGHUP)."""
         return 128 + self.signum
 
     def __str__(self) -> str:
@@ -258,15 +268,14 @@ def raise_interrupted(signum: int, frame: FrameType | None) -> None:
 
 
 class StopOnSignals:
-    """While active, SIGINT and SIGTERM raise Interrupted in the main thread, once.
+    """While active, SIGINT, SIGTERM and SIGHUP (``stop_signals``) raise Interrupted in the main
+    thread, once.
 
     Later signals are ignored until the block ends, so the rows already complete can be
     written. Inside ``held()`` (a part being written) a signal waits until the block ends,
     so a part is either written and counted or not written at all. Outside the main thread
     (where Python cannot install handlers) it does nothing.
     """
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self._previous: dict[int, Any] = {}
@@ -276,7 +285,7 @@ class StopOnSignals:
 
     def __enter__(self) -> "StopOnSignals":
         if threading.current_thread() is threading.main_thread():
-            for signum in self.SIGNALS:
+            for signum in stop_signals():
                 self._previous[signum] = signal.signal(signum, self._handle)
         return self
 

@@ -221,6 +221,7 @@ def run_chain(chain: Chain, generations: int, start: int, specs: dict[str, Codec
             row = base_row(task, provenance)
             row.update(width=original.shape[1], height=original.shape[0])
             try:
+                codec.check_image_size(original, str(chain.image.path))
                 measurement = encode_decode_measure(codec, current, original, task.rate, task.decoder_options,
                                                     settings, keep_float=carry_float)
                 row.update(measurement.values)

@@ -16,7 +16,9 @@ from typing import Any, Callable
 from bench.execute.backends import Interrupted, StopOnSignals, abort, stream_results
 from bench.plan.tasks import Task, by_image, units
 from bench.config.provenance import Provenance
+from bench.errors import BenchError, OutOfResources
 from bench.store import BufferedWriter, Store, StoreWriteError, save_recovery
+from bench.store.shortage import shortage
 from bench.store.parts import part_name
 from bench.execute.summary import RunSummary
 from bench.execute.worker import Settings, run_batch, run_unit
@@ -35,7 +37,8 @@ def execute(tasks: list[Task], skipped: int, settings: Settings, store: Store, p
     more workers than work items. On Interrupted (``stop`` turns SIGINT/SIGTERM into it) the
     workers are stopped, the rows already here are written and the exception says how many
     this run stored. A part that cannot be written stops the run at once: the rows not in the
-    store go to a recovery file, and the error names it (or says how many rows were lost).
+    store go to a recovery file, and the error names it (or says how many rows were lost). Out
+    of file descriptors or memory (``bench.store.shortage``) is one line too, the workers ended.
     """
     start = time.perf_counter()
     summary = RunSummary(planned=len(tasks) + skipped, skipped=skipped, results=store.root)
@@ -70,9 +73,26 @@ def execute(tasks: list[Task], skipped: int, settings: Settings, store: Store, p
     except StoreWriteError as failed:
         abort(rows, failed)
         raise write_failure(failed, writer, store, provenance.run_id) from None
+    except (OSError, MemoryError) as exc:
+        if shortage(exc) is None:
+            raise
+        abort(rows, exc)  # the workers' pipes and memory are freed first, so the rows here can be written
+        raise out_of_resources(exc, writer, store, provenance.run_id) from None
     summary.written = writer.written
     summary.wall_s = time.perf_counter() - start
     return summary
+
+
+def out_of_resources(exc: OSError | MemoryError, writer: BufferedWriter, store: Store, run_id: str) -> BenchError:
+    """The one line for a run that ran out of file descriptors or memory (starting its workers,
+    or receiving their rows): the rows received are written, or kept in a recovery file."""
+    reason, fix = shortage(exc) or ("out of resources", "pass fewer --jobs")
+    try:
+        writer.flush()
+    except StoreWriteError as failed:
+        return write_failure(failed, writer, store, run_id)
+    return OutOfResources(f"{store.root}: the run stopped: {reason}; {writer.written} rows stored; {fix}, "
+                          "then run the same command to resume")
 
 
 def write_failure(failed: StoreWriteError, writer: BufferedWriter, store: Store, run_id: str) -> StoreWriteError:

@@ -236,6 +236,7 @@ def run_task(task: Task, settings: Settings, provenance: Provenance) -> dict[str
         height, width = image.shape[:2]
         row.update(width=width, height=height)
         codec = codec_for(task.codec_impl, task.params)
+        codec.check_image_size(image, str(task.image_path))
         rate = task.rate
         if task.target is not None:
             search = search_target_rate(codec, image, task.target)
@@ -273,6 +274,7 @@ def run_unit(unit: Unit, settings: Settings, provenance: Provenance) -> list[dic
         for row in rows:
             row.update(width=width, height=height)
         codec = codec_for(first.codec_impl, first.params)
+        codec.check_image_size(image, str(first.image_path))
         for row in rows:
             row["command"] = codec.describe(first.rate)
         reference = codec.reference_image(image)

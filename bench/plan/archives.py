@@ -90,15 +90,17 @@ def _progress_printer(label: str) -> Callable[[int, int | None], None]:
     return report
 
 
-#: What a dataset download error advises instead of trying again.
-DATASET_BY_HAND = "download it by hand and run `bench datasets fetch NAME --archive FILE`"
+def by_hand(remote: RemoteArchive, dataset: str) -> str:
+    """What a dataset download error advises instead of trying again: the command that takes an
+    archive downloaded by hand (``bench run`` has no ``--archive``; it reaches downloads too)."""
+    return f"download {remote.filename} by hand and run `bench datasets fetch {dataset} --archive FILE`"
 
 
-def download(remote: RemoteArchive, target: Path,
+def download(remote: RemoteArchive, target: Path, dataset: str,
              progress: Callable[[int, int | None], None] | None = None) -> None:
-    """Download a dataset's archive to ``target`` (see :func:`download_file`)."""
+    """Download dataset ``dataset``'s archive to ``target`` (see :func:`download_file`)."""
     download_file(remote.url, target, remote.size, progress or _progress_printer(f"downloading {remote.filename}"),
-                  by_hand=DATASET_BY_HAND)
+                  by_hand=by_hand(remote, dataset))
 
 
 def download_file(url: str, target: Path, size: int | None = None,

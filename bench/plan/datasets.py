@@ -93,6 +93,22 @@ class NamedDataset:
             return self.archive.image_count
         return len(self.local_names) if self.local_root else len(self.files)
 
+    def presence(self, data_dir: Path) -> tuple[int, int | None]:
+        """(files present, files expected) under ``data_dir``, from the directory alone: no file is
+        hashed (an archive dataset's images are hundreds of megabytes). An archive dataset not yet
+        extracted expects its archive's image count; None when that is not known either."""
+        root = self.root(data_dir)
+        if self.local_root:
+            names: Sequence[str] = self.local_names
+        elif self.archive:
+            manifest = archives.read_manifest(root)
+            if manifest is None:
+                return 0, self.archive.image_count
+            names = list(manifest)
+        else:
+            names = [f.name for f in self.files]
+        return sum((root / name).is_file() for name in names), len(names)
+
     def _archive_files(self, data_dir: Path, download: bool) -> tuple[RemoteFile, ...]:
         """An archive dataset's files and digests from its manifest, extracting the archive first if needed."""
         assert self.archive is not None
@@ -101,7 +117,8 @@ class NamedDataset:
             if not download:
                 raise DatasetError(
                     f"dataset {self.name!r}: not extracted under {self.root(data_dir)}; run `bench datasets fetch "
-                    f"{self.name}` (or `--archive FILE` with {self.archive.filename} downloaded by hand)"
+                    f"{self.name}` (or `bench datasets fetch {self.name} --archive FILE` with "
+                    f"{self.archive.filename} downloaded by hand)"
                 )
             install_archive(self, data_dir)
             manifest = archives.read_manifest(self.root(data_dir)) or {}
@@ -238,7 +255,7 @@ def install_archive(dataset: NamedDataset, data_dir: Path, archive_file: Path | 
     if archive_file is None:
         archive_file = data_dir / ".archives" / remote.filename
         if not archive_file.is_file():
-            archives.download(remote, archive_file)
+            archives.download(remote, archive_file, dataset.name)
     elif not archive_file.is_file():
         raise DatasetError(f"--archive {archive_file}: no such file")
     digest = archives.verify(remote, archive_file, recorded)

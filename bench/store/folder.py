@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -19,9 +20,11 @@ from bench.outputs import output_folder
 from bench.schema import arrow_schema
 from bench.store.checks import REQUIRED_VALUES
 from bench.store.lock import LOCK_NAME
+from bench.store.shortage import shortage
 from bench.store.parts import (
     PART_GLOB,
     TMP_PREFIX,
+    PartVanished,
     StoreWriteError,
     _fsync_dir,
     _reason,
@@ -33,6 +36,8 @@ from bench.store.parts import (
     rows_to_table,
     write_file,
 )
+
+T = TypeVar("T")
 
 
 class Store:
@@ -54,6 +59,8 @@ class Store:
         except StoreWriteError as exc:
             exc.rows = list(rows)
             raise
+        except MemoryError as exc:  # building the table ran out
+            raise self._write_failed(exc, rows) from None
 
     def write_table(self, table: pa.Table) -> Path:
         """Write a table of the store schema as one new part: temp file, fsync, rename.
@@ -65,21 +72,27 @@ class Store:
         name = part_name()
         final = self.root / name
         tmp = self.root / f"{TMP_PREFIX}{name}"
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd")
         try:
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, compression="zstd")
             output_folder(self.root, "results store")
             write_file(tmp, sink.getvalue())
             os.replace(tmp, final)
-        except OSError as exc:
+        except (OSError, MemoryError) as exc:
             _remove(tmp)
-            raise StoreWriteError(f"{self.root}: writing a results part failed ({_reason(exc)}); "
-                                  "free space or fix permissions, then run the same command to resume") from None
+            raise self._write_failed(exc) from None
         except BaseException:
             _remove(tmp)
             raise
         _fsync_dir(self.root)
         return final
+
+    def _write_failed(self, exc: OSError | MemoryError, rows: list[dict] | None = None) -> StoreWriteError:
+        """The one line for a part that could not be written: a full disk, a permission, or the
+        process out of file descriptors or memory, each with its own fix."""
+        reason, fix = shortage(exc) or (_reason(exc), "free space or fix permissions")
+        return StoreWriteError(f"{self.root}: writing a results part failed ({reason}); {fix}, "
+                               "then run the same command to resume", rows)
 
     def check_writable(self) -> None:
         """Create the folder and write and remove a probe file, so an unwritable store is one
@@ -141,18 +154,31 @@ class Store:
 
     def read(self, include_errors: bool = True) -> pd.DataFrame:
         """All rows, one per key; error rows only where no successful row exists."""
-        return deduplicate([read_part(part) for part in self.parts()], include_errors)
+        return deduplicate(self._read_parts(read_part), include_errors)
+
+    def _read_parts(self, read: Callable[[Path], T]) -> list[T]:
+        """``read`` of every part. A part that vanishes under the reader (a ``bench compact``
+        replaced it with the merged part) is not a broken store: the parts are listed again and
+        read once more; a store that changes again in that time is one line asking to rerun."""
+        try:
+            return [read(part) for part in self.parts()]
+        except PartVanished:
+            pass
+        try:
+            return [read(part) for part in self.parts()]
+        except PartVanished:
+            raise ResultsError(f"{self.root}: the store changed while it was read (a compact?); "
+                               "run the command again") from None
 
     def finished_keys(self) -> set[str]:
         """Keys of rows that succeeded; these tasks are skipped when a run resumes. The columns
         every row needs are read and checked too, so a bad part stops the run before any work
         rather than having its rows measured again."""
-        keys: set[str] = set()
-        for part in self.parts():
+        def finished(part: Path) -> list[str]:
             table = read_part(part, columns=list(dict.fromkeys(("key", "error", *REQUIRED_VALUES))))
-            ok = table.filter(pa.compute.is_null(table["error"]))
-            keys.update(ok["key"].to_pylist())
-        return keys
+            return table.filter(pa.compute.is_null(table["error"]))["key"].to_pylist()
+
+        return {key for keys in self._read_parts(finished) for key in keys}
 
 
 def read_rows(path: Path | str) -> pd.DataFrame:

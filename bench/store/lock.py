@@ -41,6 +41,8 @@ class StoreLock:
         self.root = Path(root)
         self.path = self.root / LOCK_NAME
         self.note: str | None = None
+        #: (device, inode) of the lock file this process created, for ``release``.
+        self._identity: tuple[int, int] | None = None
         self._content = json.dumps({"pid": os.getpid(), "host": platform.node(), "command": command,
                                     "since": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")})
 
@@ -69,18 +71,26 @@ class StoreLock:
                                       "pass --results a writable folder") from None
             try:
                 os.write(fd, self._content.encode())
+                self._identity = _identity(os.fstat(fd))
             finally:
                 os.close(fd)
             return self
         raise StoreInUse(f"{self.root} is in use: its lock changed hands 50 times; try again")
 
     def release(self) -> None:
-        """Remove the lock if it is still this run's (a lock replaced by something else is left)."""
+        """Remove the lock if it is still this run's (a lock replaced by something else is left).
+
+        A process out of file descriptors cannot open the lock to read it: then the file is
+        recognised by ``lstat`` alone (no descriptor needed) as the one this process created."""
         try:
-            if self._read() == self._content:
-                _remove(self.path)
+            mine = self._read() == self._content
         except StoreInUse:
-            pass
+            try:
+                mine = self._identity is not None and _identity(self.path.lstat()) == self._identity
+            except OSError:
+                mine = False
+        if mine:
+            _remove(self.path)
 
     def __enter__(self) -> "StoreLock":
         return self.acquire()
@@ -139,6 +149,7 @@ class StoreLock:
             tmp = self.root / f"{TMP_PREFIX}lock-{os.getpid()}"
             write_file(tmp, self._content.encode())
             os.replace(tmp, self.path)
+            self._identity = _identity(self.path.lstat())
         finally:
             _remove(marker)
         info = _holder(held)
@@ -163,6 +174,10 @@ class StoreLock:
         info = _holder(held)
         return (f"{self.root} is in use by {info.get('command', 'bench run')} (pid {info.get('pid', '?')} on {info.get('host', '?')} "
                 f"since {info.get('since', '?')}); wait for it or remove {self.path} if that process is gone")
+
+
+def _identity(status: os.stat_result) -> tuple[int, int]:
+    return status.st_dev, status.st_ino
 
 
 def lock_problem(content: str) -> str | None:

@@ -41,15 +41,28 @@ class StoreWriteError(ResultsError):
         self.rows = rows or []
 
 
+class PartVanished(ResultsError):
+    """A part listed a moment ago is gone: the store changed while it was read (``bench compact``
+    replaces every part by one), which is not a broken store."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path}: removed while it was read")
+
+
 def check_part_file(path: Path) -> None:
     """Refuse a part that is not a regular file, from ``lstat`` alone: opening a FIFO named like
     a part would block for ever (signals included, inside the parquet reader), a directory or a
     device is a traceback or worse. A symbolic link is followed only to a regular file."""
     try:
         mode = path.lstat().st_mode
+    except FileNotFoundError:
+        raise PartVanished(path) from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot be read ({_reason(exc)}); move it out of the results") from None
+    try:
         if stat.S_ISLNK(mode):
             mode = path.stat().st_mode
-    except OSError as exc:
+    except OSError as exc:  # a dangling link stays what it is: a broken entry
         raise ResultsError(f"{path}: cannot be read ({_reason(exc)}); move it out of the results") from None
     if not stat.S_ISREG(mode):
         raise ResultsError(f"{path}: {_kind(mode)}, not a results part; move it out of the results")
@@ -84,6 +97,8 @@ def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
                 raise ResultsError(f"{path}: {version_mismatch(version)}")
             extra = check_columns(schema, path)
             table = part.read(columns=[name for name in schema.names if name not in extra] if columns is None else columns)
+    except FileNotFoundError:  # it passed ``check_part_file`` a moment ago
+        raise PartVanished(path) from None
     except (OSError, pa.ArrowException) as exc:
         raise ResultsError(f"{path}: not a readable parquet file ({one_line(exc)}); move it out of the results") from None
     if extra:

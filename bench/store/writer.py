@@ -61,17 +61,17 @@ class BufferedWriter:
 
 def save_recovery(rows: list[dict], run_id: str) -> Path | None:
     """Write rows a full or unwritable store could not take to ``recovered-<run>.parquet`` in
-    the system temporary folder; None when that fails too."""
+    the system temporary folder; None when that fails too (out of space, descriptors or memory)."""
     if not rows:
         return None
     target = Path(tempfile.gettempdir()) / f"recovered-{run_id}.parquet"
-    sink = pa.BufferOutputStream()
-    pq.write_table(rows_to_table(rows), sink, compression="zstd")
     tmp = target.with_name(f"{TMP_PREFIX}{target.name}")
     try:
+        sink = pa.BufferOutputStream()
+        pq.write_table(rows_to_table(rows), sink, compression="zstd")
         write_file(tmp, sink.getvalue())
         os.replace(tmp, target)
-    except OSError:
+    except (OSError, MemoryError):
         _remove(tmp)
         return None
     return target

@@ -33,6 +33,9 @@ class _CompressaiCodec(Codec):
 
     learned = True
     supports_float_carry = True
+    #: Tried from 1×1 up on every zoo architecture (1×1, 3×1, 7×5, 32×32, …): every size codes, as
+    #: ``pad`` brings the image to a multiple of 64 before the analysis transform.
+    min_image_size = (1, 1)
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)

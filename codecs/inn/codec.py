@@ -57,6 +57,9 @@ CROSS_THREAD_TOLERANCE_DB = 1e-3
 
 class _LearnedCodec(Codec):
     learned = True
+    #: Tried from 1×1 up (1×1, 3×1, 1×64, 7×5, 32×32, …): every size codes, as the image is padded
+    #: by edge replication to the model's stride before the transform and cropped after it.
+    min_image_size = (1, 1)
     integer_rates = True
     supports_float_carry = True
     model_class: ClassVar[type]

@@ -75,13 +75,16 @@ def wavefronts(height: int, width: int, size: int) -> list[tuple[np.ndarray, np.
     """Positions (i, j) grouped by t = (r+1)·i + j, in increasing t.
 
     A causal neighbour (i+di, j+dj) has di < 0 and |dj| ≤ r, or di = 0 and dj < 0, so its t is
-    smaller: each wavefront depends only on earlier ones.
+    smaller: each wavefront depends only on earlier ones. A sub-band narrower than r+1 (a small
+    image's coarsest levels) has values of t that hold no position; they are left out, since
+    coding an empty wavefront fails (its parameters cannot be shaped).
     """
     a = size // 2 + 1
     out = []
     for t in range(a * (height - 1) + width):
         i = np.arange(max(0, -(-(t - width + 1) // a)), min(height - 1, t // a) + 1)
-        out.append((i, t - a * i))
+        if len(i):
+            out.append((i, t - a * i))
     return out
 
 
@@ -243,6 +246,8 @@ class GroupCoder:
         hp, wp = height + r, width + 2 * r
         device = ctx.spatial.weight.device
         dtype = ctx.spatial.weight.dtype
+        if self.lo == self.hi:  # every symbol is lo, which the header's range says already; a
+            return torch.full((g * c, height, width), float(self.lo), device=device, dtype=dtype)  # one-bin pmf cannot be coded
         buffer = torch.zeros(g, c, hp * wp, device=device, dtype=dtype)
         if symbols is not None:
             buffer.view(g, c, hp, wp)[:, :, r:, r:r + width] = symbols.view(g, c, height, width)

@@ -188,6 +188,9 @@ class ProbDecCodec(_StochasticCodec):
     """
 
     name = "probdec"
+    #: 1×1 and up, thin strips included: a sub-band narrower than the context's reach has empty
+    #: wavefronts, which coding skips, and a group whose symbols are all equal is coded by its range.
+    min_image_size = (1, 1)
     decode_tolerance_db = CROSS_THREAD_TOLERANCE_DB
     param_defaults = {"checkpoints": [DEMO_PROBDEC], "device": "cpu"}
     #: ``scale`` defaults to None (unset): rows then record variance_factor and seed only.
