@@ -604,8 +604,8 @@ def sweep_plot(codec: str, *, knob: str = "scale", fidelity: str = "psnr_rgb", d
     from bench.render.sweep import plot_sweep, points_markdown
 
     check.choice(fidelity, FIDELITIES, "--fidelity")
-    check.output_folder(out, "--out")
     store = results_folder(results, config)
+    check.output_folder(output_path(out, store), "--out")
     rows = stored(store, config)
     filters = parse_where(where)
     rows = select_rows(rows, datasets=list(datasets))
