@@ -287,11 +287,21 @@ class CodecInfo:
 
 
 def codecs() -> list[CodecInfo]:
-    """Every registered codec, by name (each one's module is imported to ask it)."""
-    from bench.codec import registered_codecs
+    """Every registered codec, by name: from its listing (``bench.codec_listings``: no codec is
+    imported), else, for a codec that declares none, from its class (its module imported)."""
+    from bench import registry
 
-    return [CodecInfo(name, cls.rate_parameter, tuple(cls.default_rates), cls.unavailable_reason())
-            for name, cls in sorted(registered_codecs().items())]
+    infos = []
+    for name in registry.names("codec"):
+        listing = registry.load("codec_listing", name)
+        if listing is not None:
+            infos.append(CodecInfo(name, listing.rate_parameter, tuple(listing.default_rates), listing.unavailable()))
+        else:
+            from bench.codec import codec_class
+
+            cls = codec_class(name)
+            infos.append(CodecInfo(name, cls.rate_parameter, tuple(cls.default_rates), cls.unavailable_reason()))
+    return infos
 
 
 @dataclass(frozen=True)
