@@ -237,42 +237,6 @@ def _per_image_mean(anchor_rows: pd.DataFrame | None, fixed: pd.DataFrame | None
     return cells
 
 
-def per_image_bd(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: str = "pchip",
-                 images: str = DEFAULT_IMAGES, reduced: Reduced | None = None) -> pd.DataFrame:
-    """One BD per (dataset, image, curve) against the anchor's curve on the same image.
-
-    Columns: dataset, image, curve, codec, decoder_options, points, bd_rate, bd_quality, note.
-    """
-    check_metric(metric)
-    higher = QUALITY_METRICS[metric]
-    data = (reduced.per_image if reduced else image_rows(rows, images)).dropna(subset=[metric])
-    if data.empty:
-        return pd.DataFrame(columns=["dataset", "image", "curve", "codec", "decoder_options", "points",
-                                     "bd_rate", "bd_quality", "note"])
-    data = _with_labels(data)
-    records = []
-    for dataset, per_dataset in data.groupby("dataset"):
-        options = _anchor_options(per_dataset, anchor)
-        for (image, codec, decoder_options), test in per_dataset.groupby(["image", *CURVE[1:]]):
-            record = {"dataset": dataset, "image": image, "curve": test["curve"].iloc[0], "codec": codec,
-                      "decoder_options": decoder_options, "points": len(test), "bd_rate": math.nan,
-                      "bd_quality": math.nan, "note": ""}
-            reference = per_dataset[(per_dataset["image"] == image) & (per_dataset["codec"] == anchor)
-                                    & (per_dataset["decoder_options"] == options)]
-            if len(test) < MIN_POINTS:
-                record["note"] = points_note(len(test), MIN_POINTS)
-            elif reference.empty:
-                record["note"] = f"n/a (anchor {anchor} not measured on this image)"
-            else:
-                try:
-                    record["bd_rate"], record["bd_quality"] = bd_rate_and_quality(
-                        reference["bpp"], reference[metric], test["bpp"], test[metric], method, higher)
-                except BDError as exc:
-                    record["note"] = f"n/a ({exc})"
-            records.append(record)
-    return pd.DataFrame(records)
-
-
 def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = DEFAULT_IMAGES,
               bpp_range: tuple[float, float] | None = None, interpolation: str = DEFAULT_INTERPOLATION,
               normalise: bool = False, extra_curves: pd.DataFrame | None = None,

@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis.aggregate import (PUBLISHED_PREFIX, QUALITY_METRICS, auc_table, bd_table, incomplete_curves,
-                                      per_image_bd, per_image_points, rd_points, reduce_rows)
+                                      per_image_points, rd_points, reduce_rows)
 from bench.analysis.auc import DEFAULT_INTERPOLATION
 from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from bench.analysis.curves import DEFAULT_IMAGES
+from bench.analysis.per_image_bd import per_image_bd
 from bench.errors import AnalysisError
 
 DEFAULT_METRICS = ("psnr_rgb", "ms_ssim_db", "lpips")
