@@ -52,8 +52,15 @@ def incomplete_note(curve: pd.DataFrame) -> str:
 
 
 def _with_labels(curves: pd.DataFrame) -> pd.DataFrame:
-    labels = curve_labels(list(dict.fromkeys(zip(curves["codec"], curves["decoder_options"]))))
-    return curves.assign(curve=[labels[(c, o)] for c, o in zip(curves["codec"], curves["decoder_options"])])
+    """``curves`` with a ``curve`` column: each row's legend label (``curve_labels``), looked up
+    once per distinct (codec, decoder options) rather than once per row."""
+    if curves.empty:
+        return curves.assign(curve=[])
+    pairs = curves[["codec", "decoder_options"]]
+    distinct = list(pairs.drop_duplicates().itertuples(index=False, name=None))  # in order of first appearance
+    labels = curve_labels(distinct)
+    codes = pairs.groupby(["codec", "decoder_options"], sort=False).ngroup().to_numpy()  # numbered in that order
+    return curves.assign(curve=np.array([labels[pair] for pair in distinct], dtype=object)[codes])
 
 
 def _anchor_options(per_dataset: pd.DataFrame, anchor: str) -> str | None:
