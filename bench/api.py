@@ -55,14 +55,16 @@ def results_folder(results: Path | str | None = None, config: Path | str | None 
     return Path(config_module.load(Path(config) if config else None, codecs=()).results)
 
 
-def stored(results: Path | str | None = None, config: Path | str | None = None) -> "pd.DataFrame":
-    """Every row of a store (one per key); a missing or empty store is a ResultsError."""
+def stored(results: Path | str | None = None, config: Path | str | None = None,
+           columns: Sequence[str] | None = None) -> "pd.DataFrame":
+    """Every row of a store (one per key), of ``columns`` only when given; a missing or empty
+    store is a ResultsError."""
     import pandas as pd
 
     from bench.store import read_rows
 
     source = results_folder(results, config)
-    frame = read_rows(source) if source.exists() else pd.DataFrame()
+    frame = read_rows(source, columns) if source.exists() else pd.DataFrame()
     if frame.empty:
         raise ResultsError(f"{source}: no rows stored yet; run `bench run` first")
     return frame
@@ -138,10 +140,10 @@ def table(results: Path | str | None = None, *, config: Path | str | None = None
     """BD (with bootstrap intervals), AUC, per-image and RD-point tables; written under ``out``
     (one folder per dataset, .md/.tex/.csv) unless ``out`` is None. ``tables.files`` lists them."""
     from bench.analysis.paper import TableSettings, paper_tables
-    from bench.analysis.select import select_rows
+    from bench.analysis.select import columns_for, select_rows
     from bench.render.tables import write_paper_tables
 
-    everything = stored(results, config)
+    everything = stored(results, config, columns_for(where))
     selected = select_rows(everything, list(datasets), list(codecs), where)
     settings = TableSettings(anchor=anchor, metrics=tuple(metrics), method=method, mode=mode, images=images,
                              auc_range=auc_range, auc_interpolation=auc_interpolation, auc_normalise=auc_normalise,
@@ -158,10 +160,10 @@ def plot(results: Path | str | None = None, *, config: Path | str | None = None,
          published_curves: Sequence[str] = (), out: Path | str = Path("results/plots"),
          formats: tuple[str, ...] = ("png", "svg")) -> list[Path]:
     """RD figures per dataset and metric (and per-image panels); returns the files written."""
-    from bench.analysis.select import select_rows
+    from bench.analysis.select import columns_for, select_rows
     from bench.render.rd import DEFAULT_METRICS, plot_per_image, plot_rd
 
-    everything = stored(results, config)
+    everything = stored(results, config, columns_for(where))
     selected = select_rows(everything, list(datasets), list(codecs), where)
     order = colour_order(everything, config)
     chosen = tuple(metrics) or DEFAULT_METRICS
@@ -180,11 +182,12 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
            out: Path | str = Path("results/report.html")) -> Path:
     """One self-contained HTML page (the paper's appendix); returns its path."""
     from bench.analysis.paper import TableSettings
-    from bench.analysis.select import select_rows
+    from bench.analysis.select import columns_for, select_rows
+    from bench.config.environment import RECORDED_COLUMNS
     from bench.render.report import ReportSettings, crop_files, render_report
 
     store = results_folder(results, config)
-    everything = stored(store, config)
+    everything = stored(store, config, columns_for(where, RECORDED_COLUMNS))
     selected = select_rows(everything, list(datasets), list(codecs), where)
     order = colour_order(everything, config)
     settings = ReportSettings(
