@@ -180,7 +180,8 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
            images: str = "own", band: str = "iqr", published_curves: Sequence[str] = (),
            crops: Sequence[Path] = (), resamples: int = DEFAULT_RESAMPLES, published_partial: bool = False,
            out: Path | str = Path("results/report.html")) -> Path:
-    """One self-contained HTML page (the paper's appendix); returns its path."""
+    """One self-contained HTML page (the paper's appendix); returns its path. Per-image tables
+    too long to inline go to ``<out stem>-files/`` beside it, linked from the page."""
     from bench.analysis.paper import TableSettings
     from bench.analysis.select import columns_for, select_rows
     from bench.config.environment import RECORDED_COLUMNS
@@ -194,7 +195,7 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
         title=f"bench report: {store}", codec_order=order, band=band, published=published(published_curves),
         tables=TableSettings(anchor=anchor, images=images, resamples=resamples, codec_order=order,
                              published_partial=published_partial),
-        crops=crop_files([Path(c) for c in crops]))
+        crops=crop_files([Path(c) for c in crops]), files=Path(out).with_name(f"{Path(out).stem}-files"))
     path = Path(out)
     output_folder(path.parent, "report", mark_existing=False)
     path.write_text(render_report(selected, settings), encoding="utf-8")
