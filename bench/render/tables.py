@@ -228,8 +228,9 @@ def one_image_set(tables, dataset: str) -> bool:
     """Whether every curve of ``dataset`` was measured on the same images (then "own" and
     "common" means are the same, and a caption can say so plainly)."""
     points = tables.per_image_points
-    sets = points[points["dataset"] == dataset].groupby("curve")["image"].agg(frozenset)
-    return sets.nunique() <= 1
+    mine = points[points["dataset"] == dataset]
+    # every curve's set equals the union exactly when every curve has as many images as the union
+    return bool((mine.groupby("curve")["image"].nunique() == mine["image"].nunique()).all())
 
 
 def images_note(images: str, counts: pd.Series, same_images: bool = False) -> str:
