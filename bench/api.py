@@ -210,6 +210,11 @@ def write_output_file(path: Path, text: str) -> Path:
     return path
 
 
+#: What the gate reads beyond the analysis columns: an image's hash (part of the match), the
+#: bytes and codec version it compares, and whether the candidate decoded deterministically.
+COMPARED_COLUMNS = ("image_sha256", "bytes", "codec_version", "deterministic_decode")
+
+
 def compare(baseline: Path | str, candidate: Path | str, *, settings: "GateSettings | None" = None,
             datasets: Iterable[str] = (), codecs: Iterable[str] = (), where: Mapping[str, str] | None = None,
             max_bd_rate: float = 0.5, max_psnr_drop: float = 0.05, exact: bool = True, gate: str = "point",
@@ -219,10 +224,12 @@ def compare(baseline: Path | str, candidate: Path | str, *, settings: "GateSetti
     from bench.analysis.compare import GateSettings, check_rows
     from bench.analysis.compare import compare as judge
     from bench.analysis.compare import narrow
+    from bench.analysis.select import columns_for
     from bench.store import read_rows
 
     settings = settings or GateSettings(max_bd_rate, max_psnr_drop, exact, gate, resamples, seed)
-    base_rows, cand_rows = read_rows(baseline), read_rows(candidate)
+    columns = columns_for(where, COMPARED_COLUMNS)
+    base_rows, cand_rows = read_rows(baseline, columns), read_rows(candidate, columns)
     check_rows(base_rows, baseline, require_rows=True)  # named by path here; compare() checks again by role
     check_rows(cand_rows, candidate)
     try:
