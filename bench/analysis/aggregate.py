@@ -22,8 +22,8 @@ from bench.analysis.auc import (DEFAULT_INTERPOLATION, MIN_POINTS as AUC_MIN_POI
 from bench.analysis.bd import MIN_POINTS, BDError, bd_of_pairs, bd_rate_and_quality
 from bench.analysis.bootstrap import (DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, bd_intervals, mean_interval,
                                       too_few_images)
-from bench.analysis.curves import (CURVE, DEFAULT_IMAGES, curve_labels, dropped_text, image_rows, images_text,
-                                   mean_curves)
+from bench.analysis.curves import (CURVE, DEFAULT_IMAGES, Reduced, curve_labels, dropped_text, image_rows,
+                                   images_text, mean_curves, reduce_rows)
 
 #: Metrics and whether higher values are better.
 QUALITY_METRICS = {"psnr_rgb": True, "psnr_y": True, "ms_ssim_db": True, "lpips": False, "psnr_rgb_float": True}
@@ -67,20 +67,6 @@ def _anchor_options(per_dataset: pd.DataFrame, anchor: str) -> str | None:
     """The decoder-options set of the anchor curve: its only one, or the first in sort order."""
     options = sorted(set(per_dataset.loc[per_dataset["codec"] == anchor, "decoder_options"]))
     return options[0] if options else None
-
-
-@dataclass(frozen=True)
-class Reduced:
-    """A selection's rows reduced once under one ``images`` rule: the per-image rows and the
-    dataset-mean curves (``bench.analysis.curves``). ``paper_tables`` hands one to every table of every
-    metric instead of each table recomputing both."""
-
-    per_image: pd.DataFrame
-    curves: pd.DataFrame
-
-
-def reduce_rows(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> Reduced:
-    return Reduced(image_rows(rows, images), mean_curves(rows, images))
 
 
 def bd_table(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: str = "pchip",

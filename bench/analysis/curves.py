@@ -162,7 +162,12 @@ def mean_curves(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> pd.DataFram
     """One row per (dataset, codec, decoder options, rate): means over images, their spread
     (``<col>_std`` (sample, ddof 1), ``_min``, ``_q25``, ``_q75``, ``_max``), ``n_images``,
     ``n_points`` (rate points of the curve) and ``n_dropped`` (its measurements left out)."""
-    per_image = image_rows(rows, images)
+    return means_of(image_rows(rows, images))
+
+
+def means_of(per_image: pd.DataFrame) -> pd.DataFrame:
+    """``mean_curves`` of rows ``image_rows`` already chose: a command that needs both reduces
+    the store once."""
     spread_names = [f"{c}_{s}" for c in SPREAD_COLUMNS for s in SPREAD_STATS]
     if per_image.empty:
         return pd.DataFrame(columns=[*CURVE_KEYS, *VALUE_COLUMNS, *spread_names, "n_images", "n_points", "n_dropped"])
@@ -252,3 +257,20 @@ def curve_labels(curves: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
             shown = ", ".join(f"{k}={mine[k]}" for k in keys)
             labels[(codec, text)] = f"{codec} ({shown})" if shown else codec
     return labels
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """A selection's rows reduced once under one ``images`` rule: the per-image rows and the
+    dataset-mean curves (``image_rows``, ``means_of``). ``paper_tables`` hands one to every table of every
+    metric instead of each table recomputing both."""
+
+    per_image: pd.DataFrame
+    curves: pd.DataFrame
+
+
+def reduce_rows(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> Reduced:
+    """``rows`` reduced under ``images``, once: on a store of 10^6 rows each reduction costs
+    seconds, and a report needs it for its tables and its figures alike."""
+    per_image = image_rows(rows, images)
+    return Reduced(per_image, means_of(per_image))

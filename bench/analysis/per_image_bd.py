@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.analysis.aggregate import QUALITY_METRICS, Reduced, _anchor_options, _with_labels, check_metric, points_note
+from bench.analysis.aggregate import QUALITY_METRICS, _anchor_options, _with_labels, check_metric, points_note
 from bench.analysis.bd import MIN_POINTS, BDError, bd_many, bd_rate_and_quality
-from bench.analysis.curves import CURVE, DEFAULT_IMAGES, image_rows
+from bench.analysis.curves import CURVE, DEFAULT_IMAGES, Reduced, image_rows
 
 COLUMNS = ["dataset", "image", "curve", "codec", "decoder_options", "points", "bd_rate", "bd_quality", "note"]
 #: The order of the pairs: the groupby order of the loop this replaces (within a dataset).

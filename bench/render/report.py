@@ -37,7 +37,7 @@ from bench.render.style import codec_colours, display_name, images_text
 from bench.schema import COLUMNS
 from bench.render.tables import (auc_caption, auc_display, bd_caption, bd_display, images_note, per_image_bd_display,
                                  per_image_display, points_display)
-from bench.analysis.curves import image_rows
+from bench.analysis.curves import Reduced, reduce_rows
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
@@ -105,10 +105,12 @@ def _rd_stem(stem: str, metrics: Sequence[str]) -> tuple[str, str, bool]:
     raise AnalysisError(f"RD figure {stem!r}: its name ends in none of the metrics {', '.join(metrics)}")
 
 
-def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[ReportFigure]:
-    """Every figure of the page, in order: RD per metric, then per-image panels, per dataset."""
+def report_figures(rows: pd.DataFrame, settings: ReportSettings, reduced: Reduced | None = None) -> Iterator[ReportFigure]:
+    """Every figure of the page, in order: RD per metric, then per-image panels, per dataset
+    (``reduced``: ``rows`` already reduced under the tables' ``images``)."""
     images = settings.tables.images
-    per_image = image_rows(rows, images)
+    reduced = reduced or reduce_rows(rows, images)
+    per_image = reduced.per_image
     over = {safe_name(str(d)): over_images(data, images) for d, data in per_image.groupby("dataset", sort=True)}
     spread = {"iqr": "interquartile range", "minmax": "min–max", "none": ""}[settings.band]
     extras = ("; stars: codecs measured at one rate point"
@@ -116,7 +118,8 @@ def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[Rep
               + ("; dashed: published curves (the papers' dataset means, as published)"
                  if settings.published is not None else ""))
     metrics = settings.tables.metrics or ("psnr_rgb", "ms_ssim_db", "lpips")
-    for stem, fig in rd_figures(rows, metrics, images, settings.codec_order, settings.band, settings.published):
+    for stem, fig in rd_figures(rows, metrics, images, settings.codec_order, settings.band, settings.published,
+                                reduced=reduced):
         dataset, metric, options = _rd_stem(stem, metrics)
         what = ("every decoder option of the codecs run with several (the figure before draws each such "
                 "codec's best option per rate)" if options else "for each codec")
@@ -268,8 +271,9 @@ def _environment(rows: pd.DataFrame) -> list[str]:
 def render_report(rows: pd.DataFrame, settings: ReportSettings) -> str:
     """The report as one HTML string; images embedded, no external resource but the CSV files of
     per-image tables too long to inline (``ReportSettings.files``)."""
-    tables = paper_tables(rows, settings.tables)
-    figures = list(report_figures(rows, settings))
+    reduced = reduce_rows(rows, settings.tables.images)  # once, for the tables and the figures
+    tables = paper_tables(rows, settings.tables, reduced)
+    figures = list(report_figures(rows, settings, reduced))
     datasets = sorted(set(rows["dataset"].astype(str)))
     parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>{html.escape(settings.title)}</title><style>{STYLE}</style></head><body>",
