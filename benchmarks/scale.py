@@ -44,9 +44,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cli_latency import extract  # noqa: E402 (a sibling script)
 
-#: Runs ``bench ARGS`` and prints the process's peak RSS (KiB) last on stderr.
+#: Runs ``bench ARGS`` and prints the process's peak RSS (KiB) and CPU seconds last on stderr.
 ENTRY = ("import resource, sys; sys.argv[0] = 'bench'\nfrom bench.cli import main\ntry:\n    main()\n"
-         "finally:\n    print('maxrss', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)")
+         "finally:\n    use = resource.getrusage(resource.RUSAGE_SELF)\n"
+         "    print('maxrss', use.ru_maxrss, use.ru_utime + use.ru_stime, file=sys.stderr)")
 
 
 def base_store(folder: Path) -> Path:
@@ -114,20 +115,21 @@ def linked(full: Path, folder: Path, rows: int, part_rows: int) -> Path:
     return folder
 
 
-def timed(args: list[str], pythonpath: Path, cwd: Path, timeout: float) -> tuple[float, float]:
-    """(wall seconds, peak RSS in MiB) of ``bench ARGS`` in a fresh interpreter; NaN on a timeout."""
+def timed(args: list[str], pythonpath: Path, cwd: Path, timeout: float) -> tuple[float, float, float]:
+    """(wall seconds, peak RSS in MiB, CPU seconds) of ``bench ARGS`` in a fresh interpreter; NaN
+    on a timeout. CPU seconds say more than wall time on a machine others load."""
     env = {**os.environ, "PYTHONPATH": str(pythonpath)}
     start = time.perf_counter()
     try:
         result = subprocess.run([sys.executable, "-c", ENTRY, *args], cwd=cwd, env=env, capture_output=True,
                                 text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return float("nan"), float("nan")
+        return float("nan"), float("nan"), float("nan")
     elapsed = time.perf_counter() - start
     if result.returncode not in (0, 1):  # compare exits 1 on a failed gate
         raise SystemExit(f"bench {' '.join(args)} failed ({result.returncode}): {result.stderr[-800:]}")
-    rss = next(float(line.split()[1]) / 1024 for line in reversed(result.stderr.splitlines()) if line.startswith("maxrss"))
-    return elapsed, rss
+    last = next(line.split() for line in reversed(result.stderr.splitlines()) if line.startswith("maxrss"))
+    return elapsed, float(last[1]) / 1024, float(last[2])
 
 
 def commands(store: Path, out: Path) -> dict[str, list[str]]:
@@ -153,7 +155,7 @@ def main() -> None:
     stores = {size: linked(full, work / f"rows-{size}", size, args.part_rows) if size != max(args.sizes) else full
               for size in sorted(args.sizes)}
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    results: dict[tuple[int, str, str], list[tuple[float, float]]] = {}
+    results: dict[tuple[int, str, str], list[tuple[float, float, float]]] = {}
     sizes: dict[tuple[int, str], float] = {}
     with tempfile.TemporaryDirectory() as scratch:
         scratch_dir = Path(scratch)
@@ -184,12 +186,13 @@ def main() -> None:
                 "all byte-identical" if not differ else f"differ: {', '.join(differ)}")
     print(f"\n{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; parts of {args.part_rows} rows; "
           f"median of {args.repeats}\n")
-    print("| rows | command | version | wall | peak RSS | report |\n|---|---|---|---|---|---|")
+    print("| rows | command | version | wall | CPU | peak RSS | report |\n|---|---|---|---|---|---|---|")
     for (size, name, label), runs in results.items():
         wall = statistics.median(r[0] for r in runs)
         rss = statistics.median(r[1] for r in runs)
+        cpu = statistics.median(r[2] for r in runs)
         report = f"{sizes[(size, label)]:.1f} MiB" if name == "report" and (size, label) in sizes else ""
-        print(f"| {size:,} | `bench {name}` | {label} | {wall:.1f} s | {rss:,.0f} MiB | {report} |")
+        print(f"| {size:,} | `bench {name}` | {label} | {wall:.1f} s | {cpu:.1f} s | {rss:,.0f} MiB | {report} |")
     if same:
         print(f"\n{same}")
     if args.clean:
