@@ -30,7 +30,8 @@ def per_image_bd(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", meth
     Columns: dataset, image, curve, codec, decoder_options, points, bd_rate, bd_quality, note.
     """
     check_metric(metric)
-    data = (reduced.per_image if reduced else image_rows(rows, images)).dropna(subset=[metric])
+    data = (reduced.per_image if reduced else image_rows(rows, images))[[*CURVE, "image", "bpp", metric]]
+    data = data.dropna(subset=[metric])  # the columns this needs alone: each sort moves every column
     if data.empty:
         return pd.DataFrame(columns=COLUMNS)
     data = _with_labels(data)
