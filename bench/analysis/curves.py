@@ -80,9 +80,9 @@ def complete_block(curve: pd.DataFrame, images: frozenset[str] | None = None) ->
     after image 24 of a 10-rate sweep keeps 24 images × 10 rates, not 25 × 2; one stopped part
     way through its last rate keeps every image at the finished rates.
     """
-    if images is None and curve.groupby(["image", "rate"]).ngroups == curve["image"].nunique() * curve["rate"].nunique():
-        # every image at every rate: the block is the whole curve (the common case, and with
-        # 10^5 images the one where a set per image would cost seconds)
+    if images is None and _every_image_at_every_rate(curve):
+        # the block is the whole curve: the common case, and with 10^5 images the one where a
+        # set per image would cost seconds
         whole_images, whole_rates = frozenset(curve["image"]), frozenset(curve["rate"])
         return Block(whole_images, whole_rates, len(curve) - len(whole_images) * len(whole_rates))
     per_rate = curve.groupby("rate")["image"].agg(frozenset)
@@ -93,6 +93,12 @@ def complete_block(curve: pd.DataFrame, images: frozenset[str] | None = None) ->
     else:
         rates = frozenset(rate for rate, have in per_rate.items() if images <= have)
     return Block(images, rates, len(curve) - len(images) * len(rates))
+
+
+def _every_image_at_every_rate(curve: pd.DataFrame) -> bool:
+    """Whether every image of one curve is measured at every rate the curve has."""
+    pairs = curve.groupby(["image", "rate"]).ngroups
+    return bool(curve["rate"].notna().all()) and pairs == curve["image"].nunique() * curve["rate"].nunique()
 
 
 def curve_blocks(rows: pd.DataFrame, common: dict[str, frozenset[str]] | None = None) -> dict[tuple, Block]:
