@@ -60,14 +60,16 @@ def results_folder(results: Path | str | None = None, config: Path | str | None 
     return Path(config_module.load(Path(config) if config else None, codecs=()).results)
 
 
-def stored(results: Path | str | None = None, config: Path | str | None = None) -> "pd.DataFrame":
-    """Every row of a store (one per key); a missing or empty store is a ResultsError."""
+def stored(results: Path | str | None = None, config: Path | str | None = None,
+           columns: Sequence[str] | None = None) -> "pd.DataFrame":
+    """Every row of a store (one per key), of ``columns`` only when given; a missing or empty
+    store is a ResultsError."""
     import pandas as pd
 
     from bench.store import read_rows
 
     source = results_folder(results, config)
-    frame = read_rows(source) if source.exists() else pd.DataFrame()
+    frame = read_rows(source, columns) if source.exists() else pd.DataFrame()
     if frame.empty:
         raise ResultsError(f"{source}: no rows stored yet; run `bench run` first")
     return frame
@@ -152,7 +154,7 @@ def table(results: Path | str | None = None, *, config: Path | str | None = None
     is None. ``tables.files`` lists them; the tables of an earlier run in those dataset folders
     that this run did not write are removed, each passed to ``on_removed``."""
     from bench.analysis.paper import TableSettings, paper_tables
-    from bench.analysis.select import select_rows
+    from bench.analysis.select import columns_for, select_rows
     from bench.render.names import safe_name
     from bench.render.tables import owned_tables, write_paper_tables
 
@@ -167,7 +169,7 @@ def table(results: Path | str | None = None, *, config: Path | str | None = None
     store = results_folder(results, config)
     if out is not None:
         check.output_folder(output_path(out, store), "--out")
-    everything = stored(store, config)
+    everything = stored(store, config, columns_for(where))
     selected = select_rows(everything, list(datasets), list(codecs), where)
     settings = TableSettings(anchor=anchor, metrics=tuple(metrics), method=method, mode=mode, images=images,
                              auc_range=auc_range, auc_interpolation=auc_interpolation, auc_normalise=auc_normalise,
@@ -199,7 +201,7 @@ def plot(results: Path | str | None = None, *, config: Path | str | None = None,
     beside the store); returns the files written. The RD figures of an earlier run of the drawn
     datasets and metrics that this run did not draw (an ``-options`` figure of options no longer
     stored, per-image panels not asked for) are removed, each passed to ``on_removed``."""
-    from bench.analysis.select import select_rows
+    from bench.analysis.select import columns_for, select_rows
     from bench.render.rd import DEFAULT_METRICS, owned_figures, plot_per_image, plot_rd
 
     check.choices(metrics, ANALYSIS_METRICS, "--metric")
@@ -207,7 +209,7 @@ def plot(results: Path | str | None = None, *, config: Path | str | None = None,
     check.choice(band, BANDS, "--band")
     store = results_folder(results, config)
     check.output_folder(output_path(out, store), "--out")
-    everything = stored(store, config)
+    everything = stored(store, config, columns_for(where))
     selected = select_rows(everything, list(datasets), list(codecs), where)
     order = colour_order(everything, config)
     chosen = tuple(metrics) or DEFAULT_METRICS
@@ -227,29 +229,37 @@ def report(results: Path | str | None = None, *, config: Path | str | None = Non
            crops: Sequence[Path] = (), resamples: int = DEFAULT_RESAMPLES, published_partial: bool = False,
            out: Path | str | Beside = Beside("report.html")) -> Path:
     """One self-contained HTML page (the paper's appendix) at ``out`` (default: ``report.html``
-    beside the store); returns its path."""
+    beside the store); returns its path. Per-image tables too long to inline go to
+    ``<out stem>-files/`` beside it, linked from the page."""
     from bench.analysis.paper import TableSettings
-    from bench.analysis.select import select_rows
+    from bench.analysis.select import columns_for, select_rows
+    from bench.config.environment import RECORDED_COLUMNS
     from bench.render.report import ReportSettings, crop_files, render_report
 
     check.choice(images, IMAGE_SETS, "--images")
     check.choice(band, BANDS, "--band")
     check.count(resamples, "--resamples", high=MAX_RESAMPLES)
     store = results_folder(results, config)
-    check.output_file(output_path(out, store), "--out")
+    path = output_path(out, store)
+    check.output_file(path, "--out")
     embedded = crop_files([Path(c) for c in crops])
-    everything = stored(store, config)
+    everything = stored(store, config, columns_for(where, RECORDED_COLUMNS))
     selected = select_rows(everything, list(datasets), list(codecs), where)
     order = colour_order(everything, config)
     settings = ReportSettings(
         title=f"bench report: {store}", codec_order=order, band=band, published=published(published_curves),
         tables=TableSettings(anchor=anchor, images=images, resamples=resamples, codec_order=order,
                              published_partial=published_partial),
-        crops=embedded)
-    path = output_path(out, store)
+        crops=embedded, files=path.with_name(f"{path.stem}-files"))
     output_folder(path.parent, "report", mark_existing=False)
     path.write_text(render_report(selected, settings), encoding="utf-8")
     return path
+
+
+#: What the gate reads beyond the analysis columns: an image's hash (part of the match), the
+#: bytes, codec implementation and version it compares, and whether the candidate decoded
+#: deterministically.
+COMPARED_COLUMNS = ("image_sha256", "bytes", "codec_impl", "codec_version", "deterministic_decode")
 
 
 def compare(baseline: Path | str, candidate: Path | str, *, settings: "GateSettings | None" = None,
@@ -262,9 +272,11 @@ def compare(baseline: Path | str, candidate: Path | str, *, settings: "GateSetti
     from bench.analysis.compare import GateSettings, check_rows
     from bench.analysis.compare import compare as judge
     from bench.analysis.compare import narrow
+    from bench.analysis.select import columns_for
 
     settings = settings or GateSettings(max_bd_rate, max_psnr_drop, exact, gate, resamples, seed, max_bpp_rise)
-    base_rows, cand_rows = _gate_rows(baseline), _gate_rows(candidate)
+    columns = columns_for(where, COMPARED_COLUMNS)
+    base_rows, cand_rows = _gate_rows(baseline, columns), _gate_rows(candidate, columns)
     check_rows(base_rows, baseline, require_rows=True)  # named by path here; compare() checks again by role
     check_rows(cand_rows, candidate)
     try:
@@ -275,13 +287,13 @@ def compare(baseline: Path | str, candidate: Path | str, *, settings: "GateSetti
     return judge(base, cand, settings, decode_tolerances(impls))
 
 
-def _gate_rows(source: Path | str) -> "pd.DataFrame":
+def _gate_rows(source: Path | str, columns: Sequence[str]) -> "pd.DataFrame":
     """A store's rows for the gate; whatever the parquet or file system raises while reading it
     (the part checks name most faults themselves) is a ResultsError naming ``source``."""
     from bench.store import read_rows
 
     try:
-        return read_rows(source)
+        return read_rows(source, columns)
     except BenchError:
         raise
     except Exception as exc:  # noqa: BLE001 - any unreadable input is exit 2, never a verdict
@@ -391,11 +403,21 @@ class CodecInfo:
 
 
 def codecs() -> list[CodecInfo]:
-    """Every registered codec, by name (each one's module is imported to ask it)."""
-    from bench.codec import registered_codecs
+    """Every registered codec, by name: from its listing (``bench.codec_listings``: no codec is
+    imported), else, for a codec that declares none, from its class (its module imported)."""
+    from bench import registry
 
-    return [CodecInfo(name, cls.rate_parameter, tuple(cls.default_rates), cls.unavailable_reason())
-            for name, cls in sorted(registered_codecs().items())]
+    infos = []
+    for name in registry.names("codec"):
+        listing = registry.load("codec_listing", name)
+        if listing is not None:
+            infos.append(CodecInfo(name, listing.rate_parameter, tuple(listing.default_rates), listing.unavailable()))
+        else:
+            from bench.codec import codec_class
+
+            cls = codec_class(name)
+            infos.append(CodecInfo(name, cls.rate_parameter, tuple(cls.default_rates), cls.unavailable_reason()))
+    return infos
 
 
 @dataclass(frozen=True)

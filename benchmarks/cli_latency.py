@@ -1,6 +1,6 @@
 """How long the command line takes to answer, this tree beside a previous commit, in one run.
 
-Times ``bench --help`` and ``bench table`` on a results store (by default the sample store: the
+Times ``bench --help``, ``bench codecs`` and ``bench table`` on a results store (by default the sample store: the
 repository's bench.toml run with ``bench run``, built into ``--store`` when that folder is
 empty), each the median of ``--repeats`` runs, the two versions interleaved so load on the
 machine falls on both alike. The previous commit's ``bench`` package, codecs and datasets are
@@ -84,7 +84,7 @@ def main() -> None:
         cwd = scratch_dir / "cwd"  # bench.toml as in the repository, and no bench package beside it
         cwd.mkdir()
         (cwd / "bench.toml").write_text((REPO / "bench.toml").read_text())
-        commands = {"bench --help": ["--help"],
+        commands = {"bench --help": ["--help"], "bench codecs": ["codecs"],
                     "bench table": ["table", "--results", str(store), "--images", "common"]}
         times: dict[tuple[str, str], list[float]] = {}
         for _ in range(args.repeats):

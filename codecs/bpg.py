@@ -17,6 +17,7 @@ from PIL import Image
 
 from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, CodecUnavailable, ConfigError
+from bench_codecs import listings
 from bench_codecs import subprocess_runner as sp
 from bench_codecs.yuv import PSNR_REFERENCES, RoundTripReference
 
@@ -59,12 +60,7 @@ class BpgCodec(RoundTripReference, Codec):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        missing = [n for n, env in (("bpgenc", "BENCH_BPGENC"), ("bpgdec", "BENCH_BPGDEC"))
-                   if sp.find_binary(None, env, n) is None]
-        if missing:
-            return (f"{' and '.join(missing)} not found on PATH: build libbpg 0.9.8 and put the binaries on "
-                    "PATH or set BENCH_BPGENC/BENCH_BPGDEC (docs/reference-codecs.md)")
-        return None
+        return listings.bpg_unavailable()
 
     def _binary(self, which: str) -> str:
         found = sp.find_binary(self.params[which] or None, f"BENCH_{which.upper()}", which)

@@ -35,6 +35,7 @@ import numpy as np
 
 from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, CodecUnavailable, ConfigError
+from bench_codecs import listings
 from bench_codecs import subprocess_runner as sp
 from bench_codecs import yuv
 
@@ -120,12 +121,7 @@ class VtmCodec(yuv.RoundTripReference, Codec):
 
     @classmethod
     def unavailable_reason(cls) -> str | None:
-        missing = [n for n in ("EncoderApp", "DecoderApp")
-                   if sp.find_binary(None, f"BENCH_VTM_{n.upper()}", n, folder_env="BENCH_VTM_DIR") is None]
-        if missing:
-            return (f"VTM {' and '.join(missing)} not found: build VTM-12.1 and set BENCH_VTM_DIR to its bin folder "
-                    "or put the apps on PATH (docs/reference-codecs.md)")
-        return None
+        return listings.vtm_unavailable()
 
     def _binary(self, key: str, name: str) -> str:
         configured = self.params[key]

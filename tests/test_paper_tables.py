@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bench.analysis.aggregate import auc_table, bd_table, per_image_bd
+from bench.analysis.aggregate import auc_table, bd_table
+from bench.analysis.per_image_bd import per_image_bd
 from bench.analysis.bd import bd_rate_and_quality
 from bench.analysis.bootstrap import ImageMatrix, bd_intervals, resample_weights
 from bench.analysis.paper import TableSettings, paper_tables

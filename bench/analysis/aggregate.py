@@ -23,8 +23,8 @@ from bench.analysis.bd import MIN_POINTS, BDError, bd_of_pairs, bd_rate_and_qual
 from bench.analysis.bootstrap import (DEFAULT_RESAMPLES, DEFAULT_SEED, ImageMatrix, bd_intervals, mean_interval,
                                       too_few_images)
 from bench.config.defaults import BD_MODES as MODES
-from bench.analysis.curves import (CURVE, DEFAULT_IMAGES, curve_labels, dropped_text, image_rows, images_text,
-                                   mean_curves)
+from bench.analysis.curves import (CURVE, DEFAULT_IMAGES, Reduced, curve_labels, dropped_text, image_rows,
+                                   images_text, mean_curves, reduce_rows)
 
 #: Metrics and whether higher values are better.
 QUALITY_METRICS = {"psnr_rgb": True, "psnr_y": True, "ms_ssim_db": True, "lpips": False, "psnr_rgb_float": True}
@@ -52,28 +52,21 @@ def incomplete_note(curve: pd.DataFrame) -> str:
 
 
 def _with_labels(curves: pd.DataFrame) -> pd.DataFrame:
-    labels = curve_labels(list(dict.fromkeys(zip(curves["codec"], curves["decoder_options"]))))
-    return curves.assign(curve=[labels[(c, o)] for c, o in zip(curves["codec"], curves["decoder_options"])])
+    """``curves`` with a ``curve`` column: each row's legend label (``curve_labels``), looked up
+    once per distinct (codec, decoder options) rather than once per row."""
+    if curves.empty:
+        return curves.assign(curve=[])
+    pairs = curves[["codec", "decoder_options"]]
+    distinct = list(pairs.drop_duplicates().itertuples(index=False, name=None))  # in order of first appearance
+    labels = curve_labels(distinct)
+    codes = pairs.groupby(["codec", "decoder_options"], sort=False).ngroup().to_numpy()  # numbered in that order
+    return curves.assign(curve=np.array([labels[pair] for pair in distinct], dtype=object)[codes])
 
 
 def _anchor_options(per_dataset: pd.DataFrame, anchor: str) -> str | None:
     """The decoder-options set of the anchor curve: its only one, or the first in sort order."""
     options = sorted(set(per_dataset.loc[per_dataset["codec"] == anchor, "decoder_options"]))
     return options[0] if options else None
-
-
-@dataclass(frozen=True)
-class Reduced:
-    """A selection's rows reduced once under one ``images`` rule: the per-image rows and the
-    dataset-mean curves (``bench.analysis.curves``). ``paper_tables`` hands one to every table of every
-    metric instead of each table recomputing both."""
-
-    per_image: pd.DataFrame
-    curves: pd.DataFrame
-
-
-def reduce_rows(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> Reduced:
-    return Reduced(image_rows(rows, images), mean_curves(rows, images))
 
 
 def bd_table(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: str = "pchip",
@@ -237,42 +230,6 @@ def _per_image_mean(anchor_rows: pd.DataFrame | None, fixed: pd.DataFrame | None
         cells.update(bd_rate_low=rate_ci.low, bd_rate_high=rate_ci.high, bd_quality_low=quality_ci.low,
                      bd_quality_high=quality_ci.high, resamples=resamples)
     return cells
-
-
-def per_image_bd(rows: pd.DataFrame, anchor: str, metric: str = "psnr_rgb", method: str = "pchip",
-                 images: str = DEFAULT_IMAGES, reduced: Reduced | None = None) -> pd.DataFrame:
-    """One BD per (dataset, image, curve) against the anchor's curve on the same image.
-
-    Columns: dataset, image, curve, codec, decoder_options, points, bd_rate, bd_quality, note.
-    """
-    check_metric(metric)
-    higher = QUALITY_METRICS[metric]
-    data = (reduced.per_image if reduced else image_rows(rows, images)).dropna(subset=[metric])
-    if data.empty:
-        return pd.DataFrame(columns=["dataset", "image", "curve", "codec", "decoder_options", "points",
-                                     "bd_rate", "bd_quality", "note"])
-    data = _with_labels(data)
-    records = []
-    for dataset, per_dataset in data.groupby("dataset"):
-        options = _anchor_options(per_dataset, anchor)
-        for (image, codec, decoder_options), test in per_dataset.groupby(["image", *CURVE[1:]]):
-            record = {"dataset": dataset, "image": image, "curve": test["curve"].iloc[0], "codec": codec,
-                      "decoder_options": decoder_options, "points": len(test), "bd_rate": math.nan,
-                      "bd_quality": math.nan, "note": ""}
-            reference = per_dataset[(per_dataset["image"] == image) & (per_dataset["codec"] == anchor)
-                                    & (per_dataset["decoder_options"] == options)]
-            if len(test) < MIN_POINTS:
-                record["note"] = points_note(len(test), MIN_POINTS)
-            elif reference.empty:
-                record["note"] = f"n/a (anchor {anchor} not measured on this image)"
-            else:
-                try:
-                    record["bd_rate"], record["bd_quality"] = bd_rate_and_quality(
-                        reference["bpp"], reference[metric], test["bpp"], test[metric], method, higher)
-                except BDError as exc:
-                    record["note"] = f"n/a ({exc})"
-            records.append(record)
-    return pd.DataFrame(records)
 
 
 def auc_table(rows: pd.DataFrame, metric: str = "psnr_rgb", images: str = DEFAULT_IMAGES,

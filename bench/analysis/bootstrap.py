@@ -83,8 +83,10 @@ def resample_weights(n_images: int, resamples: int, seed: int) -> np.ndarray:
     """(resamples × images) counts of each image in each draw of ``n_images`` with replacement."""
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, n_images, size=(resamples, n_images))
-    offsets = np.arange(resamples)[:, None] * n_images
-    return np.bincount((draws + offsets).ravel(), minlength=resamples * n_images).reshape(resamples, n_images).astype(float)
+    weights = np.empty((resamples, n_images))
+    for row, drawn in enumerate(draws):  # row by row: no (resamples × images) index array beside the draws
+        weights[row] = np.bincount(drawn, minlength=n_images)
+    return weights
 
 
 def bd_intervals(anchor: ImageMatrix, test: ImageMatrix, method: str = "pchip",

@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterator
 
+import numpy as np
 import pandas as pd
 
 from bench.config.defaults import IMAGE_SETS
@@ -79,6 +80,11 @@ def complete_block(curve: pd.DataFrame, images: frozenset[str] | None = None) ->
     after image 24 of a 10-rate sweep keeps 24 images × 10 rates, not 25 × 2; one stopped part
     way through its last rate keeps every image at the finished rates.
     """
+    if images is None and _every_image_at_every_rate(curve):
+        # the block is the whole curve: the common case, and with 10^5 images the one where a
+        # set per image would cost seconds
+        whole_images, whole_rates = frozenset(curve["image"]), frozenset(curve["rate"])
+        return Block(whole_images, whole_rates, len(curve) - len(whole_images) * len(whole_rates))
     per_rate = curve.groupby("rate")["image"].agg(frozenset)
     if images is None:
         per_image = curve.groupby("image")["rate"].agg(frozenset)
@@ -89,11 +95,17 @@ def complete_block(curve: pd.DataFrame, images: frozenset[str] | None = None) ->
     return Block(images, rates, len(curve) - len(images) * len(rates))
 
 
+def _every_image_at_every_rate(curve: pd.DataFrame) -> bool:
+    """Whether every image of one curve is measured at every rate the curve has."""
+    pairs = curve.groupby(["image", "rate"]).ngroups
+    return bool(curve["rate"].notna().all()) and pairs == curve["image"].nunique() * curve["rate"].nunique()
+
+
 def curve_blocks(rows: pd.DataFrame, common: dict[str, frozenset[str]] | None = None) -> dict[tuple, Block]:
     """Per curve (dataset, codec, decoder options): its :func:`complete_block`, over the
     dataset's ``common`` images when given."""
     return {key: complete_block(curve, common[key[0]] if common else None)
-            for key, curve in rows.groupby(CURVE, dropna=False)}
+            for key, curve in rows[[*CURVE, "image", "rate"]].groupby(CURVE, dropna=False)}
 
 
 def common_images(rows: pd.DataFrame) -> dict[str, frozenset[str]]:
@@ -127,13 +139,20 @@ def image_rows(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> pd.DataFrame
         blocks = curve_blocks(rows, allowed)
     else:
         blocks = curve_blocks(rows)
-    of = [blocks[key] for key in zip(rows["dataset"], rows["codec"], rows["decoder_options"])]
-    keep = [name in block.images and rate in block.rates for block, name, rate in zip(of, rows["image"], rows["rate"])]
+    keep = np.zeros(len(rows), bool)
+    n_images, n_dropped = np.zeros(len(rows), np.int64), np.zeros(len(rows), np.int64)
+    for key, positions in rows.groupby(CURVE, dropna=False).indices.items():
+        block = blocks[key]
+        if len(block.images) * len(block.rates) == len(positions):  # the block is every row of the curve
+            keep[positions] = True
+        else:
+            keep[positions] = (rows["image"].iloc[positions].isin(block.images).to_numpy()
+                               & rows["rate"].iloc[positions].isin(block.rates).to_numpy())
+        n_images[positions], n_dropped[positions] = len(block.images), block.dropped
     rows = rows[keep].copy()
-    kept = [block for block, k in zip(of, keep) if k]
     rows[VALUE_COLUMNS] = rows[VALUE_COLUMNS].astype(float)  # all-null metric columns arrive as object
-    rows["n_images"] = [len(block.images) for block in kept]
-    rows["n_dropped"] = [block.dropped for block in kept]
+    rows["n_images"] = n_images[keep]
+    rows["n_dropped"] = n_dropped[keep]
     return rows
 
 
@@ -149,7 +168,12 @@ def mean_curves(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> pd.DataFram
     """One row per (dataset, codec, decoder options, rate): means over images, their spread
     (``<col>_std`` (sample, ddof 1), ``_min``, ``_q25``, ``_q75``, ``_max``), ``n_images``,
     ``n_points`` (rate points of the curve) and ``n_dropped`` (its measurements left out)."""
-    per_image = image_rows(rows, images)
+    return means_of(image_rows(rows, images))
+
+
+def means_of(per_image: pd.DataFrame) -> pd.DataFrame:
+    """``mean_curves`` of rows ``image_rows`` already chose: a command that needs both reduces
+    the store once."""
     spread_names = [f"{c}_{s}" for c in SPREAD_COLUMNS for s in SPREAD_STATS]
     if per_image.empty:
         return pd.DataFrame(columns=[*CURVE_KEYS, *VALUE_COLUMNS, *spread_names, "n_images", "n_points", "n_dropped"])
@@ -239,3 +263,20 @@ def curve_labels(curves: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
             shown = ", ".join(f"{k}={mine[k]}" for k in keys)
             labels[(codec, text)] = f"{codec} ({shown})" if shown else codec
     return labels
+
+
+@dataclass(frozen=True)
+class Reduced:
+    """A selection's rows reduced once under one ``images`` rule: the per-image rows and the
+    dataset-mean curves (``image_rows``, ``means_of``). ``paper_tables`` hands one to every table of every
+    metric instead of each table recomputing both."""
+
+    per_image: pd.DataFrame
+    curves: pd.DataFrame
+
+
+def reduce_rows(rows: pd.DataFrame, images: str = DEFAULT_IMAGES) -> Reduced:
+    """``rows`` reduced under ``images``, once: on a store of 10^6 rows each reduction costs
+    seconds, and a report needs it for its tables and its figures alike."""
+    per_image = image_rows(rows, images)
+    return Reduced(per_image, means_of(per_image))

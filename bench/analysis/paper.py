@@ -12,10 +12,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis.aggregate import (PUBLISHED_PREFIX, QUALITY_METRICS, auc_table, bd_table, incomplete_curves,
-                                      per_image_bd, per_image_points, rd_points, reduce_rows)
+                                      per_image_points, rd_points)
 from bench.analysis.auc import DEFAULT_INTERPOLATION
 from bench.analysis.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from bench.analysis.curves import DEFAULT_IMAGES
+from bench.analysis.curves import DEFAULT_IMAGES, Reduced, reduce_rows
+from bench.analysis.per_image_bd import per_image_bd
 from bench.errors import AnalysisError
 
 DEFAULT_METRICS = ("psnr_rgb", "ms_ssim_db", "lpips")
@@ -84,15 +85,16 @@ def published_anchor(anchor: str) -> pd.DataFrame | None:
     return published.published_anchor(anchor)
 
 
-def paper_tables(rows: pd.DataFrame, settings: TableSettings) -> PaperTables:
-    """BD (with intervals), AUC, per-image BD, RD points and per-image points for ``rows``."""
+def paper_tables(rows: pd.DataFrame, settings: TableSettings, reduced: Reduced | None = None) -> PaperTables:
+    """BD (with intervals), AUC, per-image BD, RD points and per-image points for ``rows``
+    (``reduced``: ``rows`` already reduced under ``settings.images``, by a caller that draws too)."""
     metrics = measured_metrics(rows, settings.metrics)
     anchor_curves = published_anchor(settings.anchor)
     if anchor_curves is None and settings.anchor not in set(rows["codec"]):
         raise AnalysisError(f"--anchor {settings.anchor}: no rows of that codec in the selection "
                             f"(codecs: {', '.join(sorted(set(rows['codec'])))}; or use published:<curve>)")
     tables = PaperTables(settings, metrics)
-    reduced = reduce_rows(rows, settings.images)  # once for every table and metric
+    reduced = reduced or reduce_rows(rows, settings.images)  # once for every table and metric
     for metric in metrics:
         tables.bd[metric] = bd_table(rows, settings.anchor, metric, settings.method, settings.mode, settings.images,
                                      settings.resamples, settings.seed, anchor_curves,

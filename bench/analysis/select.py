@@ -12,6 +12,20 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from bench.errors import AnalysisError
+from bench.schema import METRIC_COLUMNS, arrow_schema
+
+#: The columns tables and figures read: what selects rows (``--where`` reads parameters and
+#: decoder options), what keeps single-pass rows, what groups them and the values they show.
+#: A store of 10^6 rows is read with these alone: its hashes, commands and provenance stay on disk.
+ANALYSIS_COLUMNS = ("dataset", "image", "codec", "decoder_options", "params", "rate", "generation", "chain",
+                    "target_bpp", "error", "bpp", *METRIC_COLUMNS, "encode_s", "decode_s")
+
+
+def columns_for(where: Mapping[str, str] | None, also: Iterable[str] = ()) -> list[str]:
+    """The columns an analysis of rows selected by ``where`` reads: ``ANALYSIS_COLUMNS``, the
+    columns ``where`` names, and ``also`` (what one command shows beyond them)."""
+    named = [key for key in (where or {}) if key in arrow_schema().names]
+    return [*dict.fromkeys([*ANALYSIS_COLUMNS, *named, *also])]
 
 
 def parse_where(items: Iterable[str]) -> dict[str, str]:

@@ -16,11 +16,16 @@ from bench.cli.app import app, call, console, path_argument, path_option, styled
 def codecs_command() -> None:
     """List registered codecs, their rate parameter and whether they can run here."""
     table = Table("codec", "rate parameter", "default rates", "status")
-    for codec in api.codecs():
-        reason = codec.unavailable
+    codecs = api.codecs()
+    for codec in codecs:
         rates = ", ".join(f"{r:g}" for r in codec.default_rates)
-        table.add_row(codec.name, codec.rate_parameter, rates, styled((reason, "red")) if reason else styled(("available", "green")))
+        status = ("unavailable (below)", "red") if codec.unavailable else ("available", "green")
+        table.add_row(codec.name, codec.rate_parameter, rates, styled(status))
     console.print(table)
+    # the reason and its fix in full, one line each: a table cell would cut them at the terminal's width
+    for codec in codecs:
+        if codec.unavailable:
+            console.print(styled((codec.name, "bold"), f": {codec.unavailable}"), highlight=False, soft_wrap=True)
 
 
 datasets_app = typer.Typer(help="List and fetch named datasets.", no_args_is_help=True)

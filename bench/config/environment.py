@@ -51,6 +51,10 @@ def machine() -> dict[str, str]:
     return info
 
 
+#: The row columns ``recorded`` reads (a command that shows them reads them from the store).
+RECORDED_COLUMNS = ("codec_impl", "codec_version", "harness_version", "git_commit", "host", "device", "created_utc")
+
+
 def recorded(rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """What the rows say about where they were measured: codec versions, runs and devices."""
     codecs = (rows.groupby(["dataset", "codec", "codec_impl", "codec_version"], dropna=False).size()

@@ -18,7 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from bench.analysis.envelope import envelope_curves
-from bench.analysis.curves import DEFAULT_IMAGES, dropped_text, image_rows, mean_curves
+from bench.analysis.curves import DEFAULT_IMAGES, Reduced, dropped_text, image_rows, reduce_rows
 from bench.errors import AnalysisError
 from bench.render.figure import AXES_SIZE, legend_outside, new_grid, plt, safe_name, save
 from bench.render.style import (PUBLISHED_LINE, axis_label, codec_colours, curve_labels, curve_styles, images_text,
@@ -271,17 +271,18 @@ def options_figure(variants: dict[str, list[Entry]], metric: str, *, dataset: st
 
 def rd_figures(rows: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS, images: str = DEFAULT_IMAGES,
                codec_order: Sequence[str] = (), band: str = "iqr", published: pd.DataFrame | None = None,
-               envelope: bool = False) -> Iterator[tuple[str, Figure]]:
+               envelope: bool = False, reduced: Reduced | None = None) -> Iterator[tuple[str, Figure]]:
     """(file stem, figure) per dataset and metric that has values, and a ``-options`` figure where
     a codec has several decoder options; the caller saves or closes them.
 
     The main figure draws one entry per codec: its curve, or for a codec with several decoder
     options its envelope (best option per rate); the options figure draws every option, with the
-    envelope underneath when ``envelope`` is set."""
+    envelope underneath when ``envelope`` is set. ``reduced``: ``rows`` already reduced under
+    ``images`` (``bench.analysis.curves.reduce_rows``), by a caller that needs it too."""
     if band not in BANDS:
         raise AnalysisError(f"--band {band!r}: use one of {', '.join(BANDS)}")
-    curves = mean_curves(rows, images)
-    per_image = image_rows(rows, images)
+    reduced = reduced or reduce_rows(rows, images)
+    curves, per_image = reduced.curves, reduced.per_image
     measured_names = sorted(set(curves["codec"].astype(str)))
     labels = [*measured_names, *(published["codec"].astype(str) if published is not None else [])]
     # measured codecs take the palette's first colours, so two of them never share one

@@ -5,6 +5,8 @@ BD tables with bootstrap intervals, AUC tables, the RD-point table with spread a
 per-image table (collapsed), visual crops and failures; then the environment. Every figure and
 table comes from the same functions as ``bench plot`` and ``bench table``, so the page and the
 files agree; every image is inline (base64), so the page works offline and can be attached to CI.
+A store of thousands of images keeps the page small: no per-image panels beyond
+``PANEL_IMAGES`` images, and per-image tables beyond ``INLINE_ROWS`` rows as CSV files beside it.
 
 A reader who opens only this page must not need the code: metrics are named in words
 (:data:`bench.render.style.DISPLAY_NAMES`) and defined once at the top from the store's own column
@@ -18,8 +20,9 @@ import base64
 import html
 import io
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import pandas as pd
 from matplotlib.collections import LineCollection, PolyCollection
@@ -28,6 +31,7 @@ from matplotlib.figure import Figure
 from bench.config import environment
 from bench.analysis.paper import PaperTables, TableSettings, paper_tables
 from bench.errors import AnalysisError
+from bench.outputs import output_folder
 from bench.render.crops import crops_prefix
 from bench.render.figure import DPI, safe_name
 from bench.render.rd import per_image_figure, rd_figures
@@ -35,7 +39,7 @@ from bench.render.style import codec_colours, display_name, images_text
 from bench.schema import COLUMNS
 from bench.render.tables import (auc_caption, auc_display, bd_caption, bd_display, images_note, per_image_bd_display,
                                  per_image_display, points_display)
-from bench.analysis.curves import image_rows
+from bench.analysis.curves import Reduced, reduce_rows
 
 #: The eight bytes every PNG file starts with: a crop grid is embedded only when it is one.
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -53,6 +57,12 @@ details{margin:.5em 0 1em}summary{cursor:pointer;font-weight:600}
 dl.metrics dt{font-weight:600;margin-top:.4em}dl.metrics dd{margin-left:1.5em;font-size:14px}
 """
 DESCRIPTIONS = {column.name: column.description for column in COLUMNS}
+#: Most images a dataset's per-image panels are drawn for, and most rows a per-image table is
+#: inlined with: beyond them the page grows with the store (12 MB and a minute at 500 images).
+#: A longer table is written as CSV into ``ReportSettings.files`` and linked; the RD figures'
+#: spread bands summarise the images either way.
+PANEL_IMAGES = 48
+INLINE_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,9 @@ class ReportSettings:
     published: pd.DataFrame | None = None
     per_image_metric: str = "psnr_rgb"
     crops: tuple[Path, ...] = ()
+    #: Folder beside the page for per-image tables longer than ``INLINE_ROWS`` (linked by its
+    #: name); None inlines every table, however long.
+    files: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -99,14 +112,17 @@ def _rd_stem(stem: str, metrics: Sequence[str]) -> tuple[str, str, bool]:
     raise AnalysisError(f"RD figure {stem!r}: its name ends in none of the metrics {', '.join(metrics)}")
 
 
-def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[ReportFigure]:
-    """Every figure of the page, in order: RD per metric, then per-image panels, per dataset."""
+def report_figures(rows: pd.DataFrame, settings: ReportSettings, reduced: Reduced | None = None) -> Iterator[ReportFigure]:
+    """Every figure of the page, in order: RD per metric, then per-image panels, per dataset
+    (``reduced``: ``rows`` already reduced under the tables' ``images``)."""
     images = settings.tables.images
-    per_image = image_rows(rows, images)
+    reduced = reduced or reduce_rows(rows, images)
+    per_image = reduced.per_image
     over = {safe_name(str(d)): over_images(data, images) for d, data in per_image.groupby("dataset", sort=True)}
     spread = {"iqr": "interquartile range", "minmax": "min–max", "none": ""}[settings.band]
     metrics = settings.tables.metrics or ("psnr_rgb", "ms_ssim_db", "lpips")
-    for stem, fig in rd_figures(rows, metrics, images, settings.codec_order, settings.band, settings.published):
+    for stem, fig in rd_figures(rows, metrics, images, settings.codec_order, settings.band, settings.published,
+                                reduced=reduced):
         dataset, metric, options = _rd_stem(stem, metrics)
         what = ("every decoder option of the codecs run with several (the figure before draws each such "
                 "codec's best option per rate)" if options else "for each codec")
@@ -117,7 +133,7 @@ def report_figures(rows: pd.DataFrame, settings: ReportSettings) -> Iterator[Rep
     colours = _colours(rows, settings)
     metric = settings.per_image_metric
     for dataset, data in per_image.groupby("dataset", sort=True):
-        if data[metric].notna().any():
+        if data[metric].notna().any() and data["image"].nunique() <= PANEL_IMAGES:
             fig = per_image_figure(data, metric, dataset=str(dataset), colours=colours, images=images)
             name = safe_name(str(dataset))
             caption = (f"{display_name(metric)} against bits per pixel on each image, one panel per image "
@@ -166,12 +182,32 @@ def _table(frame: pd.DataFrame, caption: str = "") -> str:
     return (f"<p class='caption'>{html.escape(caption)}</p>" if caption else "") + body
 
 
+def _per_image_table(summary: str, display: Callable[[], pd.DataFrame], data: pd.DataFrame, files: Path | None,
+                     stem: str) -> str:
+    """A per-image table, collapsed: inline, or, beyond ``INLINE_ROWS`` rows with a ``files``
+    folder, written there as CSV (the analysis frame, as ``bench table`` writes it) and linked."""
+    if files is None or len(data) <= INLINE_ROWS:
+        return f"<details><summary>{summary}</summary>" + _table(display()) + "</details>"
+    output_folder(files, "report tables")
+    data.to_csv(files / f"{stem}.csv", index=False)
+    link = html.escape(f"{files.name}/{stem}.csv")
+    return (f"<p><b>{summary}</b>: {len(data):,} rows, more than this page shows (at most {INLINE_ROWS:,}): "
+            f"<a href='{link}'>{link}</a></p>")
+
+
 def _section(dataset: str, tables: PaperTables, figures: list[ReportFigure], crops: list[Path],
-             failures: pd.DataFrame) -> list[str]:
-    parts = [f"<h2 id='{html.escape(safe_name(str(dataset)))}'>{html.escape(dataset)}</h2>"]
+             failures: pd.DataFrame, files: Path | None = None) -> list[str]:
+    name = safe_name(str(dataset))
+    parts = [f"<h2 id='{html.escape(name)}'>{html.escape(dataset)}</h2>"]
     for item in figures:
         parts.append(f"<figure><img alt='{html.escape(item.stem)}' src='data:image/png;base64,{_png(item.figure)}'>"
                      f"<figcaption>{html.escape(item.caption)}</figcaption></figure>")
+    per_image = tables.per_image_points[tables.per_image_points["dataset"] == dataset]
+    count = int(per_image["image"].nunique())
+    if count > PANEL_IMAGES:
+        parts.append(f"<p class='caption'>No per-image panels: {images_text(count)}, more than the {PANEL_IMAGES} "
+                     "drawn; the bands of the figures above show their spread, and every image's points are in "
+                     "the per-image table below.</p>")
     for metric in tables.metrics:
         bd = tables.bd[metric][tables.bd[metric]["dataset"] == dataset]
         if not bd.empty:
@@ -186,15 +222,15 @@ def _section(dataset: str, tables: PaperTables, figures: list[ReportFigure], cro
     parts.append(_table(points_display(points, list(tables.metrics)),
                         f"Mean and standard deviation (sd) over images at each rate parameter; "
                         f"{images_note(tables.settings.images, points['n_images'])}; mean coding seconds per image"))
-    per_image = tables.per_image_points[tables.per_image_points["dataset"] == dataset]
-    parts.append(f"<details><summary>Per-image RD points ({images_text(int(per_image['image'].nunique()))})</summary>"
-                 + _table(per_image_display(per_image, list(tables.metrics))) + "</details>")
+    parts.append(_per_image_table(f"Per-image RD points ({images_text(count)})",
+                                  partial(per_image_display, per_image, list(tables.metrics)), per_image, files,
+                                  f"{name}-rd-points-per-image"))
     for metric, frame in tables.per_image_bd.items():
         frame = frame[frame["dataset"] == dataset]
         if not frame.empty:
-            parts.append(f"<details><summary>Per-image BD against {html.escape(tables.settings.anchor)}: "
-                         f"{html.escape(display_name(metric))}</summary>" + _table(per_image_bd_display(frame, metric))
-                         + "</details>")
+            parts.append(_per_image_table(f"Per-image BD against {html.escape(tables.settings.anchor)}: "
+                                          f"{html.escape(display_name(metric))}", partial(per_image_bd_display, frame, metric),
+                                          frame, files, f"{name}-bd-{metric}-per-image"))
     if crops:
         parts.append("<h3>Visual comparison</h3>")
     for crop in crops:
@@ -256,9 +292,11 @@ def _environment(rows: pd.DataFrame) -> list[str]:
 
 
 def render_report(rows: pd.DataFrame, settings: ReportSettings) -> str:
-    """The report as one HTML string; images embedded, no external resource."""
-    tables = paper_tables(rows, settings.tables)
-    figures = list(report_figures(rows, settings))
+    """The report as one HTML string; images embedded, no external resource but the CSV files of
+    per-image tables too long to inline (``ReportSettings.files``)."""
+    reduced = reduce_rows(rows, settings.tables.images)  # once, for the tables and the figures
+    tables = paper_tables(rows, settings.tables, reduced)
+    figures = list(report_figures(rows, settings, reduced))
     datasets = sorted(set(rows["dataset"].astype(str)))
     parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>{html.escape(settings.title)}</title><style>{STYLE}</style></head><body>",
@@ -270,7 +308,7 @@ def render_report(rows: pd.DataFrame, settings: ReportSettings) -> str:
     for dataset in datasets:
         failures = rows[(rows["dataset"].astype(str) == dataset) & rows["error"].notna()]
         parts += _section(dataset, tables, [f for f in figures if f.dataset == safe_name(str(dataset))],
-                          crops[dataset], failures)
+                          crops[dataset], failures, settings.files)
     parts += _environment(rows)
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -17,7 +17,9 @@ from __future__ import annotations
 import glob
 import math
 import re
+from functools import partial
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -124,8 +126,19 @@ def per_image_bd_display(table: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def _line(text: str) -> str:
-    """``text`` on one printable line, whole (``one_line`` without its length limit)."""
+    """``text`` on one printable line, whole (``one_line`` without its length limit).
+
+    Nearly every cell is already such a line (printable ASCII, single spaces, none at either
+    end) and is returned as it is: a per-image table has a million cells."""
+    if text.isascii() and text.isprintable() and "  " not in text and text == text.strip():
+        return text
     return one_line(text, limit=max(len(text), 1))
+
+
+def _rows(frame: pd.DataFrame) -> Iterator[tuple]:
+    """The frame's rows as tuples of Python values (what ``itertuples`` yields, without its
+    per-value cost on Arrow-backed string columns)."""
+    return zip(*(frame[column].tolist() for column in frame.columns))
 
 
 def markdown_cell(text: str) -> str:
@@ -136,8 +149,7 @@ def markdown_cell(text: str) -> str:
 def to_markdown(frame: pd.DataFrame, caption: str, digits: int = 2) -> str:
     header = "| " + " | ".join(markdown_cell(str(c)) for c in frame.columns) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    body = ["| " + " | ".join(markdown_cell(number(v, digits)) for v in row) + " |"
-            for row in frame.itertuples(index=False)]
+    body = ["| " + " | ".join(markdown_cell(number(v, digits)) for v in row) + " |" for row in _rows(frame)]
     title = _line(caption).replace("*", r"\*")  # a "*" in a name would end the italics
     return "\n".join([f"*{title}*", "", header, rule, *body]) + "\n"
 
@@ -161,16 +173,17 @@ def to_latex(frame: pd.DataFrame, caption: str, best: dict[str, str] | None = No
     winners = {}
     for column, direction in best.items():
         if column in numeric and numeric[column].notna().any():
-            winners[column] = numeric[column].min() if direction == "min" else numeric[column].max()
+            winners[column] = (numeric[column].min() if direction == "min" else numeric[column].max(),
+                               numeric[column].to_numpy())
     align = "".join("r" if numeric[c].notna().any() else "l" for c in frame.columns)
     lines = [r"\begin{table}[t]", r"\centering", f"\\caption{{{_latex_escape(caption)}}}",
              f"\\begin{{tabular}}{{{align}}}", r"\toprule",
              " & ".join(_latex_escape(str(c)) for c in frame.columns) + r" \\", r"\midrule"]
-    for index, row in enumerate(frame.itertuples(index=False)):
+    for index, row in enumerate(_rows(frame)):
         cells = []
         for column, value in zip(frame.columns, row):
             text = _latex_escape(number(value, digits))
-            if column in winners and numeric[column].iloc[index] == winners[column]:
+            if column in winners and winners[column][1][index] == winners[column][0]:
                 text = f"\\textbf{{{text}}}"
             cells.append(text)
         lines.append(" & ".join(cells) + r" \\")
@@ -191,12 +204,34 @@ def write_all(frame: pd.DataFrame, stem: Path, caption: str, best: dict[str, str
     return paths
 
 
+#: Most rows a per-image table is written with as Markdown and LaTeX; a longer one (a store of
+#: thousands of images) is written as CSV only, beside a note in its .md and .tex saying where:
+#: no one reads 10^5 lines of Markdown, and formatting them cost most of ``bench table``'s time.
+TEXT_ROWS = 20_000
+
+
+def write_per_image(display: Callable[[], pd.DataFrame], stem: Path, caption: str, data: pd.DataFrame) -> list[Path]:
+    """A per-image table as ``write_all`` writes it (``display`` makes its display frame), or,
+    beyond ``TEXT_ROWS`` rows, its CSV and a one-line .md and .tex pointing to it (overwriting
+    the full tables of an earlier run)."""
+    if len(data) <= TEXT_ROWS:
+        return write_all(display(), stem, caption, data=data)
+    output_folder(stem.parent, "tables")
+    paths = [stem.with_suffix(".md"), stem.with_suffix(".tex"), stem.with_suffix(".csv")]
+    note = f"{len(data):,} rows, more than {TEXT_ROWS:,}: every row is in {paths[2].name}"
+    paths[0].write_text(f"*{_line(caption).replace('*', chr(92) + '*')}*\n\n{note}\n")
+    paths[1].write_text(f"% {_latex_escape(caption)}\n% {_latex_escape(note)}\n")
+    data.to_csv(paths[2], index=False)
+    return paths
+
+
 def one_image_set(tables, dataset: str) -> bool:
     """Whether every curve of ``dataset`` was measured on the same images (then "own" and
     "common" means are the same, and a caption can say so plainly)."""
     points = tables.per_image_points
-    sets = points[points["dataset"] == dataset].groupby("curve")["image"].agg(frozenset)
-    return sets.nunique() <= 1
+    mine = points[points["dataset"] == dataset]
+    # every curve's set equals the union exactly when every curve has as many images as the union
+    return bool((mine.groupby("curve")["image"].nunique() == mine["image"].nunique()).all())
 
 
 def images_note(images: str, counts: pd.Series, same_images: bool = False) -> str:
@@ -282,7 +317,7 @@ def write_paper_tables(tables, out: Path) -> list[Path]:
             per_image = tables.per_image_bd.get(metric)
             if per_image is not None and not per_image[per_image["dataset"] == dataset].empty:
                 frame = per_image[per_image["dataset"] == dataset]
-                written += write_all(per_image_bd_display(frame, metric), folder / f"bd-{metric}-per-image",
+                written += write_per_image(partial(per_image_bd_display, frame, metric), folder / f"bd-{metric}-per-image",
                                      f"{dataset}: BD against {tables.settings.anchor} per image ({tables.settings.method})",
                                      data=frame)
         points = tables.points[tables.points["dataset"] == dataset]
@@ -292,6 +327,6 @@ def write_paper_tables(tables, out: Path) -> list[Path]:
                              f"mean coding seconds per image{incomplete_caption(tables, dataset)}",
                              data=points)
         per_image = tables.per_image_points[tables.per_image_points["dataset"] == dataset]
-        written += write_all(per_image_display(per_image, list(tables.metrics)), folder / "rd-points-per-image",
+        written += write_per_image(partial(per_image_display, per_image, list(tables.metrics)), folder / "rd-points-per-image",
                              f"{dataset}: RD point of every image behind the means", data=per_image)
     return written

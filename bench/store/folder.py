@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 import pandas as pd
 import pyarrow as pa
@@ -38,6 +38,11 @@ from bench.store.parts import (
 )
 
 T = TypeVar("T")
+
+
+#: What every read reads whatever columns a command asks for: the columns each row must fill
+#: (checked in every part, ``REQUIRED_VALUES``), and what deduplication orders and picks by.
+ALWAYS_READ = (*REQUIRED_VALUES, "error", "rate")
 
 
 class Store:
@@ -152,9 +157,12 @@ class Store:
             raise ResultsError(f"{self.root}: holds no {PART_GLOB} files, nothing to {doing}; "
                                "pass the results folder a run wrote")
 
-    def read(self, include_errors: bool = True) -> pd.DataFrame:
-        """All rows, one per key; error rows only where no successful row exists."""
-        return deduplicate(self._read_parts(read_part), include_errors)
+    def read(self, include_errors: bool = True, columns: Sequence[str] | None = None) -> pd.DataFrame:
+        """All rows, one per key; error rows only where no successful row exists. ``columns``:
+        only these (and those deduplication needs): a command that reads a third of the columns
+        of a store of 10^6 rows keeps a third of the memory and skips the hashes and commands."""
+        wanted = None if columns is None else [*dict.fromkeys([*ALWAYS_READ, *columns])]
+        return deduplicate(self._read_parts(lambda part: read_part(part, wanted)), include_errors)
 
     def _read_parts(self, read: Callable[[Path], T]) -> list[T]:
         """``read`` of every part. A part that vanishes under the reader (a ``bench compact``
@@ -181,11 +189,11 @@ class Store:
         return {key for keys in self._read_parts(finished) for key in keys}
 
 
-def read_rows(path: Path | str) -> pd.DataFrame:
-    """Rows of a store folder or of a single parquet file, one per key."""
+def read_rows(path: Path | str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """Rows of a store folder or of a single parquet file, one per key (``columns``: see ``Store.read``)."""
     path = Path(path)
     if path.is_dir():
-        return Store(path).read()
+        return Store(path).read(columns=columns)
     if path.exists():
-        return deduplicate([read_part(path)])
+        return deduplicate([read_part(path, None if columns is None else [*ALWAYS_READ, *columns])])
     raise ResultsError(f"{path}: neither a results folder nor a parquet file; check --results")

@@ -96,7 +96,7 @@ def read_part(path: Path, columns: list[str] | None = None) -> pa.Table:
             if version != str(SCHEMA_VERSION):
                 raise ResultsError(f"{path}: {version_mismatch(version)}")
             extra = check_columns(schema, path)
-            table = part.read(columns=[name for name in schema.names if name not in extra] if columns is None else columns)
+            table = part.read(columns=[name for name in schema.names if name not in extra and (columns is None or name in columns)])
     except FileNotFoundError:  # it passed ``check_part_file`` a moment ago
         raise PartVanished(path) from None
     except (OSError, pa.ArrowException) as exc:

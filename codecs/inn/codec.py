@@ -23,14 +23,7 @@ from bench_codecs.inn.iat import InvCompressIAT, uniform_level
 from bench_codecs.inn.iat_maps import RESIZE_POLICIES, QualityMap, load_quality_map, model_map, pack_with_map
 from bench_codecs.inn.iat_maps import unpack as unpack_iat
 from bench_codecs.inn.invcompress import InvCompress
-
-WEIGHTS = Path(__file__).resolve().parent / "weights"
-#: A checkpoint setting ``demo:NAME`` names a file shipped in WEIGHTS. The defaults use it so that
-#: the setting, which is part of every row key, is the same in every checkout and installation
-#: (an absolute path would make a store resume nowhere else); the file's hash is in the version.
-DEMO_PREFIX = "demo:"
-DEMO_INVCOMPRESS = (f"{DEMO_PREFIX}invcompress-lambda0.0130-1118steps.pt",)
-DEMO_IAT = f"{DEMO_PREFIX}iat-theta1.2e-3-maps-1181steps.pt"
+from bench_codecs.listings import DEMO_IAT, DEMO_INVCOMPRESS, DEMO_PREFIX, WEIGHTS
 
 
 def checkpoint_path(setting: str) -> Path:

@@ -35,13 +35,11 @@ import torch.nn.functional as F
 
 from bench.codec import ValueType
 from bench.errors import CodecFailure, ConfigError
-from bench_codecs.inn.codec import CROSS_THREAD_TOLERANCE_DB, DEMO_PREFIX, _LearnedCodec, checkpoint_path
+from bench_codecs.inn.codec import CROSS_THREAD_TOLERANCE_DB, _LearnedCodec, checkpoint_path
 from bench_codecs.inn.coding import Bitstream, check_latent_shape, to_float255, to_uint8
 from bench_codecs.inn.ilc import ILC, STRIDE
 from bench_codecs.inn.probdec import ProbDec
-
-DEMO_ILC = f"{DEMO_PREFIX}ilc-lambda0.013-4917steps.pt"
-DEMO_PROBDEC = f"{DEMO_PREFIX}probdec-lambda4-14min.pt"
+from bench_codecs.listings import DEMO_ILC, DEMO_PROBDEC
 
 PROBDEC_VERSION = 2
 #: Decoder-option ranges: v ∈ [0, 4] (σ up to 2×); the legacy σ multiplier s ∈ [0, 4] as before.
