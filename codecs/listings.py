@@ -93,3 +93,30 @@ IAT = CodecListing("iat", "level", tuple(round(i / 20, 4) for i in range(21)), l
                    unavailable=learned(DEMO_IAT))
 ILC = CodecListing("ilc", "model_index", (1,), learned=True, unavailable=learned(DEMO_ILC))
 PROBDEC = CodecListing("probdec", "model_index", (1,), learned=True, unavailable=learned(DEMO_PROBDEC))
+
+#: The quantisation steps CompressAI's eval_model drives its variable-rate models with, coarse to
+#: fine (``bench_codecs.compressai_codecs`` imports them).
+EVAL_MODEL_QUANT_STEPS = (10.0, 7.1715, 5.1832, 3.7211, 2.6833, 1.9305, 1.3897, 1.0)
+#: CompressAI's codecs need torch and compressai importable; their zoo weights are fetched (and
+#: checked) on first use, and a missing file is a row's one-line error naming the URL.
+COMPRESSAI = module_installed("compressai", "compressai==1.2.8")
+
+
+def _zoo(name: str, qualities: int) -> CodecListing:
+    return CodecListing(name, "quality", tuple(range(1, qualities + 1)), learned=True, unavailable=COMPRESSAI)
+
+
+def _zoo_vbr(name: str) -> CodecListing:
+    return CodecListing(name, "quant_step", EVAL_MODEL_QUANT_STEPS, learned=True, unavailable=COMPRESSAI)
+
+
+BMSHJ2018_FACTORIZED = _zoo("bmshj2018-factorized", 8)
+BMSHJ2018_HYPERPRIOR = _zoo("bmshj2018-hyperprior", 8)
+MBT2018_MEAN = _zoo("mbt2018-mean", 8)
+MBT2018 = _zoo("mbt2018", 8)
+CHENG2020_ANCHOR = _zoo("cheng2020-anchor", 6)
+CHENG2020_ATTN = _zoo("cheng2020-attn", 6)
+BMSHJ2018_HYPERPRIOR_VBR = _zoo_vbr("bmshj2018-hyperprior-vbr")
+MBT2018_MEAN_VBR = _zoo_vbr("mbt2018-mean-vbr")
+MBT2018_VBR = _zoo_vbr("mbt2018-vbr")
+COMPRESSAI_MODEL = CodecListing("compressai-model", "model_index", (1,), learned=True, unavailable=COMPRESSAI)

@@ -23,9 +23,7 @@ from bench_codecs.compressai_codecs.models import (VARIABLE_RATE, LoadedModel, a
                                                    needs_cdf_update, pad, read_state, unpad)
 from bench_codecs.compressai_codecs.weights import ZOO_PREFIX, sha256_prefix, zoo_file, zoo_settings, zoo_vbr_setting
 from bench_codecs.inn.coding import checkpoint_sha256, resolve_device, to_float255, to_uint8
-
-#: eval_model's default quantisation steps of the variable-rate models, coarsest first.
-EVAL_MODEL_QUANT_STEPS = (10.0, 7.1715, 5.1832, 3.7211, 2.6833, 1.9305, 1.3897, 1.0)
+from bench_codecs.listings import EVAL_MODEL_QUANT_STEPS
 
 
 class _CompressaiCodec(Codec):
