@@ -169,3 +169,11 @@ def test_a_swapped_carried_bitstream_is_refused_not_resumed_from(tmp_path, kodak
     resumed = drift(tmp_path, "parts", *args, "--generations", "3").read()
     columns = ["chain", "generation", "bitstream_sha256", "psnr_rgb"]
     assert sorted(map(tuple, whole[columns].values)) == sorted(map(tuple, resumed[columns].values))
+
+
+def test_a_folder_dataset_is_named_by_its_folder_in_the_figure():
+    from bench.render.drift import dataset_labels
+
+    labels = dataset_labels(["kodak", "/data/study/kodak-crops"])
+    assert labels == {"kodak": "kodak", "/data/study/kodak-crops": "kodak-crops"}
+    assert dataset_labels(["/a/crops", "/b/crops"]) == {"/a/crops": "/a/crops", "/b/crops": "/b/crops"}
