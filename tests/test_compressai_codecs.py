@@ -190,3 +190,23 @@ def test_the_bitstream_does_not_depend_on_the_torch_thread_count(architecture, c
         torch.set_num_threads(threads)
     assert len(streams) == 1
     assert all(np.array_equal(images[0], other) for other in images[1:])
+
+
+def test_a_large_image_is_refused_by_the_memory_budget_before_any_model_loads(monkeypatch, tmp_path):
+    """The zoo codecs declare their measured peak memory: the runner's worker limit sees it, and
+    an image whose estimate exceeds what is left is one error line, not an OOM kill (nor a download)."""
+    import bench.execute.memory_budget as memory_budget
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(memory_budget, "available_mib", lambda: 2048.0)
+    monkeypatch.setattr(memory_budget, "_own_peak_mib", lambda: 0.0)
+    Image.fromarray(np.zeros((1536, 2048, 3), np.uint8)).save(tmp_path / "big.png")
+    loads = memory_budget.task_loads([SimpleNamespace(codec_impl="mbt2018-mean", image_path=tmp_path / "big.png")])
+    assert loads == [("mbt2018-mean", codec_class("mbt2018-mean").peak_memory_mib, 2048, 1536)]
+    with pytest.raises(CodecFailure, match=r"mbt2018-mean on a 2048×1536 image .* GiB available; not run"):
+        make_codec("mbt2018-mean").encode(np.zeros((1536, 2048, 3), np.uint8), 1)
+    assert not (tmp_path / "bench").exists()
+    assert codec_class("compressai-model").peak_memory_mib is None
