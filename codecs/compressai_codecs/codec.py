@@ -33,6 +33,8 @@ PEAK_MEMORY_MIB: dict[str, tuple[float, float]] = {
     "bmshj2018-factorized": (1183.0, 587.9),
     "bmshj2018-hyperprior": (1162.0, 667.5),
     "mbt2018-mean": (1281.0, 540.4),
+    "mbt2018": (1253.0, 622.3),
+    "cheng2020-anchor": (1271.0, 724.2),
 }
 #: eval_model's default quantisation steps of the variable-rate models, coarsest first.
 EVAL_MODEL_QUANT_STEPS = (10.0, 7.1715, 5.1832, 3.7211, 2.6833, 1.9305, 1.3897, 1.0)
