@@ -35,6 +35,7 @@ PEAK_MEMORY_MIB: dict[str, tuple[float, float]] = {
     "mbt2018-mean": (1281.0, 540.4),
     "mbt2018": (1253.0, 622.3),
     "cheng2020-anchor": (1271.0, 724.2),
+    "cheng2020-attn": (1316.0, 779.6),
 }
 #: eval_model's default quantisation steps of the variable-rate models, coarsest first.
 EVAL_MODEL_QUANT_STEPS = (10.0, 7.1715, 5.1832, 3.7211, 2.6833, 1.9305, 1.3897, 1.0)
