@@ -210,3 +210,30 @@ def test_a_large_image_is_refused_by_the_memory_budget_before_any_model_loads(mo
         make_codec("mbt2018-mean").encode(np.zeros((1536, 2048, 3), np.uint8), 1)
     assert not (tmp_path / "bench").exists()
     assert codec_class("compressai-model").peak_memory_mib is None
+
+
+def test_a_trained_zoo_architecture_exports_weights_the_zoo_codec_codes_with(tmp_path):
+    """bench train mbt2018-mean: two steps of a tiny model, exported, loaded by the zoo codec."""
+    from PIL import Image
+
+    from bench_codecs.compressai_codecs.train import run_from_cli
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(2):
+        Image.fromarray(rng.integers(0, 256, (80, 96, 3), dtype=np.uint8)).save(data / f"{index}.png")
+    weights_file = tmp_path / "weights.pt"
+    threads = torch.get_num_threads()
+    try:
+        run_from_cli("mbt2018-mean", {"data": [str(data)], "out": str(tmp_path / "run"), "steps": 2, "crop": 64,
+                                      "batch": 2, "threads": 1, "N": 8, "M": 8, "export": str(weights_file)})
+    finally:
+        torch.set_num_threads(threads)  # the trainer sets the process's thread count
+    assert "step 2 " in (tmp_path / "run" / "train.log").read_text()
+    codec = make_codec("mbt2018-mean", {"checkpoints": [str(weights_file)]})
+    pixels = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    assert codec.decode(codec.encode(pixels, 1)).shape == pixels.shape
+    assert "CDF" not in codec.version()  # exported with its tables
+    with pytest.raises(ValueError, match="no trainer for 'cheng2020-anchor'"):
+        run_from_cli("cheng2020-anchor", {"data": [str(data)], "out": str(tmp_path / "other")})
