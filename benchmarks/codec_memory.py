@@ -5,7 +5,9 @@ codec runs on a GPU), on a crop/tiling of a Kodak image, so sizes do not contami
 The largest image that fits is projected from a linear fit of peak memory against pixels.
 
     python benchmarks/codec_memory.py --codec invcompress --image KODAK/kodim01.png \\
-        --sizes 512x512 1024x1024 2048x1080 [--rate 3] [--memory-gib 24]
+        --sizes 512x512 1024x1024 2048x1080 [--rate 3] [--memory-gib 24] [--params '{"checkpoints": ["q6.pt"]}']
+
+``--params`` (JSON) are the codec's params, as in bench.toml: a zoo codec's local checkpoints.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 
-def measure_once(codec_name: str, image_path: Path, width: int, height: int, rate: float | None) -> dict:
+def measure_once(codec_name: str, image_path: Path, width: int, height: int, rate: float | None,
+                 params: dict) -> dict:
     """Runs in the child process: encode + decode one tiled image, report peak memory and time."""
     import resource
     import time
@@ -32,7 +35,7 @@ def measure_once(codec_name: str, image_path: Path, width: int, height: int, rat
     source = load_rgb8(image_path)
     reps = (-(-height // source.shape[0]), -(-width // source.shape[1]), 1)
     image = np.ascontiguousarray(np.tile(source, reps)[:height, :width])
-    codec = make_codec(codec_name)
+    codec = make_codec(codec_name, params)
     rate = codec.default_rates[len(codec.default_rates) // 2] if rate is None else rate
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
@@ -57,15 +60,18 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["512x512", "1024x1024", "2048x1080"])
     parser.add_argument("--rate", type=float, default=None)
     parser.add_argument("--memory-gib", type=float, default=24.0, help="memory to project the largest image for")
+    parser.add_argument("--params", type=json.loads, default={}, help="codec params as JSON")
     parser.add_argument("--child", nargs=2, metavar=("WIDTH", "HEIGHT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure_once(args.codec, args.image, int(args.child[0]), int(args.child[1]), args.rate)))
+        print(json.dumps(measure_once(args.codec, args.image, int(args.child[0]), int(args.child[1]), args.rate,
+                                      args.params)))
         return
     rows = []
     for size in args.sizes:
         width, height = (int(v) for v in size.split("x"))
-        command = [sys.executable, __file__, "--codec", args.codec, "--image", str(args.image), "--child", str(width), str(height)]
+        command = [sys.executable, __file__, "--codec", args.codec, "--image", str(args.image), "--child", str(width), str(height),
+                   "--params", json.dumps(args.params)]
         if args.rate is not None:
             command += ["--rate", str(args.rate)]
         result = subprocess.run(command, capture_output=True, text=True)

@@ -190,3 +190,50 @@ def test_the_bitstream_does_not_depend_on_the_torch_thread_count(architecture, c
         torch.set_num_threads(threads)
     assert len(streams) == 1
     assert all(np.array_equal(images[0], other) for other in images[1:])
+
+
+def test_a_large_image_is_refused_by_the_memory_budget_before_any_model_loads(monkeypatch, tmp_path):
+    """The zoo codecs declare their measured peak memory: the runner's worker limit sees it, and
+    an image whose estimate exceeds what is left is one error line, not an OOM kill (nor a download)."""
+    import bench.execute.memory_budget as memory_budget
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(memory_budget, "available_mib", lambda: 2048.0)
+    monkeypatch.setattr(memory_budget, "_own_peak_mib", lambda: 0.0)
+    Image.fromarray(np.zeros((1536, 2048, 3), np.uint8)).save(tmp_path / "big.png")
+    loads = memory_budget.task_loads([SimpleNamespace(codec_impl="mbt2018-mean", image_path=tmp_path / "big.png")])
+    assert loads == [("mbt2018-mean", codec_class("mbt2018-mean").peak_memory_mib, 2048, 1536)]
+    with pytest.raises(CodecFailure, match=r"mbt2018-mean on a 2048×1536 image .* GiB available; not run"):
+        make_codec("mbt2018-mean").encode(np.zeros((1536, 2048, 3), np.uint8), 1)
+    assert not (tmp_path / "bench").exists()
+    assert codec_class("compressai-model").peak_memory_mib is None
+
+
+def test_a_trained_zoo_architecture_exports_weights_the_zoo_codec_codes_with(tmp_path):
+    """bench train mbt2018-mean: two steps of a tiny model, exported, loaded by the zoo codec."""
+    from PIL import Image
+
+    from bench_codecs.compressai_codecs.train import run_from_cli
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(2):
+        Image.fromarray(rng.integers(0, 256, (80, 96, 3), dtype=np.uint8)).save(data / f"{index}.png")
+    weights_file = tmp_path / "weights.pt"
+    threads = torch.get_num_threads()
+    try:
+        run_from_cli("mbt2018-mean", {"data": [str(data)], "out": str(tmp_path / "run"), "steps": 2, "crop": 64,
+                                      "batch": 2, "threads": 1, "N": 8, "M": 8, "export": str(weights_file)})
+    finally:
+        torch.set_num_threads(threads)  # the trainer sets the process's thread count
+    assert "step 2 " in (tmp_path / "run" / "train.log").read_text()
+    codec = make_codec("mbt2018-mean", {"checkpoints": [str(weights_file)]})
+    pixels = rng.integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    assert codec.decode(codec.encode(pixels, 1)).shape == pixels.shape
+    assert "CDF" not in codec.version()  # exported with its tables
+    with pytest.raises(ValueError, match="no trainer for 'cheng2020-anchor'"):
+        run_from_cli("cheng2020-anchor", {"data": [str(data)], "out": str(tmp_path / "other")})

@@ -114,3 +114,28 @@ def test_a_training_script_checkpoint_gives_the_zoo_codecs_bytes(tmp_path, crops
     by_class = make_codec("compressai-model", {"architecture": "compressai.models:JointAutoregressiveHierarchicalPriors",
                                                "checkpoints": [str(training)]})
     assert Container.unpack(by_class.encode(pixels, 1)).strings == Container.unpack(zoo.encode(pixels, 1)).strings
+
+
+@pytest.mark.parametrize("key", ["network", "model_state_dict"])
+def test_the_other_keys_eval_model_reads_give_the_same_bytes(key, tmp_path, crops, compressai_checkpoint,
+                                                             one_torch_thread):
+    """eval_model's load_checkpoint also takes the weights under ``network`` or ``model_state_dict``;
+    next to a ``state_dict`` of other weights, it picks ``model_state_dict`` (its last match) and
+    ``state_dict`` over ``network``: bench loads the same weights from the same file."""
+    from compressai.utils.eval_model import __main__ as reference
+
+    pixels = crops[1]["kodim05.png"]
+    seeded = compressai_checkpoint("bmshj2018-hyperprior")
+    weights = torch.load(seeded, weights_only=True)
+    torch.manual_seed(1)
+    other = model_architectures["bmshj2018-hyperprior"](N=8, M=8)
+    other.update(force=True)
+    nested = tmp_path / f"{key}.pth.tar"
+    if key == "model_state_dict":
+        torch.save({"epoch": 2, key: weights, "state_dict": other.state_dict()}, nested)
+    else:
+        torch.save({"epoch": 2, key: weights}, nested)
+    chosen = reference.load_checkpoint("bmshj2018-hyperprior", False, str(nested)).state_dict()
+    assert all(torch.equal(chosen[k], v) for k, v in weights.items())
+    expected = make_codec("bmshj2018-hyperprior", {"checkpoints": [str(seeded)]}).encode(pixels, 1)
+    assert make_codec("bmshj2018-hyperprior", {"checkpoints": [str(nested)]}).encode(pixels, 1) == expected

@@ -169,3 +169,29 @@ def test_a_swapped_carried_bitstream_is_refused_not_resumed_from(tmp_path, kodak
     resumed = drift(tmp_path, "parts", *args, "--generations", "3").read()
     columns = ["chain", "generation", "bitstream_sha256", "psnr_rgb"]
     assert sorted(map(tuple, whole[columns].values)) == sorted(map(tuple, resumed[columns].values))
+
+
+def test_a_folder_dataset_is_named_by_its_folder_in_the_figure():
+    from bench.render.drift import dataset_labels
+
+    labels = dataset_labels(["kodak", "/data/study/kodak-crops"])
+    assert labels == {"kodak": "kodak", "/data/study/kodak-crops": "kodak-crops"}
+    assert dataset_labels(["/a/crops", "/b/crops"]) == {"/a/crops": "/a/crops", "/b/crops": "/b/crops"}
+
+
+def test_the_float_and_the_8_bit_carry_of_one_schedule_are_separate_chains():
+    """Their first generations are the same bitstream: taken as one chain, that looked like a fixed
+    point at generation 1, and their means mixed two experiments."""
+    import json
+
+    import pandas as pd
+
+    rows = pd.DataFrame([
+        {"error": None, "dataset": "kodak", "image": "a.png", "generation": generation, "psnr_rgb": 30.0 - generation * slope,
+         "bitstream_sha256": "same" if generation == 1 else f"{carry}{generation}",
+         "chain": json.dumps({"schedule": "mbt2018-mean:1", "steps": [["mbt2018-mean", 1.0]], "carry": carry})}
+        for carry, slope in (("uint8", 1.0), ("float", 1.25)) for generation in (1, 2, 3)])
+    table = summary_table(rows).set_index("schedule")
+    assert list(table.index) == ["mbt2018-mean:1", "mbt2018-mean:1 carry float"]
+    assert list(table["fixed point"]) == ["0/1", "0/1"]
+    assert table.loc["mbt2018-mean:1 carry float", "mean drop"] == pytest.approx(2.5)

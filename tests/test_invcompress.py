@@ -393,5 +393,6 @@ def test_authors_checkpoint_layouts_give_the_bare_layouts_bitstream(bare_bitstre
 def test_unknown_checkpoint_layout_names_the_top_level_keys(tmp_path):
     torch.save({"epoch": 3, "optimizer": {"lr": torch.tensor(1.0)}, "weights": {"a": 1}}, tmp_path / "odd.pt")
     with pytest.raises(CodecUnavailable, match=r"odd\.pt: expected a state dict of tensors, bare or under "
-                                               r"'state_dict' or 'model'; found top-level keys \['epoch', 'optimizer', 'weights'\]"):
+                                               r"'model_state_dict', 'state_dict', 'network' or 'model'; "
+                                               r"found top-level keys \['epoch', 'optimizer', 'weights'\]"):
         load_state_dict(tmp_path / "odd.pt")

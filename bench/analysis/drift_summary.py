@@ -15,8 +15,17 @@ import pandas as pd
 def drift_rows(rows: pd.DataFrame) -> pd.DataFrame:
     """Successful drift rows with the schedule's label in a ``schedule`` column."""
     rows = rows[rows["error"].isna() & (rows["chain"].fillna("") != "")].copy()
-    rows["schedule"] = rows["chain"].map(lambda text: json.loads(text)["schedule"])
+    rows["schedule"] = rows["chain"].map(schedule_label)
     return rows
+
+
+def schedule_label(chain: str) -> str:
+    """The schedule as written (``jpeg:75``), with `` carry float`` for a float-carry chain: the two
+    carries of one schedule are two chains per image, never one mean (nor a false fixed point
+    where their identical first generations meet)."""
+    spec = json.loads(chain)
+    carry = spec.get("carry", "uint8")
+    return spec["schedule"] if carry == "uint8" else f"{spec['schedule']} carry {carry}"
 
 
 def schedule_codec(chain: str) -> str:

@@ -24,16 +24,27 @@ def owned_drift_files(metric: str) -> list[str]:
     return [f"drift-*-{glob.escape(metric)}.*", f"drift-{glob.escape(metric)}.*"]
 
 
+def dataset_labels(datasets: Sequence[str]) -> dict[str, str]:
+    """How each dataset is named in a title and a file name: a folder dataset (stored as its path)
+    by its folder's name, so no figure carries the path of the machine that ran it; the path
+    where two folders share a name, so their figures do not overwrite each other."""
+    names = {dataset: Path(dataset).name or dataset for dataset in datasets}
+    shared = {name for name in names.values() if list(names.values()).count(name) > 1}
+    return {dataset: dataset if name in shared else name for dataset, name in names.items()}
+
+
 def plot_drift(rows: pd.DataFrame, out_dir: Path, metric: str = "psnr_rgb", formats: tuple[str, ...] = ("png", "svg"),
                codec_order: Sequence[str] = ()) -> list[Path]:
-    """Metric vs generation per dataset (``drift-<dataset>-<metric>.<fmt>``): mean over images,
+    """Metric vs generation per dataset (``drift-<dataset>-<metric>.<fmt>``, a folder by its name): mean over images,
     band from min to max, each schedule up to the generation all its chains reached (as in the
     summary table; a mean over fewer images would jump); returns the files written."""
     data = common_generations(rows)
     data["schedule_codec"] = data["chain"].map(schedule_codec)
     colours = codec_colours(sorted(set(data["schedule_codec"])), codec_order)
     written: list[Path] = []
+    labels = dataset_labels([str(d) for d in data["dataset"].unique()])
     for dataset, per_dataset in data.groupby("dataset"):
+        label = labels[str(dataset)]
         fig, ax = new_figure()
         position = {codec: i for i, codec in enumerate(colours)}
         schedules = sorted(per_dataset.groupby(["schedule_codec", "schedule"]),
@@ -50,7 +61,7 @@ def plot_drift(rows: pd.DataFrame, out_dir: Path, metric: str = "psnr_rgb", form
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("generation (encode/decode cycles)")
         ax.set_ylabel(axis_label(metric) + " vs original")
-        ax.set_title(f"{dataset}: mean over images; band: min–max over images", fontsize=9, loc="left")
+        ax.set_title(f"{label}: mean over images; band: min–max over images", fontsize=9, loc="left")
         legend_outside(ax)
-        written += save(fig, out_dir, f"drift-{safe_name(str(dataset))}-{metric}", formats)
+        written += save(fig, out_dir, f"drift-{safe_name(label)}-{metric}", formats)
     return written

@@ -18,12 +18,26 @@ import torch
 
 from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, ConfigError
+from bench.execute.memory_budget import ensure_fits
 from bench_codecs.compressai_codecs.container import Container
 from bench_codecs.compressai_codecs.models import (VARIABLE_RATE, LoadedModel, architecture_class, build,
                                                    needs_cdf_update, pad, read_state, unpad)
 from bench_codecs.compressai_codecs.weights import ZOO_PREFIX, sha256_prefix, zoo_file, zoo_settings, zoo_vbr_setting
 from bench_codecs.inn.coding import checkpoint_sha256, resolve_device, to_float255, to_uint8
 from bench_codecs.listings import EVAL_MODEL_QUANT_STEPS
+
+#: Peak RSS of one encode + decode (MiB, MiB per megapixel) of the zoo's largest size of each
+#: architecture (quality 8, or 6 for Cheng 2020) on the CPU: linear fits of seeded models measured
+#: with benchmarks/codec_memory.py (docs/performance.md), so the memory budget refuses or serialises
+#: a large image instead of the OOM killer ending a worker. Smaller qualities need less.
+PEAK_MEMORY_MIB: dict[str, tuple[float, float]] = {
+    "bmshj2018-factorized": (1183.0, 587.9),
+    "bmshj2018-hyperprior": (1162.0, 667.5),
+    "mbt2018-mean": (1281.0, 540.4),
+    "mbt2018": (1253.0, 622.3),
+    "cheng2020-anchor": (1271.0, 724.2),
+    "cheng2020-attn": (1316.0, 779.6),
+}
 
 
 class _CompressaiCodec(Codec):
@@ -34,6 +48,9 @@ class _CompressaiCodec(Codec):
     #: Tried from 1×1 up on every zoo architecture (1×1, 3×1, 7×5, 32×32, …): every size codes, as
     #: ``pad`` brings the image to a multiple of 64 before the analysis transform.
     min_image_size = (1, 1)
+    #: (MiB, MiB per megapixel) from PEAK_MEMORY_MIB for the measured zoo architectures; None (never
+    #: limited) for one's own model, whose size bench cannot know.
+    peak_memory_mib: ClassVar[tuple[float, float] | None] = None
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -95,6 +112,7 @@ class _CompressaiCodec(Codec):
         return loaded.vbr_arguments(rate) if loaded.variable_rate else {}
 
     def encode(self, image: np.ndarray, rate: float) -> bytes:
+        ensure_fits(self.name, self.peak_memory_mib, image.shape[1], image.shape[0])
         loaded = self._model(rate)
         # eval_model's ToTensor: the 8-bit values divided by 255 (a carried float image likewise)
         x = torch.from_numpy(np.array(image, dtype=np.float32)).permute(2, 0, 1)[None].div(255).to(self.device)
@@ -220,6 +238,8 @@ def _zoo_codec(base: type[_CompressaiCodec], zoo_name: str, qualities: int | Non
     attributes: dict[str, Any] = {"name": zoo_name, "zoo_name": zoo_name, "__doc__": f"CompressAI zoo {zoo_name!r}."}
     if qualities:
         attributes |= {"rate_range": (1, qualities), "default_rates": tuple(range(1, qualities + 1))}
+    if zoo_name in PEAK_MEMORY_MIB:
+        attributes["peak_memory_mib"] = PEAK_MEMORY_MIB[zoo_name]
     return type("".join(part.capitalize() for part in zoo_name.split("-")), (base,), attributes)
 
 

@@ -92,8 +92,10 @@ OLD_BOTTLENECK_NAME = re.compile(r"^(.*entropy_bottleneck)\._(matrix|matrices|bi
 PLURAL = {"matrix": "matrices", "bias": "biases", "factor": "factors"}
 
 #: Keys under which training scripts nest the weights: CompressAI's examples and InvCompress save
-#: ``state_dict``, HiFi-VRIC's IAT training script saves ``model``.
-NESTING_KEYS = ("state_dict", "model")
+#: ``state_dict``, HiFi-VRIC's IAT training script saves ``model``; CompressAI's eval_model also
+#: reads ``network`` and ``model_state_dict``. A file holding several gives the first here its
+#: weights: eval_model's precedence (its last match wins) among the keys it reads.
+NESTING_KEYS = ("model_state_dict", "state_dict", "network", "model")
 
 
 def check_regular_file(path: Path, shown: str, error: type[Exception], *, max_bytes: int, what: str,
@@ -169,7 +171,7 @@ def load_state_dict(path: Path, where: str = "checkpoint", rename: bool = True) 
         found = sorted(map(str, loaded)) if isinstance(loaded, dict) else []
         what = f"found top-level keys {one_line(str(found[:12]), 300)}" if found else f"found a {type(loaded).__name__}"
         raise CodecUnavailable(f"{shown}: expected a state dict of tensors, bare or under "
-                               f"{' or '.join(repr(k) for k in NESTING_KEYS)}; {what}")
+                               f"{nesting_keys_text()}; {what}")
     return {(rename_key(k) if rename else k): (v.float() if v.dtype == torch.float16 else v) for k, v in state.items()}
 
 
@@ -188,6 +190,12 @@ def check_declared_sizes(path: Path, shown: str) -> None:
         raise CodecUnavailable(f"{shown}: its zip members declare {declared:,} bytes from a {size:,}-byte file "
                                f"(limit {limit:,}; torch.save stores members uncompressed); refused before "
                                "inflating anything: is this the right file?")
+
+
+def nesting_keys_text() -> str:
+    """NESTING_KEYS in words: "'model_state_dict', 'state_dict', 'network' or 'model'"."""
+    quoted = [repr(k) for k in NESTING_KEYS]
+    return f"{', '.join(quoted[:-1])} or {quoted[-1]}"
 
 
 def unwrap_state_dict(loaded: object) -> dict[str, torch.Tensor] | None:
