@@ -196,7 +196,7 @@ def test_any_input_fault_is_exit_2_never_a_verdict(tmp_path, monkeypatch):
     ArrowInvalid) is still exit 2, naming the store, not exit 1 ("regression") with a traceback."""
     import bench.store
 
-    def broken(path):
+    def broken(path, columns=None):
         raise pa.lib.ArrowInvalid("Parquet magic bytes not found in footer")
 
     monkeypatch.setattr(bench.store, "read_rows", broken)

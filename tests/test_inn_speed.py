@@ -25,21 +25,37 @@ from bench_codecs.inn.codec import WEIGHTS, IatCodec, InvCompressCodec
 from bench_codecs.inn.invcompress import ContextCoder, InvCompress, one_torch_thread
 from bench_codecs.inn.layers import DenseBlock
 
-#: (codec, rate) → SHA-256 of (bitstream, decoded uint8 image, float reconstruction) of
-#: kodim01[100:196, 200:350] with the shipped demo weights (IAT: ``iat-demo.pt``), one torch thread.
-GOLDEN = {
-    ("invcompress", 1): ("726f1e4d922cdb4dca0549fdeced5c19cf5bf66c67336baf34268d3983f3847d",
-                         "27343d942e448204f4f2366544443f3889027f84209fa42d8687a579a003425b",
-                         "acf560ce92da49fb6a48e73c7288ec78718f3bb2430e87d532df29766a5cbcf0"),
-    ("iat", 0.0): ("c966a93db1f7ff358786dde89af3d8ccff3f55bad73efd10e573379a50bdaf34",
-                   "86cbd4081c19d8f965a8604712d05d9004a42796405cb2d97abcc95fd9149713",
-                   "fe87a2b01177edee8cf982d0d5d917a535f199824ad02c8a70e648f4f75186b5"),
-    ("iat", 0.5): ("186b2fd02154789a2a3a7f29068f70b2cc98be7bf65dc5171a846fd0f61f84ae",
-                   "0446a124a1f6bcef5767c7b5c7c5028f255183512ae1f686f62b406ea4d89c33",
-                   "8d554859522ceb8a1505651ea5c8aac84b263cd7d3c682a759e5c396990d13ec"),
-    ("iat", 1.0): ("cdd0c0f3ea2e7863afa160927ecebd44d276067cd7ab429d4b742029fc59d824",
-                   "911222e6d40ff15cf58ad65637289fd5ffc8c5d8b68a7164188160bd58609f97",
-                   "56308cc6f7e45fe90348fb97be10bbed4d768c1fc1f704595ff639ca1ba84e50"),
+#: (codec, rate) → SHA-256 of the bitstream of kodim01[100:196, 200:350] with the shipped demo
+#: weights (IAT: ``iat-demo.pt``), one torch thread, recorded before the coders were sped up. The
+#: bits are the same on every CPU: the entropy parameters are computed on one thread and the
+#: range coder works on integers.
+GOLDEN_BITS = {
+    ("invcompress", 1): "726f1e4d922cdb4dca0549fdeced5c19cf5bf66c67336baf34268d3983f3847d",
+    ("iat", 0.0): "c966a93db1f7ff358786dde89af3d8ccff3f55bad73efd10e573379a50bdaf34",
+    ("iat", 0.5): "186b2fd02154789a2a3a7f29068f70b2cc98be7bf65dc5171a846fd0f61f84ae",
+    ("iat", 1.0): "cdd0c0f3ea2e7863afa160927ecebd44d276067cd7ab429d4b742029fc59d824",
+}
+#: SHA-256 of (decoded uint8 image, float reconstruction) of those bitstreams, one pair per
+#: family of CPU convolution kernels recorded: the synthesis transform's float convolutions
+#: round differently on two AVX-512 machines (the same bits decode to images a level apart in a
+#: few pixels), so a decode must match one recorded family exactly.
+GOLDEN_PIXELS = {
+    ("invcompress", 1): {("27343d942e448204f4f2366544443f3889027f84209fa42d8687a579a003425b",
+                          "acf560ce92da49fb6a48e73c7288ec78718f3bb2430e87d532df29766a5cbcf0"),
+                         ("2d1e4565fc9e142b136010579b63975a05a6003e70c4de5cd40ddbea8f3b0dcd",
+                          "a40aabab6b636e25362eb038cc8daf46aa60d0791e31450e6ca8cbece0c5046a")},
+    ("iat", 0.0): {("86cbd4081c19d8f965a8604712d05d9004a42796405cb2d97abcc95fd9149713",
+                    "fe87a2b01177edee8cf982d0d5d917a535f199824ad02c8a70e648f4f75186b5"),
+                   ("86cbd4081c19d8f965a8604712d05d9004a42796405cb2d97abcc95fd9149713",
+                    "b2a287c042415ac07949cd013d73e33beb3c141c9fce0483add1418b10a8dc31")},
+    ("iat", 0.5): {("0446a124a1f6bcef5767c7b5c7c5028f255183512ae1f686f62b406ea4d89c33",
+                    "8d554859522ceb8a1505651ea5c8aac84b263cd7d3c682a759e5c396990d13ec"),
+                   ("9c4d2fa6145099643b35ecc67ed9885ada00d7ca4a48533e1e4bf489a4e510b9",
+                    "8f22cb51e86dbe39aede23698ec70dc5b3cf3999fa0bbd47b93afa1cf4a90784")},
+    ("iat", 1.0): {("911222e6d40ff15cf58ad65637289fd5ffc8c5d8b68a7164188160bd58609f97",
+                    "56308cc6f7e45fe90348fb97be10bbed4d768c1fc1f704595ff639ca1ba84e50"),
+                   ("af17a6c50ef8ca60924f2c9e3c2c34faa0621ac9e5197f916111c01dc6d1bdd8",
+                    "8e68236bfc8f04065e5be580e71494ee77df87bb29286004d712a217fabc5932")},
 }
 RECORDED_ON = "AVX512"
 
@@ -48,19 +64,18 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.mark.parametrize(("name", "rate"), sorted(GOLDEN))
+@pytest.mark.parametrize(("name", "rate"), sorted(GOLDEN_BITS))
 def test_demo_codecs_reproduce_the_recorded_bytes_and_pixels(kodak_dir, one_torch_thread, name, rate):
-    if torch.backends.cpu.get_cpu_capability() != RECORDED_ON:
-        pytest.skip(f"golden values were recorded on an {RECORDED_ON} CPU; this one runs "
-                    f"{torch.backends.cpu.get_cpu_capability()} kernels, which may round differently")
     image = np.array(Image.open(kodak_dir / "kodim01.png").convert("RGB"))[100:196, 200:350]
     # IAT: the weights these values were recorded with (the codec's default has moved on since)
     codec = InvCompressCodec() if name == "invcompress" else IatCodec(checkpoint=str(WEIGHTS / "iat-demo.pt"))
     data = codec.encode(image, rate)
-    expected_bits, expected_uint8, expected_float = GOLDEN[(name, rate)]
-    assert sha256(data) == expected_bits
-    assert sha256(codec.decode(data).tobytes()) == expected_uint8
-    assert sha256(codec.decode_float(data).tobytes()) == expected_float
+    assert sha256(data) == GOLDEN_BITS[(name, rate)]
+    if torch.backends.cpu.get_cpu_capability() != RECORDED_ON:
+        pytest.skip(f"decoded pixels were recorded on {RECORDED_ON} CPUs; this one runs "
+                    f"{torch.backends.cpu.get_cpu_capability()} kernels, which may round differently")
+    decoded = (sha256(codec.decode(data).tobytes()), sha256(codec.decode_float(data).tobytes()))
+    assert decoded in GOLDEN_PIXELS[(name, rate)]
 
 
 def tiny_model() -> InvCompress:
