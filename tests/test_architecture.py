@@ -162,7 +162,7 @@ def test_codecs_datasets_and_trainers_are_found_through_one_registry():
 #: The folders of bench/ in the order work flows through them, root modules (the contracts every
 #: stage shares) first. A module may import from its own folder and from folders of lower rank
 #: only, so the dependencies form layers and no stage reaches back into a later one.
-RANKS = {"errors": 0, "registry": 0, "published": 0, "outputs": 0, "codec": 1, "schema": 1, "config": 2, "metrics": 3, "plan": 3, "store": 3,
+RANKS = {"errors": 0, "registry": 0, "published": 0, "outputs": 0, "labels": 0, "codec": 1, "schema": 1, "config": 2, "metrics": 3, "plan": 3, "store": 3,
          "execute": 4, "analysis": 5, "render": 6, "api": 7, "cli": 8, "__main__": 9}
 
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.labels import curve_labels
+
 #: The analysis commands worth running after a run, in the order a researcher needs them.
 NEXT_COMMANDS = ("plot", "report", "table")
 
@@ -162,8 +164,9 @@ def codec_table(summary: RunSummary) -> list[list[str]]:
     stored = any(t.stored for t in summary.per_codec.values())
     table = [["codec", "rows", "failed", *(["stored before"] if stored else []), "mean bpp", "mean PSNR RGB"]
              + (["within target"] if matched else [])]
-    for name, tally in summary.per_codec.items():
-        cells = [name, str(tally.written), str(tally.failed), *([str(tally.stored)] if stored else []),
+    labels = curve_labels([(tally.codec, tally.decoder_options) for tally in summary.per_codec.values()])
+    for tally in summary.per_codec.values():
+        cells = [labels[(tally.codec, tally.decoder_options)], str(tally.written), str(tally.failed), *([str(tally.stored)] if stored else []),
                  "-" if tally.mean_bpp is None else f"{tally.mean_bpp:.4f}", _format_psnr(tally.mean_psnr_rgb)]
         if matched:
             cells.append(f"{tally.matched - tally.off_target}/{tally.matched}")
