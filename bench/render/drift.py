@@ -15,6 +15,7 @@ from matplotlib.ticker import MaxNLocator
 
 from bench.analysis.drift_summary import common_generations, schedule_codec
 from bench.render.figure import legend_outside, new_figure, safe_name, save
+from bench.render.names import dataset_labels
 from bench.render.style import VARIANT_LINES, axis_label, codec_colours, images_text
 
 
@@ -22,15 +23,6 @@ def owned_drift_files(metric: str) -> list[str]:
     """File-name patterns of what ``bench drift report`` writes for ``metric`` (a figure per
     dataset and the table): those a run did not write are stale (:func:`bench.outputs.remove_stale`)."""
     return [f"drift-*-{glob.escape(metric)}.*", f"drift-{glob.escape(metric)}.*"]
-
-
-def dataset_labels(datasets: Sequence[str]) -> dict[str, str]:
-    """How each dataset is named in a title and a file name: a folder dataset (stored as its path)
-    by its folder's name, so no figure carries the path of the machine that ran it; the path
-    where two folders share a name, so their figures do not overwrite each other."""
-    names = {dataset: Path(dataset).name or dataset for dataset in datasets}
-    shared = {name for name in names.values() if list(names.values()).count(name) > 1}
-    return {dataset: dataset if name in shared else name for dataset, name in names.items()}
 
 
 def plot_drift(rows: pd.DataFrame, out_dir: Path, metric: str = "psnr_rgb", formats: tuple[str, ...] = ("png", "svg"),

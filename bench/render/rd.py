@@ -21,6 +21,7 @@ from bench.analysis.envelope import envelope_curves
 from bench.analysis.curves import DEFAULT_IMAGES, Reduced, dropped_text, image_rows, reduce_rows
 from bench.errors import AnalysisError
 from bench.render.figure import AXES_SIZE, legend_outside, new_grid, plt, safe_name, save
+from bench.render.names import dataset_labels
 from bench.render.style import (PUBLISHED_LINE, axis_label, codec_colours, curve_labels, curve_styles, images_text,
                                 marker_style)
 
@@ -161,8 +162,9 @@ def _mark_off_scale(ax: Axes, entry: Entry, metric: str, xlim: tuple, ylim: tupl
         marker = "^" if value > ylim[1] else "v" if value < ylim[0] else ">" if bpp > xlim[1] else "<"
         ax.plot([x], [y], marker=marker, color=entry.style["color"], markersize=9, linestyle="none",
                 clip_on=False, zorder=4)
-        shown = "∞ (lossless)" if math.isinf(value) else f"{value:.2f}{unit}"
-        ax.annotate(f"{shown} at {bpp:.3f} bpp", (x, y), xytext=(6, 4 if marker != "v" else -10),
+        if math.isinf(value):  # lossless: the caption says what the bare triangle means; a value
+            continue  # text per lossless point would pile up along the top edge
+        ax.annotate(f"{value:.2f}{unit} at {bpp:.3f} bpp", (x, y), xytext=(6, 4 if marker != "v" else -10),
                     textcoords="offset points", fontsize=7, color=entry.style["color"], annotation_clip=False)
     return found
 
@@ -241,7 +243,8 @@ def rd_figure(measured: list[Entry], published: list[Entry], metric: str, *, dat
     bars = any(len(e.curve) == 1 and e.curve["n_images"].max() > 1 for e in measured)
     lines = _captions(dataset, measured, published, images, band_text, bars, list(options))
     if off:
-        lines.append("▲▼◀▶ points outside the axes, drawn at the edge with their value")
+        lines.append("▲▼◀▶ points outside the axes, drawn at the edge with their value (a lossless point, "
+                     "value ∞, without)")
     fig.axes[0].set_title("\n".join(lines), fontsize=9, loc="left")  # the first panel: measured curves
     return fig
 
@@ -287,6 +290,7 @@ def rd_figures(rows: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS, ima
     labels = [*measured_names, *(published["codec"].astype(str) if published is not None else [])]
     # measured codecs take the palette's first colours, so two of them never share one
     colours = codec_colours(sorted(set(labels)), [*codec_order, *measured_names])
+    titles = dataset_labels([str(d) for d in curves["dataset"].unique()])  # a folder by its name
     for dataset, per_dataset in curves.groupby("dataset", sort=True):
         dataset_rows = per_image[per_image["dataset"] == dataset]
         for metric in metrics:
@@ -296,11 +300,11 @@ def rd_figures(rows: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS, ima
             data = per_dataset.dropna(subset=[metric])
             measured, variants = _measured_entries(data, counts, metric, colours, envelope)
             pub = _published_entries(_published_rows(published, str(dataset), metric), colours)
-            yield f"{safe_name(str(dataset))}-{metric}", rd_figure(measured, pub, metric, dataset=str(dataset),
+            yield f"{safe_name(str(dataset))}-{metric}", rd_figure(measured, pub, metric, dataset=titles[str(dataset)],
                                                                   images=images, band=band, options=list(variants))
             if variants:
                 yield (f"{safe_name(str(dataset))}-{metric}-options",
-                       options_figure(variants, metric, dataset=str(dataset), band=band))
+                       options_figure(variants, metric, dataset=titles[str(dataset)], band=band))
 
 
 def _measured_entries(data: pd.DataFrame, counts: dict[Key, tuple[int, int]], metric: str, colours: dict[str, str],
@@ -419,9 +423,10 @@ def plot_per_image(rows: pd.DataFrame, out_dir: Path, metric: str = "psnr_rgb", 
     per_image = image_rows(rows, images)
     colours = codec_colours(sorted(set(per_image["codec"].astype(str))), codec_order)
     written: list[Path] = []
+    titles = dataset_labels([str(d) for d in per_image["dataset"].unique()])
     for dataset, data in per_image.groupby("dataset", sort=True):
         if data[metric].isna().all():
             continue
-        fig = per_image_figure(data, metric, dataset=str(dataset), colours=colours, images=images)
+        fig = per_image_figure(data, metric, dataset=titles[str(dataset)], colours=colours, images=images)
         written += save(fig, out_dir, f"{safe_name(str(dataset))}-{metric}-per-image", formats)
     return written

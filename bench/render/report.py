@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import html
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -88,6 +88,13 @@ class ReportFigure:
     caption: str
     figure: Figure
     metric: str = ""
+    #: The figure as a base64 PNG once drawn (``drawn``): the page holds it, the figure is closed.
+    png: str = ""
+
+    def drawn(self) -> "ReportFigure":
+        """This figure rendered to PNG and closed, so a report of many datasets never holds more
+        than one open matplotlib figure at a time."""
+        return replace(self, png=_png(self.figure))
 
 
 def over_images(data: pd.DataFrame, images: str) -> str:
@@ -200,7 +207,7 @@ def _section(dataset: str, tables: PaperTables, figures: list[ReportFigure], cro
     name = safe_name(str(dataset))
     parts = [f"<h2 id='{html.escape(name)}'>{html.escape(dataset)}</h2>"]
     for item in figures:
-        parts.append(f"<figure><img alt='{html.escape(item.stem)}' src='data:image/png;base64,{_png(item.figure)}'>"
+        parts.append(f"<figure><img alt='{html.escape(item.stem)}' src='data:image/png;base64,{item.png}'>"
                      f"<figcaption>{html.escape(item.caption)}</figcaption></figure>")
     per_image = tables.per_image_points[tables.per_image_points["dataset"] == dataset]
     count = int(per_image["image"].nunique())
@@ -296,7 +303,7 @@ def render_report(rows: pd.DataFrame, settings: ReportSettings) -> str:
     per-image tables too long to inline (``ReportSettings.files``)."""
     reduced = reduce_rows(rows, settings.tables.images)  # once, for the tables and the figures
     tables = paper_tables(rows, settings.tables, reduced)
-    figures = list(report_figures(rows, settings, reduced))
+    figures = [item.drawn() for item in report_figures(rows, settings, reduced)]
     datasets = sorted(set(rows["dataset"].astype(str)))
     parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>{html.escape(settings.title)}</title><style>{STYLE}</style></head><body>",
