@@ -195,3 +195,19 @@ def test_the_float_and_the_8_bit_carry_of_one_schedule_are_separate_chains():
     assert list(table.index) == ["mbt2018-mean:1", "mbt2018-mean:1 carry float"]
     assert list(table["fixed point"]) == ["0/1", "0/1"]
     assert table.loc["mbt2018-mean:1 carry float", "mean drop"] == pytest.approx(2.5)
+
+
+def test_a_lossless_chain_drops_nothing_and_crosses_when_it_stops_being_lossless():
+    """PSNR ∞ at generation 1 (a flat image): ∞ − ∞ is no drop, and the chain crosses the
+    threshold only at the generation that is no longer lossless, never at generation 1."""
+    import json
+
+    import pandas as pd
+
+    chain = json.dumps({"schedule": "jpeg:50", "steps": [["jpeg", 50]], "carry": "uint8"})
+    rows = pd.DataFrame({"dataset": "d", "image": ["flat.png"] * 3 + ["kept.png"] * 2, "chain": chain, "error": None,
+                         "generation": [1, 2, 3, 1, 2], "bitstream_sha256": list("abcde"),
+                         "psnr_rgb": [float("inf"), float("inf"), 40.0, float("inf"), float("inf")]})
+    chains = per_chain(rows).set_index("image")
+    assert chains.loc["flat.png", "first_crossing"] == 3 and chains.loc["flat.png", "drop"] == float("inf")
+    assert pd.isna(chains.loc["kept.png", "first_crossing"]) and chains.loc["kept.png", "drop"] == 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 
@@ -40,12 +41,15 @@ def per_chain(rows: pd.DataFrame, metric: str = "psnr_rgb", threshold: float = 1
         chain = chain.sort_values("generation")
         if chain["generation"].iloc[0] != 1:
             continue
-        first = chain[metric].iloc[0]
-        crossed = chain[chain[metric] <= first - threshold]["generation"]
+        first, last = chain[metric].iloc[0], chain[metric].iloc[-1]
+        # a lossless chain (PSNR ∞) crosses when it stops being lossless; ∞ − ∞ is no drop
+        with np.errstate(invalid="ignore"):
+            loss = np.where(chain[metric].to_numpy() == first, 0.0, first - chain[metric].to_numpy())
+        crossed = chain[loss >= threshold]["generation"]
         same = chain["bitstream_sha256"].eq(chain["bitstream_sha256"].shift())
         records.append({
             "dataset": dataset, "schedule": schedule, "image": image, "generations": int(chain["generation"].max()),
-            f"{metric}_gen1": first, f"{metric}_last": chain[metric].iloc[-1], "drop": first - chain[metric].iloc[-1],
+            f"{metric}_gen1": first, f"{metric}_last": last, "drop": float(loss[-1]),
             "first_crossing": int(crossed.iloc[0]) if len(crossed) else None,
             "fixed_point": int(chain[same]["generation"].iloc[0]) if same.any() else None,
         })
