@@ -23,7 +23,7 @@ from bench_codecs.compressai_codecs.container import Container
 from bench_codecs.compressai_codecs.models import (VARIABLE_RATE, LoadedModel, architecture_class, build,
                                                    needs_cdf_update, pad, read_state, unpad)
 from bench_codecs.compressai_codecs.weights import ZOO_PREFIX, sha256_prefix, zoo_file, zoo_settings, zoo_vbr_setting
-from bench_codecs.inn.coding import checkpoint_sha256, resolve_device, to_float255, to_uint8
+from bench_codecs.inn.coding import ReconstructionDecoder, checkpoint_sha256, resolve_device
 from bench_codecs.listings import EVAL_MODEL_QUANT_STEPS
 
 #: Peak RSS of one encode + decode (MiB, MiB per megapixel) of the zoo's largest size of each
@@ -40,7 +40,7 @@ PEAK_MEMORY_MIB: dict[str, tuple[float, float]] = {
 }
 
 
-class _CompressaiCodec(Codec):
+class _CompressaiCodec(ReconstructionDecoder, Codec):
     """Encode/decode through a CompressAI model's compress()/decompress() in a Container."""
 
     learned = True
@@ -135,14 +135,6 @@ class _CompressaiCodec(Codec):
             x_hat = loaded.model.decompress([[s] for s in stream.strings], torch.Size(stream.shape),
                                             **self._arguments(loaded, stream.rate))["x_hat"]
         return unpad(x_hat, stream.height, stream.width), stream.height, stream.width
-
-    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
-        x_hat, height, width = self._reconstruct(data)
-        return to_uint8(x_hat, height, width)
-
-    def decode_float(self, data: bytes, **decoder_options: Any) -> np.ndarray:
-        x_hat, height, width = self._reconstruct(data)
-        return to_float255(x_hat, height, width)
 
 
 def _indexed(codec: Codec, settings: list[str], index: int) -> tuple[str, str]:

@@ -17,8 +17,8 @@ import torch
 from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, CodecUnavailable, ConfigError
 from bench.execute.memory_budget import ensure_fits
-from bench_codecs.inn.coding import (PAD_MULTIPLE, Bitstream, build_model, check_latent_shape, checkpoint_sha256,
-                                     resolve_device, to_float255, to_padded_tensor, to_uint8)
+from bench_codecs.inn.coding import (PAD_MULTIPLE, Bitstream, ReconstructionDecoder, build_model, check_latent_shape,
+                                     checkpoint_sha256, resolve_device, to_padded_tensor)
 from bench_codecs.inn.iat import InvCompressIAT, uniform_level
 from bench_codecs.inn.iat_maps import RESIZE_POLICIES, QualityMap, load_quality_map, model_map, pack_with_map
 from bench_codecs.inn.iat_maps import unpack as unpack_iat
@@ -48,7 +48,7 @@ def checkpoint_path(setting: str) -> Path:
 CROSS_THREAD_TOLERANCE_DB = 1e-3
 
 
-class _LearnedCodec(Codec):
+class _LearnedCodec(ReconstructionDecoder, Codec):
     learned = True
     #: Tried from 1×1 up (1×1, 3×1, 1×64, 7×5, 32×32, …): every size codes, as the image is padded
     #: by edge replication to the model's stride before the transform and cropped after it.
@@ -91,17 +91,6 @@ class _LearnedCodec(Codec):
             self._models[key] = build_model(self.model_class, path, self._where(path)).to(self.device)
         return self._models[key]
 
-    def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
-        """The model's float reconstruction of ``data`` (padded) and the original size."""
-        raise NotImplementedError
-
-    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
-        x_hat, height, width = self._reconstruct(data)
-        return to_uint8(x_hat, height, width)
-
-    def decode_float(self, data: bytes, **decoder_options: Any) -> np.ndarray:
-        x_hat, height, width = self._reconstruct(data)
-        return to_float255(x_hat, height, width)
 
     def describe(self, rate: float) -> str:
         """The row's ``command``; on the CPU it names the torch thread count too, because the same

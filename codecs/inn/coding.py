@@ -16,6 +16,7 @@ import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -284,6 +285,24 @@ def to_float255(x_hat: torch.Tensor, height: int, width: int) -> np.ndarray:
     """Crop the padding and clip, without rounding: float32 in [0, 255] (``to_uint8`` rounds this)."""
     x_hat = x_hat[0, :, :height, :width].clamp(0, 1)
     return x_hat.mul(255).permute(1, 2, 0).contiguous().cpu().numpy().astype(np.float32)
+
+
+class ReconstructionDecoder:
+    """``decode`` and ``decode_float`` of a learned codec from its one ``_reconstruct``: the
+    8-bit image is the float reconstruction rounded, so both come from the same decoded tensor
+    and cannot drift apart (InvCompress/IAT and CompressAI's codecs share this)."""
+
+    def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
+        """The model's float reconstruction of ``data`` (padded) and the original size."""
+        raise NotImplementedError
+
+    def decode(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        x_hat, height, width = self._reconstruct(data)
+        return to_uint8(x_hat, height, width)
+
+    def decode_float(self, data: bytes, **decoder_options: Any) -> np.ndarray:
+        x_hat, height, width = self._reconstruct(data)
+        return to_float255(x_hat, height, width)
 
 
 def resolve_device(name: str) -> str:
