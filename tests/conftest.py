@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -111,3 +113,60 @@ def seeded_compressai_checkpoint(path: Path, architecture: str, channels: int = 
             model.update(force=True)
     torch.save(model.state_dict(), path)
     return path
+
+
+class Server:
+    """A local HTTP server of one file at any path: honours Range, records each request's Range
+    header (``ranges``: one entry per request), and can cut the first response short."""
+
+    def __init__(self, data: bytes, truncate_first: bool = False):
+        self.data, self.truncate_first, self.ranges = data, truncate_first, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - the http.server API
+                start = 0
+                header = self.headers.get("Range")
+                outer.ranges.append(header)
+                if header:
+                    start = int(header.split("=")[1].split("-")[0])
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(outer.data) - 1}/{len(outer.data)}")
+                else:
+                    self.send_response(200)
+                body = outer.data[start:]
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if outer.truncate_first:
+                    outer.truncate_first = False
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/files"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def local_server():
+    """Local HTTP servers of one file each (``local_server(data, truncate_first=...)``), shut down
+    after the test: the downloads of dataset archives and of codec weights are tested against them."""
+    servers = []
+
+    def make(data: bytes, truncate_first: bool = False) -> Server:
+        servers.append(Server(data, truncate_first))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()

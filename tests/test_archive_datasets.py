@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
 import io
 import tarfile
-import threading
 import zipfile
 from pathlib import Path
 
@@ -70,60 +68,6 @@ def use_dataset(monkeypatch, name: str, data: bytes | None, url: str = "http://1
     return dataset
 
 
-class Server:
-    """A local HTTP server for one archive: honours Range, and can cut the first response short."""
-
-    def __init__(self, data: bytes, truncate_first: bool = False):
-        self.data, self.truncate_first, self.ranges = data, truncate_first, []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802 - the http.server API
-                start = 0
-                header = self.headers.get("Range")
-                outer.ranges.append(header)
-                if header:
-                    start = int(header.split("=")[1].split("-")[0])
-                    self.send_response(206)
-                    self.send_header("Content-Range", f"bytes {start}-{len(outer.data) - 1}/{len(outer.data)}")
-                else:
-                    self.send_response(200)
-                body = outer.data[start:]
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if outer.truncate_first:
-                    outer.truncate_first = False
-                    self.wfile.write(body[: len(body) // 2])
-                    self.wfile.flush()
-                    self.connection.shutdown(2)
-                    return
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/archive.zip"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def server_factory():
-    servers = []
-
-    def make(data: bytes, truncate_first: bool = False) -> Server:
-        servers.append(Server(data, truncate_first))
-        return servers[-1]
-
-    yield make
-    for server in servers:
-        server.close()
-
-
 def one_line(exc: pytest.ExceptionInfo) -> str:
     text = str(exc.value)
     assert "\n" not in text
@@ -152,9 +96,9 @@ def test_bench_datasets_list_shows_counts_digests_and_their_sources():
     assert "tecnick: 100 images" in text and "trust on first use" in text
 
 
-def test_fetch_from_a_local_server_resumes_a_truncated_download(server_factory, tmp_path, monkeypatch):
+def test_fetch_from_a_local_server_resumes_a_truncated_download(local_server, tmp_path, monkeypatch):
     data = zip_archive(images_in("DIV2K_valid_HR") | {"DIV2K_valid_HR/sub/other.png": png_bytes(9)})
-    server = server_factory(data, truncate_first=True)
+    server = local_server(data, truncate_first=True)
     use_dataset(monkeypatch, "div2k-valid", data, url=server.url)
     with pytest.raises(ArchiveError) as exc:
         resolve("div2k-valid", tmp_path)
