@@ -143,6 +143,22 @@ def test_help_and_table_do_not_import_what_they_do_not_use(tmp_path):
     assert not loaded & {"torch", "matplotlib"}
 
 
+def test_a_classical_run_does_not_import_torch_in_the_process_that_writes_the_store(tmp_path):
+    """The driver of a two-worker JPEG run plans and writes rows; only its workers measure, so
+    torch (about 2 s before the first worker starts) stays out of it."""
+    images = tmp_path / "images"
+    images.mkdir()
+    import numpy as np
+    from PIL import Image
+    for i in range(2):  # MS-SSIM needs 161×161 pixels at least
+        pixels = np.random.default_rng(i).integers(0, 256, (170, 170, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(images / f"i{i}.png")
+    loaded = loaded_after(["run", "--dataset", str(images), "--codec", "jpeg", "--metric", "psnr_rgb",
+                           "--metric", "ms_ssim", "--jobs", "2", "--results", str(tmp_path / "r")], tmp_path)
+    assert (tmp_path / "r").is_dir()  # the run wrote its store
+    assert "torch" not in loaded
+
+
 def test_codecs_datasets_and_trainers_are_found_through_one_registry():
     """Only bench.registry reads entry points: one place decides how a plugin is found."""
     def reads_entry_points(path: Path) -> bool:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from bench.errors import BitstreamMismatch
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The fix for a kept bitstream that is not its row's: a run keeping bitstreams re-runs those rows.
 RERUN = "re-run those rows: `bench run` with --keep-bitstreams and the same selection"

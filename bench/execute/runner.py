@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from bench.config import metric_names
 from bench.config import settings as config_module
 from bench.plan import datasets
 from bench.execute import memory_budget
@@ -86,9 +87,7 @@ def apply_overrides(config: Config, dataset: list[str] | None, codec: list[str] 
     if data_dir:
         config.data_dir = data_dir
     if metric:
-        from bench import metrics
-
-        config.metrics = metrics.validate(metric)
+        config.metrics = metric_names.validate(metric)
     if backend:
         config.backend = config_module.parse({"run": {"backend": backend}}, source="--backend", codecs=()).backend
     if scheduler:
@@ -137,7 +136,11 @@ def store_lock(store: Store, command: str, on_note: Callable[[str], None] | None
 
 
 def resolve_device(name: str) -> str:
-    """``auto`` means the first CUDA device when torch sees one, else the CPU."""
+    """``auto`` means the first CUDA device when torch sees one, else the CPU.
+
+    ``cpu`` is answered without importing torch (about 2 s), which the workers import anyway."""
+    if name == "cpu":
+        return name
     import torch
 
     if name == "auto":

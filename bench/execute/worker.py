@@ -23,12 +23,13 @@ import time
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from bench import metrics as metric_functions
 from bench.codec import Codec, canonical_json, make_codec
+from bench.config.metric_names import FLOAT_METRIC
 from bench.config.settings import DETERMINISM_CHECKS
 from bench.errors import BenchError, CodecFailure
 from bench.execute.thread_portability import decodes_alike_at_other_thread_count
@@ -102,6 +103,17 @@ def codec_for(impl: str, params: dict[str, Any]) -> Codec:
     return _CODECS[key]
 
 
+def metric_stack() -> ModuleType:
+    """``bench.metrics``, imported on first use in a worker.
+
+    It imports torch (about 2 s). The driver imports this module only to hand its functions to
+    the workers by reference and never measures, so a module-level import would add that time to
+    every run before the first worker starts.
+    """
+    from bench import metrics
+    return metrics
+
+
 @lru_cache(maxsize=8)
 def cached_image(path: Path, requirement: tuple[int, str | None] = (1, None)) -> np.ndarray:
     image = load_rgb8(path, min_side=requirement[0], needed_by=requirement[1])
@@ -125,15 +137,15 @@ def encode_decode_measure(
     decoded_float, decoded, values = decode_checked(codec, data, source.shape, rate, decoder_options, settings,
                                                     keep_float=keep_float, first_rate=first_rate)
     values["encode_s"] = encode_s
-    values.update(metric_functions.measure(reference, decoded, list(settings.metrics), device=settings.device,
-                                           reconstruction=float_reconstruction(decoded_float)))
+    values.update(metric_stack().measure(reference, decoded, list(settings.metrics), device=settings.device,
+                                         reconstruction=float_reconstruction(decoded_float)))
     return Measurement(bytes(data), decoded, values, decoded_float if keep_float else None)
 
 
 def wants_float(codec: Codec, metrics: Sequence[str]) -> bool:
     """Whether to decode with ``decode_float``: a metric of the float reconstruction is asked for
     and the codec has one (its rounding is the decoded image, so one decode serves both)."""
-    return metric_functions.FLOAT_METRIC in metrics and codec.supports_float_carry
+    return FLOAT_METRIC in metrics and codec.supports_float_carry
 
 
 def float_reconstruction(decoded: np.ndarray) -> np.ndarray | None:
@@ -292,7 +304,7 @@ def run_unit(unit: Unit, settings: Settings, provenance: Provenance) -> list[dic
         except Exception as exc:  # noqa: BLE001
             _failed(row, exc)
     try:
-        measured = metric_functions.measure_many(reference, [item[2] for item in decoded], list(settings.metrics),
+        measured = metric_stack().measure_many(reference, [item[2] for item in decoded], list(settings.metrics),
                                                  device=settings.device,
                                                  reconstructions=[float_reconstruction(item[3]) for item in decoded])
         for (task, row, _, _, values), metric_values in zip(decoded, measured):
