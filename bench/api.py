@@ -129,7 +129,7 @@ def colour_order(frame: "pd.DataFrame", config: Path | str | None = None) -> tup
     from bench.config import settings as config_module
 
     order = list(config_module.load(Path(config) if config else None, codecs=()).codec_sections)
-    order += sorted(set(frame["codec"].astype(str)) - set(order))
+    order += sorted(set(frame["codec"].unique().astype(str)) - set(order))
     return (*order, *(codec for codec in published_codecs() if codec not in order))
 
 
@@ -283,7 +283,7 @@ def compare(baseline: Path | str, candidate: Path | str, *, settings: "GateSetti
         base, cand = narrow(base_rows, cand_rows, list(datasets), list(codecs), where)
     except AnalysisError as exc:  # name the stores: "the store" alone is ambiguous with two of them
         raise AnalysisError(f"{baseline} and {candidate}: {exc}") from exc
-    impls = set(base["codec_impl"].dropna()) | set(cand["codec_impl"].dropna()) if "codec_impl" in base.columns else set()
+    impls = set(base["codec_impl"].dropna().unique()) | set(cand["codec_impl"].dropna().unique()) if "codec_impl" in base.columns else set()
     return judge(base, cand, settings, decode_tolerances(impls))
 
 

@@ -65,7 +65,7 @@ def _with_labels(curves: pd.DataFrame) -> pd.DataFrame:
 
 def _anchor_options(per_dataset: pd.DataFrame, anchor: str) -> str | None:
     """The decoder-options set of the anchor curve: its only one, or the first in sort order."""
-    options = sorted(set(per_dataset.loc[per_dataset["codec"] == anchor, "decoder_options"]))
+    options = sorted(set(per_dataset.loc[per_dataset["codec"] == anchor, "decoder_options"].unique()))
     return options[0] if options else None
 
 
@@ -165,7 +165,7 @@ def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, pair: AnchorPair, metric:
             note = f"forced with --published-partial: {partial}"
     else:
         anchor_rows = data[(data["codec"] == pair.codec) & (data["decoder_options"] == pair.options)]
-        shared = set(test_rows["image"]) & set(anchor_rows["image"])
+        shared = set(test_rows["image"].unique()) & set(anchor_rows["image"].unique())
         if not shared:
             return {**empty, "images": 0, "images_of": max(own, anchor_rows["image"].nunique()),
                     "note": f"n/a (no image in common with the anchor {pair.codec})"}
@@ -197,8 +197,8 @@ def _bd_cells(data: pd.DataFrame, curve: pd.DataFrame, pair: AnchorPair, metric:
     elif resamples and too_few_images(cells["images"]):
         cells["note"] = _join(note, too_few_images(cells["images"]))
     elif resamples:
-        test_matrix = ImageMatrix.from_rows(test_rows, metric, sorted(set(test_rows["image"])))
-        anchor_side = ImageMatrix.from_rows(anchor_rows, metric, sorted(set(anchor_rows["image"])))
+        test_matrix = ImageMatrix.from_rows(test_rows, metric, sorted(set(test_rows["image"].unique())))
+        anchor_side = ImageMatrix.from_rows(anchor_rows, metric, sorted(set(anchor_rows["image"].unique())))
         try:
             rate_ci, quality_ci = bd_intervals(anchor_side, test_matrix, method, higher, resamples, seed)
         except BDError as exc:

@@ -231,7 +231,7 @@ def compare(baseline: pd.DataFrame, candidate: pd.DataFrame, settings: GateSetti
     base, cand = successful_single_pass(baseline), successful_single_pass(candidate)
     known = _checked_tolerances(tolerances)
     if tolerances is not None and "codec_impl" in cand.columns:
-        for impl in sorted(set(cand["codec_impl"].dropna()) - set(known)):
+        for impl in sorted(set(cand["codec_impl"].dropna().unique()) - set(known)):
             verdict.extra_notes.append(f"codec implementation {impl!r} is not installed here: its decode tolerance "
                                        "is taken as 0 dB (PSNR compared exactly)")
     labels = curve_labels(list(dict.fromkeys(zip(pd.concat([base["codec"], cand["codec"]]),
@@ -304,7 +304,7 @@ def check_rows(rows: pd.DataFrame, source: object, require_rows: bool = False) -
 
 def _judge(curve: CurveVerdict, group: pd.DataFrame, base_rows: pd.DataFrame, cand_rows: pd.DataFrame,
            settings: GateSettings, tolerances: Mapping[str, float]) -> None:
-    base_rates, cand_rates = set(base_rows["rate"]), set(cand_rows["rate"])
+    base_rates, cand_rates = set(base_rows["rate"].unique()), set(cand_rows["rate"].unique())
     # a candidate that measures more rates still has every baseline point to be judged on; only
     # rates it no longer measures leave the curve unjudged there
     if cand_rates and base_rates - cand_rates:
@@ -375,7 +375,7 @@ def _judge_bd(curve: CurveVerdict, base_rows: pd.DataFrame, cand_rows: pd.DataFr
         else:
             curve.note(shown)
         return
-    images = sorted(set(base_rows["image"]) & set(cand_rows["image"]))
+    images = sorted(set(base_rows["image"].unique()) & set(cand_rows["image"].unique()))
     try:
         curve.interval, _ = bd_intervals(ImageMatrix.from_rows(base_rows, "psnr_rgb", images),
                                          ImageMatrix.from_rows(cand_rows, "psnr_rgb", images),

@@ -82,7 +82,7 @@ def complete_block(curve: pd.DataFrame, images: frozenset[str] | None = None) ->
     if images is None and _every_image_at_every_rate(curve):
         # the block is the whole curve: the common case, and with 10^5 images the one where a
         # set per image would cost seconds
-        whole_images, whole_rates = frozenset(curve["image"]), frozenset(curve["rate"])
+        whole_images, whole_rates = frozenset(curve["image"].unique()), frozenset(curve["rate"].unique())
         return Block(whole_images, whole_rates, len(curve) - len(whole_images) * len(whole_rates))
     per_rate = curve.groupby("rate")["image"].agg(frozenset)
     if images is None:

@@ -90,9 +90,9 @@ def paper_tables(rows: pd.DataFrame, settings: TableSettings, reduced: Reduced |
     (``reduced``: ``rows`` already reduced under ``settings.images``, by a caller that draws too)."""
     metrics = measured_metrics(rows, settings.metrics)
     anchor_curves = published_anchor(settings.anchor)
-    if anchor_curves is None and settings.anchor not in set(rows["codec"]):
+    if anchor_curves is None and settings.anchor not in set(rows["codec"].unique()):
         raise AnalysisError(f"--anchor {settings.anchor}: no rows of that codec in the selection "
-                            f"(codecs: {', '.join(sorted(set(rows['codec'])))}; or use published:<curve>)")
+                            f"(codecs: {', '.join(sorted(set(rows['codec'].unique())))}; or use published:<curve>)")
     tables = PaperTables(settings, metrics)
     reduced = reduced or reduce_rows(rows, settings.images)  # once for every table and metric
     for metric in metrics:

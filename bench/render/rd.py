@@ -286,7 +286,7 @@ def rd_figures(rows: pd.DataFrame, metrics: Sequence[str] = DEFAULT_METRICS, ima
         raise AnalysisError(f"--band {band!r}: use one of {', '.join(BANDS)}")
     reduced = reduced or reduce_rows(rows, images)
     curves, per_image = reduced.curves, reduced.per_image
-    measured_names = sorted(set(curves["codec"].astype(str)))
+    measured_names = sorted(set(curves["codec"].unique().astype(str)))
     labels = [*measured_names, *(published["codec"].astype(str) if published is not None else [])]
     # measured codecs take the palette's first colours, so two of them never share one
     colours = codec_colours(sorted(set(labels)), [*codec_order, *measured_names])
@@ -421,7 +421,7 @@ def plot_per_image(rows: pd.DataFrame, out_dir: Path, metric: str = "psnr_rgb", 
     """One small-multiples figure per dataset (``<dataset>-<metric>-per-image.<fmt>``): where a
     mean curve hides an image on which a codec behaves differently."""
     per_image = image_rows(rows, images)
-    colours = codec_colours(sorted(set(per_image["codec"].astype(str))), codec_order)
+    colours = codec_colours(sorted(set(per_image["codec"].unique().astype(str))), codec_order)
     written: list[Path] = []
     titles = dataset_labels([str(d) for d in per_image["dataset"].unique()])
     for dataset, data in per_image.groupby("dataset", sort=True):

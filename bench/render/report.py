@@ -169,7 +169,7 @@ def drawn_key(fig: Figure, spread: str) -> list[str]:
 
 
 def _colours(rows: pd.DataFrame, settings: ReportSettings) -> dict[str, str]:
-    labels = set(rows["codec"].astype(str))
+    labels = set(rows["codec"].unique().astype(str))
     if settings.published is not None:
         labels |= set(settings.published["codec"].astype(str))
     return codec_colours(sorted(labels), settings.codec_order)
@@ -304,7 +304,7 @@ def render_report(rows: pd.DataFrame, settings: ReportSettings) -> str:
     reduced = reduce_rows(rows, settings.tables.images)  # once, for the tables and the figures
     tables = paper_tables(rows, settings.tables, reduced)
     figures = [item.drawn() for item in report_figures(rows, settings, reduced)]
-    datasets = sorted(set(rows["dataset"].astype(str)))
+    datasets = sorted(set(rows["dataset"].unique().astype(str)))
     parts = ["<!doctype html><html lang='en'><head><meta charset='utf-8'>",
              f"<title>{html.escape(settings.title)}</title><style>{STYLE}</style></head><body>",
              f"<h1>{html.escape(settings.title)}</h1>",
