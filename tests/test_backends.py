@@ -173,3 +173,80 @@ def test_abort_terminates_the_loky_workers_without_a_warning():
         time.sleep(0.05)
     else:
         raise AssertionError("a loky worker outlived abort")
+
+
+def _imported(module: str) -> dict:
+    import os
+    import sys
+
+    return {"pid": os.getpid(), "imported": module in sys.modules}
+
+
+def _gone(pids: set[int], within_s: float = 5) -> bool:
+    """Whether every process of ``pids`` ended within ``within_s``: killed, not the 10 s after
+    which loky's idle workers leave by themselves."""
+    import os
+    import time
+
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        alive = set()
+        for pid in pids:
+            try:
+                os.kill(pid, 0)
+                alive.add(pid)
+            except ProcessLookupError:
+                pass
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_pool_started_ahead_imports_its_modules_and_takes_the_run():
+    """The run's calls go to the workers started ahead, which imported the modules as they
+    started (``colorsys`` stands in for a codec module no test imports otherwise)."""
+    from bench.execute.backends import start_workers
+
+    start_workers(2, ["colorsys", "no_such_module_here"])  # a module that fails is left to the task
+    rows = list(stream_results(_imported, ["colorsys"] * 6, {}, backend="loky", jobs=2, streams=False))
+    assert all(row["imported"] for row in rows)
+    assert len({row["pid"] for row in rows}) <= 2
+
+
+def test_a_pool_started_ahead_that_no_run_takes_is_killed():
+    from bench.execute.backends import _AHEAD, start_workers, stop_unused_workers
+
+    start_workers(2, [])
+    pids = set(_AHEAD[-1][2]._processes)
+    assert len(pids) == 2
+    stop_unused_workers()
+    assert not _AHEAD
+    assert _gone(pids), "a worker started ahead outlived stop_unused_workers"
+
+
+def test_a_run_with_nothing_left_to_do_leaves_no_worker_behind(tmp_path, photo, monkeypatch):
+    """A resumed run whose work is all stored sends the pool it started ahead nothing: it is killed."""
+    from PIL import Image
+
+    from bench.execute import backends, runner as run_module
+
+    started: set[int] = set()
+
+    def start_and_note(jobs, modules):
+        backends.start_workers(jobs, modules)
+        started.update(backends._AHEAD[-1][2]._processes)
+
+    monkeypatch.setattr(run_module, "start_workers", start_and_note)
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for index in range(2):
+        Image.fromarray(photo[:96, 64 * index:64 * index + 96]).save(folder / f"{index}.png")
+    args = ["run", "--dataset", str(folder), "--codec", "jpeg", "--rate", "50", "--metric", "psnr_rgb",
+            "--jobs", "2", "--results", str(tmp_path / "r")]
+    assert runner.invoke(app, args).exit_code == 0
+    started.clear()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0 and "0 to run" in result.output
+    assert len(started) == 2
+    assert _gone(started), "the workers started ahead of a run with nothing to do outlived it"
