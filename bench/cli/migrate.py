@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer
-
 from bench import api
 from bench.cli.app import app, call, console, path_argument, warn
 

@@ -200,7 +200,7 @@ def run_chain(chain: Chain, generations: int, start: int, specs: dict[str, Codec
             codec = codec_for(spec.impl, spec.params)
             decode = codec.decode_float if carry_float else codec.decode
             try:
-                data = read_checked(previous, str(carried_sha256), fix=f"delete it and run `bench drift run` "
+                data = read_checked(previous, str(carried_sha256), fix="delete it and run `bench drift run` "
                                     "again, which recomputes this chain from generation 1")
                 current = decode(data, **codec.check_decoder_options(spec.decoder_options[0]))
             except BitstreamMismatch as exc:

@@ -19,7 +19,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from bench.analysis.history import SERIES, TIMINGS, Ordered, curve_names
+from bench.analysis.history import TIMINGS, Ordered, curve_names
 from bench.render.names import safe_name
 from bench.render.style import axis_label, display_name
 
