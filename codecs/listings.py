@@ -31,6 +31,7 @@ DEMO_INVCOMPRESS = (f"{DEMO_PREFIX}invcompress-lambda0.0130-1118steps.pt",)
 DEMO_IAT = f"{DEMO_PREFIX}iat-theta1.2e-3-maps-1181steps.pt"
 DEMO_ILC = f"{DEMO_PREFIX}ilc-lambda0.013-4917steps.pt"
 DEMO_PROBDEC = f"{DEMO_PREFIX}probdec-lambda4-14min.pt"
+DEMO_QMAP = f"{DEMO_PREFIX}qmap-theta1e-3-1749steps.pt"
 
 
 def module_installed(module: str, package: str) -> Callable[[], str | None]:
@@ -91,6 +92,8 @@ INVCOMPRESS = CodecListing("invcompress", "model_index", tuple(range(1, len(DEMO
                            unavailable=learned(*DEMO_INVCOMPRESS))
 IAT = CodecListing("iat", "level", tuple(round(i / 20, 4) for i in range(21)), learned=True,
                    unavailable=learned(DEMO_IAT))
+QMAP = CodecListing("qmap", "level", tuple(round(i / 10, 4) for i in range(11)), learned=True,
+                    unavailable=learned(DEMO_QMAP))
 ILC = CodecListing("ilc", "model_index", (1,), learned=True, unavailable=learned(DEMO_ILC))
 PROBDEC = CodecListing("probdec", "model_index", (1,), learned=True, unavailable=learned(DEMO_PROBDEC))
 

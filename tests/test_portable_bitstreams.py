@@ -16,7 +16,7 @@ from bench.errors import CodecFailure
 from bench.execute.worker import Settings, decode_checked
 
 THREADS = (1, 2, 4)
-LEARNED = [("probdec", 1.0), ("ilc", 1.0), ("invcompress", 1.0), ("iat", 0.5)]
+LEARNED = [("probdec", 1.0), ("ilc", 1.0), ("invcompress", 1.0), ("iat", 0.5), ("qmap", 0.5)]
 #: Offsets of the (height, width) and latent (height, width) uint16 pairs, the same in the
 #: header of ``coding.Bitstream`` and of ProbDec's format.
 IMAGE_SIZE, LATENT_SIZE = 2, 6
@@ -46,7 +46,7 @@ def at_threads(threads: int, function, *args):
 @pytest.fixture
 def entropy_decoded(monkeypatch) -> list[torch.Tensor]:
     """Every tensor the codecs' entropy decoders return (symbols, or symbols plus their means)."""
-    from compressai.entropy_models import EntropyBottleneck
+    from compressai.entropy_models import EntropyBottleneck, GaussianConditional
 
     from bench_codecs.inn import invcompress, probdec
 
@@ -65,6 +65,7 @@ def entropy_decoded(monkeypatch) -> list[torch.Tensor]:
 
     recorded(probdec.GroupCoder, "run", keep=lambda args: args[2] is None)  # decoding: no symbols given
     recorded(invcompress.LatentCodingMixin, "decompress_latent")
+    recorded(GaussianConditional, "decompress")  # Qmap's y (its z: the EntropyBottleneck below)
     recorded(EntropyBottleneck, "decompress")
     return seen
 

@@ -1,4 +1,4 @@
-"""InvCompress and IAT as harness codecs: real range-coded bitstreams, 8-bit reconstructions.
+"""InvCompress, IAT and Qmap as harness codecs: real range-coded bitstreams, 8-bit reconstructions.
 
 Models load lazily, once per process, on the configured device (``cpu``, ``cuda``, ``auto``).
 The context model's entropy parameters come out of floating-point convolutions; they run on one
@@ -18,12 +18,14 @@ from bench.codec import Codec, ValueType
 from bench.errors import CodecFailure, CodecUnavailable, ConfigError
 from bench.execute.memory_budget import ensure_fits
 from bench_codecs.inn.coding import (PAD_MULTIPLE, Bitstream, ReconstructionDecoder, build_model, check_latent_shape,
-                                     checkpoint_sha256, resolve_device, to_padded_tensor)
+                                     checkpoint_sha256, padded_size, resolve_device, to_padded_tensor)
 from bench_codecs.inn.iat import InvCompressIAT, uniform_level
 from bench_codecs.inn.iat_maps import RESIZE_POLICIES, QualityMap, load_quality_map, model_map, pack_with_map
 from bench_codecs.inn.iat_maps import unpack as unpack_iat
 from bench_codecs.inn.invcompress import InvCompress
-from bench_codecs.listings import DEMO_IAT, DEMO_INVCOMPRESS, DEMO_PREFIX, WEIGHTS
+from bench_codecs.inn.qmap import MIN_LATENT, SpatiallyAdaptiveCompression, uniform_map
+from bench_codecs.inn.qmap import STRIDE as QMAP_STRIDE
+from bench_codecs.listings import DEMO_IAT, DEMO_INVCOMPRESS, DEMO_PREFIX, DEMO_QMAP, WEIGHTS
 
 
 def checkpoint_path(setting: str) -> Path:
@@ -144,30 +146,25 @@ class InvCompressCodec(_LearnedCodec):
         return x_hat, stream.height, stream.width
 
 
-class IatCodec(_LearnedCodec):
-    """IAT (Cai et al. 2022): one checkpoint, a continuous quality level L ∈ [0, 1] as the rate.
+class _QualityMapCodec(_LearnedCodec):
+    """A codec with one checkpoint and a continuous quality level L ∈ [0, 1] as the rate, and an
+    optional spatial quality map (IAT, Qmap).
 
     Advanced: ``quality_map`` (a named pattern of ``iat_maps.PATTERNS`` or a map file) encodes
-    with a spatial quality map, shifted so that its mean over the image is the level and carried
-    in the bitstream (format 2, ``bench_codecs.inn.iat_maps``); ``quality_map_resize`` ("match" or
-    "stretch") sets how a map file's size is set against the image. Both stay out of ``params``
-    (and so out of the row key) unless a map is given; a map file's SHA-256 enters ``version()``.
+    with a spatial quality map, shifted so that its mean over the image is the level;
+    ``quality_map_resize`` ("match" or "stretch") sets how a map file's size is set against the
+    image. Both stay out of ``params`` (and so out of the row key) unless a map is given; a map
+    file's SHA-256 enters ``version()``.
     """
 
-    name = "iat"
-    decode_tolerance_db = CROSS_THREAD_TOLERANCE_DB
     rate_parameter = "level"
     integer_rates = False
-    default_rates = tuple(round(i / 20, 4) for i in range(21))
     rate_range = (0.0, 1.0)
-    param_defaults = {"checkpoint": DEMO_IAT, "device": "cpu", "quality_map": None, "quality_map_resize": "match"}
     param_types = {"quality_map": ValueType(str), "quality_map_resize": ValueType(str, choices=RESIZE_POLICIES)}
-    model_class = InvCompressIAT
-    #: Peak RSS of encode + decode, as InvCompress's: the demo weights on the CPU, fit over 512² and
-    #: 1024² (docs/performance.md).
-    peak_memory_mib = (1100.0, 1341.0)
     #: Parameters recorded only with a map: rows without one keep the keys they had before maps.
     MAP_PARAMS = ("quality_map", "quality_map_resize")
+    #: The model's name in ``version()``.
+    label: ClassVar[str]
 
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
@@ -185,7 +182,7 @@ class IatCodec(_LearnedCodec):
         return checkpoint_path(self.params["checkpoint"])
 
     def version(self) -> str:
-        text = f"IAT; checkpoint sha256 {self.checkpoint_digests()}"
+        text = f"{self.label}; checkpoint sha256 {self.checkpoint_digests()}"
         if self._quality_map is not None and self._quality_map.sha256:
             text += f"; quality map sha256 {self._quality_map.sha256[:12]}"
         return text
@@ -195,6 +192,24 @@ class IatCodec(_LearnedCodec):
         if self._quality_map is not None:
             text += f", quality map {self._quality_map.name} (resize {self._quality_map.resize}, mean = level)"
         return text
+
+
+class IatCodec(_QualityMapCodec):
+    """IAT (Cai et al. 2022): one checkpoint, a continuous quality level L ∈ [0, 1] as the rate.
+
+    A spatial map (``quality_map``) is carried in the bitstream (format 2,
+    ``bench_codecs.inn.iat_maps``): IAT's synthesis needs it.
+    """
+
+    name = "iat"
+    label = "IAT"
+    decode_tolerance_db = CROSS_THREAD_TOLERANCE_DB
+    default_rates = tuple(round(i / 20, 4) for i in range(21))
+    param_defaults = {"checkpoint": DEMO_IAT, "device": "cpu", "quality_map": None, "quality_map_resize": "match"}
+    model_class = InvCompressIAT
+    #: Peak RSS of encode + decode, as InvCompress's: the demo weights on the CPU, fit over 512² and
+    #: 1024² (docs/performance.md).
+    peak_memory_mib = (1100.0, 1341.0)
 
     def encode(self, image: np.ndarray, rate: float) -> bytes:
         level = float(np.float32(rate))  # the header stores float32: both sides must use that value
@@ -223,4 +238,53 @@ class IatCodec(_LearnedCodec):
         with torch.no_grad():
             x_hat = model.decompress([[stream.y_string], [stream.z_string]], torch.Size(stream.z_shape),
                                      level.to(self.device))["x_hat"]
+        return x_hat, stream.height, stream.width
+
+
+class QmapCodec(_QualityMapCodec):
+    """Qmap (Song et al. 2021): one checkpoint in the authors' layout, a continuous quality level
+    q ∈ [0, 1] as the rate, fed to the encoder as a uniform map (the authors' test maps), or a
+    spatial map (``quality_map``) shifted to mean q.
+
+    The synthesis reads the quality from z_hat alone, so no map travels: every bitstream is
+    ``coding.Bitstream`` (format 1), whose rate field records the level. The image and the map are
+    padded by edge replication to a multiple of 64, and to at least 128 × 128 (z of 2 × 2, the
+    smallest the analysis's reflect padding takes), so every image size codes.
+    """
+
+    name = "qmap"
+    label = "Qmap"
+    decode_tolerance_db = CROSS_THREAD_TOLERANCE_DB
+    default_rates = tuple(round(i / 10, 4) for i in range(11))
+    param_defaults = {"checkpoint": DEMO_QMAP, "device": "cpu", "quality_map": None, "quality_map_resize": "match"}
+    model_class = SpatiallyAdaptiveCompression
+    #: Padded size at least MIN_PADDED × MIN_PADDED pixels: z at least qmap.MIN_LATENT each way.
+    MIN_PADDED = MIN_LATENT * QMAP_STRIDE
+    #: Peak RSS of encode + decode, MiB and MiB per megapixel: the demo weights (N=M=64) on the CPU,
+    #: linear fit over 512² and 1024² (docs/qmap.md); the authors' N=M=192 models need more.
+    peak_memory_mib = (863.0, 645.0)
+
+    def quality_map(self, level: float, height: int, width: int) -> torch.Tensor:
+        """The 1×1×H'×W' map the encoder reads for an image of ``height × width`` (padded size)."""
+        if self._quality_map is None:
+            size = padded_size(height, width, self.MIN_PADDED)
+            return uniform_map(level, *size)
+        return self._quality_map.padded(level, height, width, self.MIN_PADDED).float()
+
+    def encode(self, image: np.ndarray, rate: float) -> bytes:
+        level = float(np.float32(rate))  # the header stores float32, as IAT's
+        ensure_fits(self.name, self.peak_memory_mib, image.shape[1], image.shape[0])
+        model = self._model(self._checkpoint(rate))
+        x = to_padded_tensor(image, self.device, self.MIN_PADDED)
+        height, width = image.shape[:2]
+        with torch.no_grad():
+            out = model.compress(x, self.quality_map(level, height, width).to(self.device))
+        return Bitstream(height, width, tuple(out["shape"]), level, out["strings"][0][0], out["strings"][1][0]).pack()
+
+    def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
+        stream = Bitstream.unpack(data)
+        check_latent_shape(self.name, stream.height, stream.width, stream.z_shape, QMAP_STRIDE, MIN_LATENT)
+        model = self._model(self._checkpoint(stream.rate))
+        with torch.no_grad():
+            x_hat = model.decompress([[stream.y_string], [stream.z_string]], torch.Size(stream.z_shape))["x_hat"]
         return x_hat, stream.height, stream.width

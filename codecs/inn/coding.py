@@ -60,13 +60,15 @@ class Bitstream:
         return cls(height, width, (zh, zw), rate, data[start:start + y_length], data[start + y_length:])
 
 
-def check_latent_shape(codec: str, height: int, width: int, shape: tuple[int, int], stride: int) -> None:
+def check_latent_shape(codec: str, height: int, width: int, shape: tuple[int, int], stride: int,
+                       minimum: int = 1) -> None:
     """CodecFailure unless the header's image size is within MAX_DECODE_PIXELS and its latent
-    ``shape`` is the image padded to ``stride``, divided by it: the only shape the encoder writes."""
+    ``shape`` is the image padded to ``stride`` (and to ``minimum`` latents each way), divided by
+    it: the only shape the encoder writes."""
     if height == 0 or width == 0 or height * width > MAX_DECODE_PIXELS:
         raise CodecFailure(f"{codec}: bitstream header declares a {width}×{height} image, outside 1 … "
                            f"{MAX_DECODE_PIXELS:,} pixels")
-    expected = (-(-height // stride), -(-width // stride))
+    expected = (max(minimum, -(-height // stride)), max(minimum, -(-width // stride)))
     if tuple(shape) != expected:
         raise CodecFailure(f"{codec}: bitstream header declares {shape[0]}×{shape[1]} latents for a {width}×{height} "
                            f"image, which has {expected[0]}×{expected[1]} (stride {stride})")
@@ -261,9 +263,15 @@ def check_shapes(model: torch.nn.Module, state: dict[str, torch.Tensor], shown: 
             raise CodecUnavailable(f"{shown}: does not match the {name} layout: {what} tensor {one_line(keys[0], 120)}{more}")
 
 
-def to_padded_tensor(image: np.ndarray, device: str) -> torch.Tensor:
+def padded_size(height: int, width: int, minimum: int = PAD_MULTIPLE) -> tuple[int, int]:
+    """The size an image is padded to: the next multiple of PAD_MULTIPLE, at least ``minimum``."""
+    return (max(minimum, -(-height // PAD_MULTIPLE) * PAD_MULTIPLE),
+            max(minimum, -(-width // PAD_MULTIPLE) * PAD_MULTIPLE))
+
+
+def to_padded_tensor(image: np.ndarray, device: str, minimum: int = PAD_MULTIPLE) -> torch.Tensor:
     """uint8 H×W×3 (or float32 in [0, 255], a carried reconstruction) → 1×3×H'×W' in [0, 1],
-    padded to a multiple of 64 by edge replication.
+    padded to a multiple of 64 (and at least ``minimum`` each way) by edge replication.
 
     Replication (not zeros) keeps the padded border smooth, so it costs few bits; the decoder
     crops it off, and bpp is computed on the original size. The input is copied because images
@@ -271,7 +279,8 @@ def to_padded_tensor(image: np.ndarray, device: str) -> torch.Tensor:
     """
     x = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float().div(255).to(device)
     height, width = image.shape[:2]
-    pad_h, pad_w = (-height) % PAD_MULTIPLE, (-width) % PAD_MULTIPLE
+    padded_h, padded_w = padded_size(height, width, minimum)
+    pad_h, pad_w = padded_h - height, padded_w - width
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate") if pad_h or pad_w else x
 
 

@@ -45,7 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from bench.errors import CodecFailure, ConfigError, one_line
-from bench_codecs.inn.coding import HEADER, LENGTH, PAD_MULTIPLE, Bitstream, check_regular_file
+from bench_codecs.inn.coding import HEADER, LENGTH, PAD_MULTIPLE, Bitstream, check_regular_file, padded_size
 
 # -- training maps -------------------------------------------------------------------------
 
@@ -59,14 +59,23 @@ def _rand(generator: torch.Generator | None) -> float:
 
 
 def sample_training_map(height: int, width: int, p: float = AUTHORS_P,
-                        generator: torch.Generator | None = None) -> tuple[str, torch.Tensor]:
-    """(kind, height × width float32 map) drawn from the authors' training distribution."""
+                        generator: torch.Generator | None = None, classwise_p: float = 0.0) -> tuple[str, torch.Tensor]:
+    """(kind, height × width float32 map) drawn from the authors' training distribution.
+
+    ``classwise_p``: the share of Qmap's (Song et al. 2021) "one level per segmentation class"
+    branch, taken between the uniform and the gradient branches. Without segmentation maps (none
+    here, nor in their code when a training list has no ``seg_path``) every crop is one class,
+    so it draws one uniform level U(0, 1.01) (no 1 % zeros). 0 (IAT) never takes it and leaves
+    the draws unchanged.
+    """
     rand = lambda: _rand(generator)  # noqa: E731
     choice = rand()
     if choice < p:
         value = 0.0 if rand() < 0.01 else 1.01 * rand()
         return "uniform", torch.full((height, width), value, dtype=torch.float32)
-    if choice < 2 * p:
+    if choice < p + classwise_p:
+        return "uniform", torch.full((height, width), 1.01 * rand(), dtype=torch.float32)
+    if choice < 2 * p + classwise_p:
         start, stop = rand(), rand()
         if rand() < 0.5:
             ramp = torch.linspace(start, stop, height, dtype=torch.float64)[:, None].expand(height, width)
@@ -85,9 +94,10 @@ def sample_training_map(height: int, width: int, p: float = AUTHORS_P,
 
 
 def sample_training_maps(batch: int, height: int, width: int, p: float = AUTHORS_P,
-                         generator: torch.Generator | None = None) -> tuple[torch.Tensor, list[str]]:
+                         generator: torch.Generator | None = None,
+                         classwise_p: float = 0.0) -> tuple[torch.Tensor, list[str]]:
     """A batch×1×height×width map tensor and each map's kind."""
-    drawn = [sample_training_map(height, width, p, generator) for _ in range(batch)]
+    drawn = [sample_training_map(height, width, p, generator, classwise_p) for _ in range(batch)]
     return torch.stack([m for _, m in drawn])[:, None], [k for k, _ in drawn]
 
 
@@ -152,17 +162,23 @@ class QualityMap:
     def shown(self) -> str:
         return f"{self.where} = {one_line(self.name, 200)}"
 
-    def grid(self, level: float, height: int, width: int) -> np.ndarray:
-        """The 8-bit map the bitstream carries for ``level``: shifted to mean ``level`` over the
-        image, clipped to [0, 1], replicated into the padding, averaged per latent cell."""
+    def padded(self, level: float, height: int, width: int, minimum: int = PAD_MULTIPLE) -> torch.Tensor:
+        """The map for ``level`` at the padded image's size (1×1×H'×W', float64): shifted to mean
+        ``level`` over the image, clipped to [0, 1], replicated into the padding (to a multiple of
+        64, at least ``minimum`` each way, as ``coding.to_padded_tensor`` pads the image)."""
         if not 0.0 <= level <= 1.0:
-            raise CodecFailure(f"IAT quality level must be in [0, 1], got {level}")
+            raise CodecFailure(f"quality level must be in [0, 1], got {level}")
         values = self.at_image(height, width)
         shifted = torch.from_numpy(np.clip(values + (level - values.mean()), 0.0, 1.0))[None, None]
-        pad_h, pad_w = (-height) % PAD_MULTIPLE, (-width) % PAD_MULTIPLE
+        padded_h, padded_w = padded_size(height, width, minimum)
+        pad_h, pad_w = padded_h - height, padded_w - width
         if pad_h or pad_w:
             shifted = F.pad(shifted, (0, pad_w, 0, pad_h), mode="replicate")
-        cells = F.avg_pool2d(shifted, GRID_CELL)[0, 0].numpy()
+        return shifted
+
+    def grid(self, level: float, height: int, width: int) -> np.ndarray:
+        """The 8-bit map the bitstream carries for ``level``: ``padded``, averaged per latent cell."""
+        cells = F.avg_pool2d(self.padded(level, height, width), GRID_CELL)[0, 0].numpy()
         return np.rint(cells * 255).astype(np.uint8)
 
 
