@@ -170,6 +170,9 @@ def test_a_large_image_is_refused_by_the_memory_budget_before_any_model_loads(mo
     with pytest.raises(CodecFailure, match=r"mbt2018-mean on a 2048×1536 image .* GiB available; not run"):
         make_codec("mbt2018-mean").encode(np.zeros((1536, 2048, 3), np.uint8), 1)
     assert not (tmp_path / "bench").exists()
+    with pytest.raises(CodecFailure, match=r"mbt2018-vbr on a 2048×1536 image .* GiB available; not run"):
+        make_codec("mbt2018-vbr").encode(np.zeros((1536, 2048, 3), np.uint8), 1.0)
+    assert all(codec_class(name).peak_memory_mib for name in ("bmshj2018-hyperprior-vbr", "mbt2018-mean-vbr"))
     assert codec_class("compressai-model").peak_memory_mib is None
 
 

@@ -27,7 +27,7 @@ from bench_codecs.inn.coding import ReconstructionDecoder, checkpoint_sha256, re
 from bench_codecs.listings import EVAL_MODEL_QUANT_STEPS
 
 #: Peak RSS of one encode + decode (MiB, MiB per megapixel) of the zoo's largest size of each
-#: architecture (quality 8, or 6 for Cheng 2020) on the CPU: linear fits of seeded models measured
+#: architecture (quality 8, or 6 for Cheng 2020; a variable-rate model's one size) on the CPU: linear fits of seeded models measured
 #: with benchmarks/codec_memory.py (docs/performance.md), so the memory budget refuses or serialises
 #: a large image instead of the OOM killer ending a worker. Smaller qualities need less.
 PEAK_MEMORY_MIB: dict[str, tuple[float, float]] = {
@@ -37,6 +37,10 @@ PEAK_MEMORY_MIB: dict[str, tuple[float, float]] = {
     "mbt2018": (1253.0, 622.3),
     "cheng2020-anchor": (1271.0, 724.2),
     "cheng2020-attn": (1316.0, 779.6),
+    # the variable-rate models: their one size, 512² and 1024² (mbt2018-vbr: 256² and 512²)
+    "bmshj2018-hyperprior-vbr": (934.0, 815.5),
+    "mbt2018-mean-vbr": (1023.0, 771.2),
+    "mbt2018-vbr": (1038.0, 705.2),
 }
 
 
@@ -48,7 +52,7 @@ class _CompressaiCodec(ReconstructionDecoder, Codec):
     #: Tried from 1×1 up on every zoo architecture (1×1, 3×1, 7×5, 32×32, …): every size codes, as
     #: ``pad`` brings the image to a multiple of 64 before the analysis transform.
     min_image_size = (1, 1)
-    #: (MiB, MiB per megapixel) from PEAK_MEMORY_MIB for the measured zoo architectures; None (never
+    #: (MiB, MiB per megapixel) from PEAK_MEMORY_MIB for the zoo architectures (all measured); None (never
     #: limited) for one's own model, whose size bench cannot know.
     peak_memory_mib: ClassVar[tuple[float, float] | None] = None
 
