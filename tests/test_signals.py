@@ -120,12 +120,13 @@ def test_sighup_is_sigterm_lock_released_and_no_worker_survives(tmp_path, photo)
 
     images = tmp_path / "images"
     images.mkdir()
-    for name, top in (("a.png", 0), ("b.png", 40)):
-        Image.fromarray(photo[top:top + 16, :24]).save(images / name)
+    for name, top, left in (("a.png", 0, 0), ("b.png", 0, 256), ("c.png", 256, 0), ("d.png", 256, 256)):
+        Image.fromarray(photo[top:top + 256, left:left + 256]).save(images / name)
     store = Store(tmp_path / "store")
+    # 392 tasks with MS-SSIM: seconds of work after the first part, so the hang-up lands mid-run
     command = [sys.executable, "-c", "from bench.cli import main; main()", "run", "--dataset", str(images),
-               "--codec", "jpeg", "--metric", "psnr_rgb", "--jobs", "2", "--results", str(store.root),
-               *[a for rate in range(2, 100) for a in ("--rate", str(rate))]]
+               "--codec", "jpeg", "--metric", "psnr_rgb", "--metric", "ms_ssim", "--jobs", "2",
+               "--results", str(store.root), *[a for rate in range(2, 100) for a in ("--rate", str(rate))]]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     deadline = time.monotonic() + 120
