@@ -319,10 +319,9 @@ def decode_tolerances(impls: Iterable[str]) -> dict[str, float]:
 
 
 def check_output_file(path: Path | str, option: str) -> None:
-    """Make sure ``path`` (a ``--json`` or ``--markdown`` file) can be written, before any work."""
-    from bench.render.output_file import check_writable
-
-    check_writable(Path(path), option)
+    """Make sure ``path`` (a ``--json`` or ``--markdown`` file) can be written, before any work:
+    the check every command's output paths pass (``bench.config.options.output_file``)."""
+    check.output_file(path, option)
 
 
 def write_output_file(path: Path | str, text: str, option: str) -> None:

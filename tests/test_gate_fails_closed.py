@@ -187,7 +187,8 @@ def test_an_unwritable_output_path_is_refused_before_any_work(tmp_path, option, 
     target = tmp_path if where == "folder" else tmp_path / "file" / "verdict"
     result = runner.invoke(app, ["compare", str(BASELINE), str(tmp_path / "no-such-store"), option, str(target)])
     assert result.exit_code == 2, result.output
-    assert result.output.startswith(f"error: {option} {target}: cannot write there")
+    reason = "a folder, not a file" if where == "folder" else "is a file, not a folder"
+    assert result.output.startswith(f"error: {option} {target}: ") and reason in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1
 
 
