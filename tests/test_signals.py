@@ -108,6 +108,12 @@ def _children(pid: int) -> set[int]:
     return found
 
 
+def _hang_up_as_a_terminal_does() -> None:
+    """SIGHUP's default action in the child, whatever this test process inherited: under
+    ``nohup`` (a CI job started so) it is ignored, and a run ignoring it rightly goes on."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="finds worker processes through /proc")
 def test_sighup_is_sigterm_lock_released_and_no_worker_survives(tmp_path, photo):
     """A closed terminal (SIGHUP) during `bench run --jobs 2`: one `interrupted:` line, exit 129,
@@ -128,7 +134,7 @@ def test_sighup_is_sigterm_lock_released_and_no_worker_survives(tmp_path, photo)
                "--codec", "jpeg", "--metric", "psnr_rgb", "--metric", "ms_ssim", "--jobs", "2",
                "--results", str(store.root), *[a for rate in range(2, 100) for a in ("--rate", str(rate))]]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=_hang_up_as_a_terminal_does)
     deadline = time.monotonic() + 120
     while not store.parts() and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.02)
