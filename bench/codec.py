@@ -260,20 +260,6 @@ def registered_codecs() -> dict[str, type[Codec]]:
 
 
 @lru_cache(maxsize=None)
-def unknown_codec(name: str) -> ConfigError:
-    """The error for a codec name no package registers, listing the names that are."""
-    return ConfigError(f"unknown codec {name!r}; registered codecs: {', '.join(registered_names())} "
-                       f"(a new codec registers in the {ENTRY_POINT_GROUP!r} entry-point group)")
-
-
-def codec_module(name: str) -> str:
-    """The module of the codec registered as ``name``, read from the registry without importing
-    it; ConfigError when no package registers ``name``."""
-    if name not in registered_names():
-        raise unknown_codec(name)
-    return registry.entry_value("codec", name).partition(":")[0]
-
-
 def codec_class(name: str) -> type[Codec]:
     """The registered class for ``name``, or a ConfigError listing the known names.
 
@@ -282,7 +268,10 @@ def codec_class(name: str) -> type[Codec]:
     """
     cls = registry.load("codec", name)
     if cls is None:
-        raise unknown_codec(name)
+        raise ConfigError(
+            f"unknown codec {name!r}; registered codecs: {', '.join(registered_names())} "
+            f"(a new codec registers in the {ENTRY_POINT_GROUP!r} entry-point group)"
+        )
     if not (isinstance(cls, type) and issubclass(cls, Codec)):
         raise TypeError(f"entry point {registry.entry_value('codec', name)!r} in {ENTRY_POINT_GROUP} is not a Codec")
     return cls

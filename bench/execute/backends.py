@@ -13,7 +13,6 @@ backend ends its workers (the loky pool's are killed, Dask closes its client).
 
 from __future__ import annotations
 
-import importlib
 import os
 import signal
 import threading
@@ -106,12 +105,15 @@ def _collect(futures: list[Any], receive: Callable[[], list[list[dict]]], stream
 def _loky(function: Callable[..., Any], items: Sequence[Any], kwargs: dict[str, Any], jobs: int,
           streams: bool) -> Iterator[dict]:
     """One call per item on a loky pool of ``jobs`` workers; streamed rows come back through a
-    queue each worker is started with. The pool ``start_workers`` started for this run is taken
-    (resized to ``jobs`` if need be). Stopped early, the pool's workers are killed."""
+    queue each worker is started with. Stopped early, the pool's workers are killed."""
     import queue
 
-    channel, modules = _AHEAD.pop()[:2] if _AHEAD else (_new_channel(), ())
-    executor = _executor(jobs, channel, modules)
+    from joblib.externals.loky import get_reusable_executor
+    from joblib.externals.loky.backend.context import get_context
+
+    channel = get_context("loky").Queue() if streams else None
+    executor = get_reusable_executor(max_workers=jobs, initializer=init_worker, initargs=(channel,),
+                                     env=worker_env(jobs))
     extra = {"send": _SendToDriver()} if streams else {}
     futures = [executor.submit(function, item, **kwargs, **extra) for item in items]
 
@@ -128,53 +130,6 @@ def _loky(function: Callable[..., Any], items: Sequence[Any], kwargs: dict[str, 
     except BaseException:
         executor.shutdown(wait=False, kill_workers=True)
         raise
-
-
-def _new_channel() -> Any:
-    """A queue the pool's workers send rows on; one per run, so no row of an earlier run's killed
-    workers can reach this run's writer."""
-    from joblib.externals.loky.backend.context import get_context
-
-    return get_context("loky").Queue()
-
-
-def _executor(jobs: int, channel: Any, modules: tuple[str, ...]) -> Any:
-    """loky's reusable pool of ``jobs`` workers started with ``channel`` and importing ``modules``:
-    the running one when it was started with the same arguments (resized to ``jobs``), else new."""
-    from joblib.externals.loky import get_reusable_executor
-
-    return get_reusable_executor(max_workers=jobs, initializer=init_worker, initargs=(channel, modules),
-                                 env=worker_env(jobs))
-
-
-#: The (channel, modules, executor) of the pool ``start_workers`` started that no run has taken yet.
-_AHEAD: list[tuple[Any, tuple[str, ...], Any]] = []
-
-
-def start_workers(jobs: int, modules: Sequence[str]) -> None:
-    """Start a loky pool of ``jobs`` workers now, each importing ``modules`` as it starts.
-
-    Before a run has tasks, its main process imports the configured codecs (torch and CompressAI:
-    about 4 s) and plans; each worker then imports the same stack again. Started here, the workers
-    import while the main process does that, instead of after it. The run's tasks go to this pool
-    (``_loky``); ``stop_unused_workers`` ends it when the run sends it none. A pool that cannot
-    start now is no error: the run starts one when it has work, as it would without this.
-    """
-    stop_unused_workers()
-    try:
-        channel, modules = _new_channel(), tuple(modules)
-        executor = _executor(jobs, channel, modules)
-        _AHEAD.append((channel, modules, executor))
-        executor.submit(int)  # a no-op: the pool starts its workers on its first call
-    except (OSError, MemoryError):  # out of descriptors or memory: the run meets it again when it
-        stop_unused_workers()      # starts its workers, and says so in one line there
-
-
-def stop_unused_workers() -> None:
-    """Kill the pool ``start_workers`` started if no run took it (nothing to run, one image, an
-    error in planning), so no worker outlives the command still importing."""
-    if _AHEAD:
-        _AHEAD.pop()[2].shutdown(wait=False, kill_workers=True)
 
 
 def worker_env(jobs: int) -> dict[str, str]:
@@ -201,24 +156,17 @@ class _SendToDriver:
         _CHANNEL.put(rows)
 
 
-def init_worker(channel: Any = None, modules: Sequence[str] = ()) -> None:
+def init_worker(channel: Any = None) -> None:
     """Run in each loky worker at start: leave interrupts to the main process, keep caches,
-    remember where streamed rows go, import ``modules`` (``start_workers``).
+    remember where streamed rows go.
 
     Ctrl-C reaches every process of the terminal's process group; the main process stops the
-    pool itself, so a worker must not print a KeyboardInterrupt traceback of its own. A module
-    that fails to import here is left alone: the task that needs it imports it again and turns
-    the failure into its rows' one-line error, as without the early import.
+    pool itself, so a worker must not print a KeyboardInterrupt traceback of its own.
     """
     global _CHANNEL
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     keep_worker_caches()
     _CHANNEL = channel
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except Exception:  # noqa: BLE001 - reported by the task that needs it
-            pass
 
 
 def keep_worker_caches() -> None:

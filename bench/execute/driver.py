@@ -13,7 +13,7 @@ import contextlib
 import time
 from typing import Any, Callable
 
-from bench.execute.backends import Interrupted, StopOnSignals, abort, stop_unused_workers, stream_results
+from bench.execute.backends import Interrupted, StopOnSignals, abort, stream_results
 from bench.plan.tasks import Task, by_image, units
 from bench.config.provenance import Provenance
 from bench.errors import BenchError, OutOfResources
@@ -46,7 +46,6 @@ def execute(tasks: list[Task], skipped: int, settings: Settings, store: Store, p
     kwargs: dict[str, Any] = {"settings": settings, "provenance": provenance}
     batches = by_image(units(tasks), jobs)
     if backend == "loky" and (jobs == 1 or len(batches) <= 1):  # in process: unit by unit, each stored at once
-        stop_unused_workers()  # workers started ahead would hold memory the work here may need
         function, items, streams = unit_worker, units(tasks), False
     else:  # an image's units on one worker, each unit's rows sent back as soon as they are complete
         function, items, streams = run_batch, batches, True

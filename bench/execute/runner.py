@@ -26,9 +26,8 @@ from bench.plan import datasets
 from bench.execute import memory_budget
 from bench.config.settings import Config
 from bench.plan.datasets import ImageRef
-from bench.codec import codec_module
 from bench.errors import BenchError, ConfigError
-from bench.execute.backends import Interrupted, StopOnSignals, start_workers, stop_unused_workers
+from bench.execute.backends import Interrupted, StopOnSignals
 from bench.execute.bitstreams import mismatched_keys
 from bench.execute.driver import execute
 from bench.plan.tasks import DEFAULT_TOLERANCE, Task, pending, plan, plan_matched, with_known_rates
@@ -78,9 +77,8 @@ def apply_overrides(config: Config, dataset: list[str] | None, codec: list[str] 
     if dataset:
         config.datasets = config_module.unique(dataset)
     if codec:
-        for label in codec:  # known here; checked against its class (an import) by ``run``
-            if label not in config.codec_sections:
-                codec_module(label)
+        for label in codec:
+            config.spec(label)
         config.codecs = config_module.unique(codec)
     if jobs is not None:
         config.jobs = config_module.jobs_count(jobs, "--jobs")
@@ -171,44 +169,23 @@ def run(request: RunRequest, on_start: Callable[[str, int], None] | None = None,
                        results=request.results, data_dir=request.data_dir, metrics=request.metrics,
                        device=request.device, backend=request.backend, scheduler=request.scheduler,
                        check_determinism=request.check_determinism)
-    if request.limit != 1 and len(request.images) != 1:  # one image's work runs in this process
-        start_workers_ahead(config)
-    try:
+    if not request.codecs:
         config.check_codecs()  # only the codecs this run uses are checked against their classes
-        if request.rates:
-            config_module.with_rates(config, request.rates)
-        store = Store(config.results)
-        store.check_writable()
-        with StopOnSignals() as stop:
-            lock = StoreLock(store.root)
-            try:
-                with stop.held():  # a signal here must not leave a half-written lock file
-                    lock.acquire()
-                return _run_locked(request, config, store, stop, lock, on_start, on_row)
-            except Interrupted as interrupted:
-                interrupted.folder = interrupted.folder or store.root
-                raise
-            finally:
-                lock.release()
-    finally:
-        stop_unused_workers()
-
-
-def start_workers_ahead(config: Config) -> None:
-    """Start a local pool's workers before the codecs are imported and the work is planned here,
-    each importing the worker, the metrics and the configured codecs meanwhile (a learned codec's
-    torch and CompressAI take seconds per process). Only for a local pool of several workers
-    (a run of one job works in this process), and no more than the CPUs: the run may start fewer
-    (less work, the memory budget), and resizes the pool then."""
-    jobs = min(config.jobs, cpu_count())
-    if config.backend != "loky" or jobs < 2:
-        return
-    impls = [config.codec_sections.get(label, {}).get("impl", label) for label in config.codecs]
-    modules = {"bench.execute.worker", "bench.metrics"}
-    for impl in impls:
-        with contextlib.suppress(ConfigError, TypeError):  # reported when the codec is checked next
-            modules.add(codec_module(impl))
-    start_workers(jobs, sorted(modules))
+    if request.rates:
+        config_module.with_rates(config, request.rates)
+    store = Store(config.results)
+    store.check_writable()
+    with StopOnSignals() as stop:
+        lock = StoreLock(store.root)
+        try:
+            with stop.held():  # a signal here must not leave a half-written lock file
+                lock.acquire()
+            return _run_locked(request, config, store, stop, lock, on_start, on_row)
+        except Interrupted as interrupted:
+            interrupted.folder = interrupted.folder or store.root
+            raise
+        finally:
+            lock.release()
 
 
 def count(n: int, noun: str) -> str:
