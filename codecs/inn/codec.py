@@ -134,8 +134,7 @@ class InvCompressCodec(_LearnedCodec):
         model = self._model(self._checkpoint(rate))
         with torch.no_grad():
             out = model.compress(to_padded_tensor(image, self.device))
-        return Bitstream(image.shape[0], image.shape[1], tuple(out["shape"]), float(rate),
-                         out["strings"][0][0], out["strings"][1][0]).pack()
+        return Bitstream.of_compressed(image.shape[0], image.shape[1], float(rate), out).pack()
 
     def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         stream = Bitstream.unpack(data)
@@ -160,7 +159,10 @@ class _QualityMapCodec(_LearnedCodec):
     rate_parameter = "level"
     integer_rates = False
     rate_range = (0.0, 1.0)
+    decode_tolerance_db = CROSS_THREAD_TOLERANCE_DB
     param_types = {"quality_map": ValueType(str), "quality_map_resize": ValueType(str, choices=RESIZE_POLICIES)}
+    #: The map parameters' defaults, part of each subclass's ``param_defaults``.
+    MAP_DEFAULTS = {"quality_map": None, "quality_map_resize": "match"}
     #: Parameters recorded only with a map: rows without one keep the keys they had before maps.
     MAP_PARAMS = ("quality_map", "quality_map_resize")
     #: The model's name in ``version()``.
@@ -203,9 +205,8 @@ class IatCodec(_QualityMapCodec):
 
     name = "iat"
     label = "IAT"
-    decode_tolerance_db = CROSS_THREAD_TOLERANCE_DB
     default_rates = tuple(round(i / 20, 4) for i in range(21))
-    param_defaults = {"checkpoint": DEMO_IAT, "device": "cpu", "quality_map": None, "quality_map_resize": "match"}
+    param_defaults = {"checkpoint": DEMO_IAT, "device": "cpu", **_QualityMapCodec.MAP_DEFAULTS}
     model_class = InvCompressIAT
     #: Peak RSS of encode + decode, as InvCompress's: the demo weights on the CPU, fit over 512² and
     #: 1024² (docs/performance.md).
@@ -220,12 +221,11 @@ class IatCodec(_QualityMapCodec):
         if self._quality_map is None:
             with torch.no_grad():
                 out = model.compress(x, uniform_level(level).to(self.device))
-            return Bitstream(height, width, tuple(out["shape"]), level, out["strings"][0][0], out["strings"][1][0]).pack()
+            return Bitstream.of_compressed(height, width, level, out).pack()
         grid = self._quality_map.grid(level, height, width)
         with torch.no_grad():
             out = model.compress(x, model_map(grid, x.shape[-2:]).to(self.device))
-        stream = Bitstream(height, width, tuple(out["shape"]), level, out["strings"][0][0], out["strings"][1][0])
-        return pack_with_map(stream, grid)
+        return pack_with_map(Bitstream.of_compressed(height, width, level, out), grid)
 
     def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         stream, grid = unpack_iat(data)  # the map, if any, comes from the bitstream, never from params
@@ -254,9 +254,8 @@ class QmapCodec(_QualityMapCodec):
 
     name = "qmap"
     label = "Qmap"
-    decode_tolerance_db = CROSS_THREAD_TOLERANCE_DB
     default_rates = tuple(round(i / 10, 4) for i in range(11))
-    param_defaults = {"checkpoint": DEMO_QMAP, "device": "cpu", "quality_map": None, "quality_map_resize": "match"}
+    param_defaults = {"checkpoint": DEMO_QMAP, "device": "cpu", **_QualityMapCodec.MAP_DEFAULTS}
     model_class = SpatiallyAdaptiveCompression
     #: Padded size at least MIN_PADDED × MIN_PADDED pixels: z at least qmap.MIN_LATENT each way.
     MIN_PADDED = MIN_LATENT * QMAP_STRIDE
@@ -279,7 +278,7 @@ class QmapCodec(_QualityMapCodec):
         height, width = image.shape[:2]
         with torch.no_grad():
             out = model.compress(x, self.quality_map(level, height, width).to(self.device))
-        return Bitstream(height, width, tuple(out["shape"]), level, out["strings"][0][0], out["strings"][1][0]).pack()
+        return Bitstream.of_compressed(height, width, level, out).pack()
 
     def _reconstruct(self, data: bytes) -> tuple[torch.Tensor, int, int]:
         stream = Bitstream.unpack(data)

@@ -49,6 +49,12 @@ class Bitstream:
         return header + LENGTH.pack(len(self.y_string)) + self.y_string + self.z_string
 
     @classmethod
+    def of_compressed(cls, height: int, width: int, rate: float, out: dict) -> "Bitstream":
+        """The stream of one image's ``model.compress()`` output (its ``shape`` and its y and z
+        strings), for an image of ``height × width`` coded at ``rate``."""
+        return cls(height, width, tuple(out["shape"]), rate, out["strings"][0][0], out["strings"][1][0])
+
+    @classmethod
     def unpack(cls, data: bytes) -> "Bitstream":
         if len(data) < HEADER.size + LENGTH.size:
             raise CodecFailure(f"bitstream of {len(data)} bytes is shorter than its header")
