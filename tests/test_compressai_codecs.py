@@ -200,4 +200,25 @@ def test_a_trained_zoo_architecture_exports_weights_the_zoo_codec_codes_with(tmp
     assert codec.decode(codec.encode(pixels, 1)).shape == pixels.shape
     assert "CDF" not in codec.version()  # exported with its tables
     with pytest.raises(ValueError, match="no trainer for 'cheng2020-anchor'"):
-        run_from_cli("cheng2020-anchor", {"data": [str(data)], "out": str(tmp_path / "other")})
+        run_from_cli("cheng2020-anchor", {"data": [str(data)], "out": str(tmp_path / "other"), "crop": 64})
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"foo": 1}, "--set foo: not an option of the mbt2018-mean trainer"),
+    ({"quality": 9}, r"--set quality 9: expected an integer in \[1, 8\]"),
+    ({"N": 0}, r"--set N 0: expected an integer in \[1, 4096\]"),
+])
+def test_the_zoo_trainer_checks_its_settings_in_one_line(tmp_path, setting, message):
+    """A zoo trainer's --set is checked as every trainer's is, before any training: an unknown key
+    used to end in a TypeError traceback, a quality beyond the zoo's eight in an IndexError later."""
+    from PIL import Image
+
+    from bench.errors import ConfigError
+    from bench_codecs.compressai_codecs.train import run_from_cli
+
+    data = tmp_path / "data"
+    data.mkdir()
+    Image.fromarray(np.zeros((80, 96, 3), np.uint8)).save(data / "0.png")
+    with pytest.raises(ConfigError, match=message):
+        run_from_cli("mbt2018-mean", {"data": [str(data)], "out": str(tmp_path / "run"), **setting})
+    assert not (tmp_path / "run").exists()

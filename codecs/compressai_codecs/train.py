@@ -19,7 +19,8 @@ import torch
 from compressai.models import CompressionModel
 
 from bench_codecs.compressai_codecs.models import FIXED_RATE
-from bench_codecs.inn.optimise import LossTerms, TrainingRun, export_half, fit, training_log
+from bench.config import options
+from bench_codecs.inn.optimise import Log, LossTerms, TrainingRun, export_half, fit, train_from_cli
 from bench_codecs.inn.train import COMPRESSAI_LAMBDAS
 
 
@@ -34,6 +35,12 @@ class ZooTrainConfig(TrainingRun):
     N: int = 64
     M: int = 96
     quality: int = 4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for name in ("N", "M"):
+            options.number(getattr(self, name), f"--set {name}", low=1, high=4096, integer=True)
+        options.number(self.quality, "--set quality", low=1, high=len(COMPRESSAI_LAMBDAS), integer=True)
 
 
 def build(config: ZooTrainConfig) -> CompressionModel:
@@ -60,12 +67,11 @@ def export(checkpoint: Path, target: Path, config: ZooTrainConfig) -> Path:
                                                     "bound", "scale_table"))
 
 
-def run_from_cli(model: str, options: dict) -> None:
+def train(config: ZooTrainConfig, log: Log) -> Path:
+    """Train the zoo architecture ``config.model`` on CompressAI's loss; the checkpoint's path."""
+    return fit(config, lambda: build(config), lambda m, x: rate_distortion_loss(m, x, config), log)
+
+
+def run_from_cli(model: str, settings: dict) -> None:
     """Entry point of ``bench train ARCH``: train, then export next to the checkpoint when asked."""
-    options = dict(options)
-    export_to = options.pop("export", None)
-    config = ZooTrainConfig(model=model, **options)
-    with training_log(Path(config.out)) as log:
-        checkpoint = fit(config, lambda: build(config), lambda m, x: rate_distortion_loss(m, x, config), log)
-    if export_to:
-        export(checkpoint, Path(export_to), config)
+    train_from_cli(ZooTrainConfig, model, settings, train, export)

@@ -278,6 +278,21 @@ def export_half(model: torch.nn.Module, target: Path, keep_float32: tuple[str, .
     return target
 
 
+def train_from_cli(config_class: type[TrainingRunT], model: str, options: dict[str, Any],
+                   train: Callable[[TrainingRunT, Log], Path],
+                   export: Callable[[Path, Path, TrainingRunT], Path]) -> None:
+    """What every ``bench train`` entry point does: the ``export`` option set aside, the rest
+    checked as ``config_class`` (``training_config``: one line per bad ``--set``), the run trained
+    under its log, then ``export(checkpoint, target, config)`` when an export target was given."""
+    options = dict(options)
+    export_to = options.pop("export", None)
+    config = training_config(config_class, model, options)
+    with training_log(Path(config.out)) as log:
+        checkpoint = train(config, log)
+    if export_to:
+        export(checkpoint, Path(export_to), config)
+
+
 @contextlib.contextmanager
 def training_log(out: Path) -> Iterator[Log]:
     """A log function that prints each line and appends it to ``<out>/train.log``."""

@@ -20,7 +20,7 @@ import torch
 from bench_codecs.inn.iat import TAU, THETA, InvCompressIAT, lagrangian
 from bench_codecs.inn.iat_maps import AUTHORS_P, sample_training_maps
 from bench_codecs.inn.invcompress import InvCompress
-from bench_codecs.inn.optimise import TrainingRun, export_half, fit, training_config, training_log
+from bench_codecs.inn.optimise import TrainingRun, export_half, fit, train_from_cli
 
 #: CompressAI's λ for MSE models, quality 1..8.
 COMPRESSAI_LAMBDAS = (0.0018, 0.0035, 0.0067, 0.0130, 0.0250, 0.0483, 0.0932, 0.1800)
@@ -99,11 +99,6 @@ def export(checkpoint: Path, target: Path, model_name: str) -> Path:
 
 
 def run_from_cli(model: str, options: dict) -> None:
-    """Entry point of ``bench train``: train, then export the codec weights next to the checkpoint."""
-    options = dict(options)
-    export_to = options.pop("export", None)
-    config = training_config(TrainConfig, model, options)
-    with training_log(Path(config.out)) as log:
-        checkpoint = train(config, log)
-    if export_to:
-        export(checkpoint, Path(export_to), model)
+    """Entry point of ``bench train``: train, then export the codec weights when asked."""
+    train_from_cli(TrainConfig, model, options, train,
+                   lambda checkpoint, target, config: export(checkpoint, target, config.model))

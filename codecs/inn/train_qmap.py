@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from bench_codecs.inn.iat_maps import sample_training_maps
-from bench_codecs.inn.optimise import TrainingRun, export_half, fit, training_config, training_log
+from bench_codecs.inn.optimise import TrainingRun, export_half, fit, train_from_cli
 from bench_codecs.inn.qmap import MIN_LATENT, STRIDE, TAU, THETA, SpatiallyAdaptiveCompression, lagrangian
 
 #: The authors' ``p`` (configs/config.yaml).
@@ -89,11 +89,4 @@ def export(checkpoint: Path, target: Path) -> Path:
 
 def run_from_cli(model: str, options: dict) -> None:
     """Entry point of ``bench train qmap``: train, then export the codec weights if asked."""
-    options = dict(options)
-    export_to = options.pop("export", None)
-    config = training_config(QmapTrainConfig, model, options)
-    with training_log(Path(config.out)) as log:
-        checkpoint = train(config, log)
-    if export_to:
-        export(checkpoint, Path(export_to))
-
+    train_from_cli(QmapTrainConfig, model, options, train, lambda checkpoint, target, config: export(checkpoint, target))

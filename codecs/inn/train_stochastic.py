@@ -28,7 +28,7 @@ import torch
 from bench_codecs.inn.coding import load_state_dict
 from bench_codecs.inn.ilc import ILC, PAPER_KERNELS, PAPER_WIDTHS, ilc_loss, teacher
 from bench_codecs.inn.probdec import ProbDec, probdec_loss
-from bench_codecs.inn.optimise import TrainingRun, atomic_save, export_half, fit, training_config, training_log
+from bench_codecs.inn.optimise import TrainingRun, atomic_save, export_half, fit, train_from_cli
 
 MODELS = ("ilc-teacher", "ilc", "probdec")
 
@@ -173,12 +173,7 @@ ILC_PAPER_OPTIMISER = {"lr": 1e-4, "entropy_lr": 1e-3, "lr_decay_start": 100_000
 
 def run_from_cli(model: str, options: dict) -> None:
     """Entry point of ``bench train``: train, then export the codec weights when asked."""
-    options = dict(options)
-    export_to = options.pop("export", None)
     if model in ("ilc", "ilc-teacher"):
         options = {**ILC_PAPER_OPTIMISER, **options}
-    config = training_config(StochasticConfig, model, options)
-    with training_log(Path(config.out)) as log:
-        checkpoint = train(config, log)
-    if export_to:
-        export(checkpoint, Path(export_to), model)
+    train_from_cli(StochasticConfig, model, options, train,
+                   lambda checkpoint, target, config: export(checkpoint, target, config.model))
